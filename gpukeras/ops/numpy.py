@@ -1,0 +1,428 @@
+"""Differentiable array ops with Keras 3 names (keras.ops.*), built on backend primitives.
+
+Each op computes with the active backend, then `attach` records its backward rule when a
+tape is recording and an input needs a gradient.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Sequence
+
+from gpukeras import backend as _backend
+from gpukeras.autodiff import attach
+from gpukeras.backend.base import normalize_axes
+from gpukeras.ops.core import convert_to_tensor, data_of
+from gpukeras.tensor import Tensor
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    return tuple(getattr(a, "shape", ()))
+
+
+def _unbroadcast(g: Any, a: Any) -> Any:
+    """Gradient `g` summed back to the shape of operand `a` (None for Python scalars)."""
+    if not hasattr(a, "shape"):
+        return None
+    return _backend.active.sum_to_shape(g, a.shape)
+
+
+# ---------------------------------------------------------------------------- arithmetic
+def add(x1: Any, x2: Any) -> Tensor:
+    a, b = data_of(x1), data_of(x2)
+    return attach(_backend.active.add(a, b), (x1, x2),
+                  lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)))
+
+
+def subtract(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    return attach(B.subtract(a, b), (x1, x2),
+                  lambda g: (_unbroadcast(g, a), _unbroadcast(B.negative(g), b)))
+
+
+def multiply(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    return attach(B.multiply(a, b), (x1, x2),
+                  lambda g: (_unbroadcast(B.multiply(g, b), a), _unbroadcast(B.multiply(g, a), b)))
+
+
+def divide(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    out = B.divide(a, b)
+
+    def backward(g):
+        ga = B.divide(g, b)
+        return _unbroadcast(ga, a), _unbroadcast(B.negative(B.multiply(ga, out)), b)
+
+    return attach(out, (x1, x2), backward)
+
+
+true_divide = divide
+
+
+def power(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    out = B.power(a, b)
+
+    def backward(g):
+        ga = B.multiply(g, B.multiply(b, B.power(a, B.subtract(b, 1))))
+        gb = None
+        if hasattr(b, "shape"):
+            safe = B.where(B.compare("greater", a, 0), a, 1)
+            gb = _unbroadcast(B.multiply(g, B.multiply(out, B.log(safe))), b)
+        return _unbroadcast(ga, a), gb
+
+    return attach(out, (x1, x2), backward)
+
+
+def negative(x: Any) -> Tensor:
+    B = _backend.active
+    return attach(B.negative(data_of(x)), (x,), lambda g: (B.negative(g),))
+
+
+def square(x: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.square(a), (x,), lambda g: (B.multiply(g, B.multiply(a, 2)),))
+
+
+def sqrt(x: Any) -> Tensor:
+    B = _backend.active
+    out = B.sqrt(data_of(x))
+    return attach(out, (x,), lambda g: (B.divide(g, B.multiply(out, 2)),))
+
+
+def exp(x: Any) -> Tensor:
+    B = _backend.active
+    out = B.exp(data_of(x))
+    return attach(out, (x,), lambda g: (B.multiply(g, out),))
+
+
+def log(x: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.log(a), (x,), lambda g: (B.divide(g, a),))
+
+
+def log1p(x: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.log1p(a), (x,), lambda g: (B.divide(g, B.add(a, 1)),))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - Keras's name
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.abs(a), (x,), lambda g: (B.multiply(g, B.sign(a)),))
+
+
+absolute = abs
+
+
+def sign(x: Any) -> Tensor:
+    return Tensor(_backend.active.sign(data_of(x)))
+
+
+def sin(x: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.sin(a), (x,), lambda g: (B.multiply(g, B.cos(a)),))
+
+
+def cos(x: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.cos(a), (x,), lambda g: (B.negative(B.multiply(g, B.sin(a))),))
+
+
+def _pick(x1: Any, x2: Any, take_first: Any, out: Any) -> Tensor:
+    """Shared backward of maximum/minimum: the gradient goes to the chosen operand."""
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    return attach(out, (x1, x2), lambda g: (_unbroadcast(B.where(take_first, g, 0), a),
+                                            _unbroadcast(B.where(take_first, 0, g), b)))
+
+
+def maximum(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    return _pick(x1, x2, B.compare("greater_equal", a, b), B.maximum(a, b))
+
+
+def minimum(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    return _pick(x1, x2, B.compare("less_equal", a, b), B.minimum(a, b))
+
+
+def where(condition: Any, x1: Any = None, x2: Any = None) -> Tensor:
+    B = _backend.active
+    cond = data_of(condition)
+    a, b = data_of(x1), data_of(x2)
+    return attach(B.where(cond, a, b), (condition, x1, x2),
+                  lambda g: (None, _unbroadcast(B.where(cond, g, 0), a), _unbroadcast(B.where(cond, 0, g), b)))
+
+
+def clip(x: Any, x_min: float, x_max: float) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    inside = B.logical("and", B.compare("greater_equal", a, x_min), B.compare("less_equal", a, x_max))
+    return attach(B.clip(a, x_min, x_max), (x,), lambda g: (B.where(inside, g, 0),))
+
+
+def _compare(op: str, x1: Any, x2: Any) -> Tensor:
+    return Tensor(_backend.active.compare(op, data_of(x1), data_of(x2)))
+
+
+def equal(x1: Any, x2: Any) -> Tensor:
+    return _compare("equal", x1, x2)
+
+
+def not_equal(x1: Any, x2: Any) -> Tensor:
+    return _compare("not_equal", x1, x2)
+
+
+def less(x1: Any, x2: Any) -> Tensor:
+    return _compare("less", x1, x2)
+
+
+def less_equal(x1: Any, x2: Any) -> Tensor:
+    return _compare("less_equal", x1, x2)
+
+
+def greater(x1: Any, x2: Any) -> Tensor:
+    return _compare("greater", x1, x2)
+
+
+def greater_equal(x1: Any, x2: Any) -> Tensor:
+    return _compare("greater_equal", x1, x2)
+
+
+def isnan(x: Any) -> Tensor:
+    return Tensor(_backend.active.isnan(data_of(x)))
+
+
+def isfinite(x: Any) -> Tensor:
+    return Tensor(_backend.active.isfinite(data_of(x)))
+
+
+# ---------------------------------------------------------------------------- reductions
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.sum(a, axis=axis, keepdims=keepdims), (x,),
+                  lambda g: (B.reduce_backward(g, a.shape, axis, keepdims),))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    out = B.mean(a, axis=axis, keepdims=keepdims)
+    count = a.size // builtins.max(out.size, 1) if a.size else 1  # the builtin: `max` is ops.max here
+    return attach(out, (x,), lambda g: (B.reduce_backward(B.divide(g, count), a.shape, axis, keepdims),))
+
+
+def _extremum(fn: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    out = getattr(B, fn)(a, axis=axis, keepdims=keepdims)
+    return attach(out, (x,), lambda g: (B.extremum_backward(g, a, out, axis, keepdims),))
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _extremum("max", x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return _extremum("min", x, axis, keepdims)
+
+
+amax = max
+amin = min
+
+
+def argmax(x: Any, axis: int = -1) -> Tensor:
+    return Tensor(_backend.active.argmax(data_of(x), axis=axis))
+
+
+def argmin(x: Any, axis: int = -1) -> Tensor:
+    return Tensor(_backend.active.argmin(data_of(x), axis=axis))
+
+
+# ---------------------------------------------------------------------------- shapes
+def reshape(x: Any, newshape: Sequence[int]) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.reshape(a, tuple(newshape)), (x,), lambda g: (B.reshape(g, a.shape),))
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    if axes is None:
+        inverse = None
+    else:
+        axes = normalize_axes_order(axes, a.ndim)
+        inverse = [0] * len(axes)
+        for i, ax in enumerate(axes):
+            inverse[ax] = i
+    return attach(B.transpose(a, axes), (x,), lambda g: (B.transpose(g, inverse),))
+
+
+def normalize_axes_order(axes: Sequence[int], ndim: int) -> list[int]:
+    return [ax % ndim for ax in axes]
+
+
+def expand_dims(x: Any, axis: int) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.expand_dims(a, axis), (x,), lambda g: (B.reshape(g, a.shape),))
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.squeeze(a, axis=axis), (x,), lambda g: (B.reshape(g, a.shape),))
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    return attach(B.broadcast_to(a, tuple(shape)), (x,), lambda g: (B.sum_to_shape(g, a.shape),))
+
+
+def concatenate(xs: Sequence[Any], axis: int = 0) -> Tensor:
+    B = _backend.active
+    arrays = [data_of(x) for x in xs]
+    sizes = [a.shape[axis] for a in arrays]
+    return attach(B.concatenate(arrays, axis=axis), tuple(xs),
+                  lambda g: B.split_sizes(g, sizes, axis))
+
+
+def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
+    B = _backend.active
+    arrays = [data_of(x) for x in xs]
+
+    def backward(g):
+        return [B.squeeze(p, axis=axis) for p in B.split_sizes(g, [1] * len(arrays), axis)]
+
+    return attach(B.stack(arrays, axis=axis), tuple(xs), backward)
+
+
+def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    idx = data_of(indices)
+    return attach(B.take(a, idx, axis=axis), (x,), lambda g: (B.take_backward(g, a.shape, idx, axis),))
+
+
+def getitem(x: Any, key: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    if isinstance(key, Tensor):
+        key = key.data
+    elif isinstance(key, tuple):  # x[idx_tensor, 0]: unwrap Tensors inside the tuple too
+        key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
+    return attach(B.getitem(a, key), (x,), lambda g: (B.getitem_backward(g, a.shape, key),))
+
+
+def matmul(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    a, b = data_of(x1), data_of(x2)
+    return attach(B.matmul(a, b), (x1, x2), lambda g: B.matmul_backward(g, a, b))
+
+
+dot = matmul
+
+
+# ---------------------------------------------------------------------------- creation
+def zeros(shape: Sequence[int], dtype: Any = "float32") -> Tensor:
+    return Tensor(_backend.active.zeros(tuple(shape), dtype=dtype))
+
+
+def ones(shape: Sequence[int], dtype: Any = "float32") -> Tensor:
+    return Tensor(_backend.active.ones(tuple(shape), dtype=dtype))
+
+
+def full(shape: Sequence[int], fill_value: float, dtype: Any = "float32") -> Tensor:
+    return Tensor(_backend.active.full(tuple(shape), fill_value, dtype=dtype))
+
+
+def zeros_like(x: Any, dtype: Any = None) -> Tensor:
+    a = data_of(x)
+    return zeros(a.shape, dtype or a.dtype)
+
+
+def ones_like(x: Any, dtype: Any = None) -> Tensor:
+    a = data_of(x)
+    return ones(a.shape, dtype or a.dtype)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
+    return Tensor(_backend.active.arange(start, stop, step, dtype=dtype))
+
+
+def eye(n: int, m: int | None = None, dtype: Any = "float32") -> Tensor:
+    return Tensor(_backend.active.eye(n, m, dtype=dtype))
+
+
+def cast(x: Any, dtype: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    if not hasattr(a, "dtype"):
+        return convert_to_tensor(a, dtype)
+    return attach(B.cast(a, dtype), (x,), lambda g: (B.cast(g, a.dtype),))
+
+
+def stop_gradient(x: Any) -> Tensor:
+    return Tensor(data_of(x))
+
+
+def shape(x: Any) -> tuple[int, ...]:
+    return tuple(data_of(x).shape)
+
+
+def _axis_count(a: Any, axis: Any) -> int:
+    if axis is None:
+        return int(a.size)
+    n = 1
+    for ax in normalize_axes(axis, a.ndim):
+        n *= a.shape[ax]
+    return n
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    centered = subtract(x, mean(x, axis=axis, keepdims=True))
+    return mean(square(centered), axis=axis, keepdims=keepdims)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return sqrt(var(x, axis=axis, keepdims=keepdims))
+
+
+def _install_operators() -> None:
+    """Give Tensor its Python operators, each one of the ops above."""
+    def rev(fn):
+        return lambda self, other: fn(other, self)
+
+    table = {
+        "__add__": add, "__radd__": rev(add), "__sub__": subtract, "__rsub__": rev(subtract),
+        "__mul__": multiply, "__rmul__": rev(multiply), "__truediv__": divide,
+        "__rtruediv__": rev(divide), "__pow__": power, "__rpow__": rev(power),
+        "__matmul__": matmul, "__rmatmul__": rev(matmul), "__neg__": negative,
+        "__abs__": abs, "__getitem__": getitem, "__lt__": less, "__le__": less_equal,
+        "__gt__": greater, "__ge__": greater_equal,
+    }
+    for name, fn in table.items():
+        setattr(Tensor, name, fn)
+    Tensor.__pos__ = lambda self: self
+    Tensor.T = property(lambda self: transpose(self))
+    Tensor.reshape = lambda self, *s: reshape(self, s[0] if len(s) == 1 and not isinstance(s[0], int) else s)
+    Tensor.astype = lambda self, dtype: cast(self, dtype)
+
+
+_install_operators()

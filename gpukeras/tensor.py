@@ -1,0 +1,163 @@
+"""Tensor and Variable: backend arrays that remember how they were computed.
+
+A `Tensor` wraps one array of the active backend. While a `GradientTape` records, an op
+whose inputs need gradients attaches a `Node` (its inputs and backward rule) to its
+output; `gpukeras.autodiff.gradient` walks those nodes back. Outside a tape no graph is
+kept, so inference pays nothing for differentiation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gpukeras import backend as _backend
+
+
+class Node:
+    """How a tensor was made: the op's inputs and the rule mapping dL/dout to dL/dinputs."""
+
+    __slots__ = ("backward", "inputs")
+
+    def __init__(self, backward: Callable[[Any], Sequence[Any]], inputs: Sequence[Any]):
+        self.backward = backward
+        self.inputs = inputs
+
+
+class Tensor:
+    """An array of the active backend, with an optional autodiff node.
+
+    Arithmetic operators dispatch to `gpukeras.ops`, so a custom layer's `x * 2 + y` is
+    differentiable like any other op (they are installed by `gpukeras.ops.numpy`).
+    """
+
+    __slots__ = ("data", "node", "watched", "__weakref__")
+    # NumPy arrays defer to our reflected operators instead of converting us element-wise.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, node: Node | None = None):
+        self.data = data
+        self.node = node
+        self.watched = False
+
+    @property
+    def needs_grad(self) -> bool:
+        return self.node is not None or self.watched
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> str:
+        return str(self.data.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    def numpy(self) -> np.ndarray:
+        return _backend.active.to_numpy(self.data)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __float__(self) -> float:
+        return float(self.numpy())
+
+    def __int__(self) -> int:
+        return int(self.numpy())
+
+    def __bool__(self) -> bool:
+        return bool(self.numpy())
+
+    def __index__(self) -> int:
+        return int(self.numpy())
+
+    def __repr__(self) -> str:
+        return f"<Tensor shape={self.shape} dtype={self.dtype}\n{self.numpy()!r}>"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+class Variable(Tensor):
+    """A named, mutable, optionally trainable tensor: a layer's weight or an optimizer slot.
+
+    `assign` writes in place, so a variable may be a view into a larger flat buffer.
+    """
+
+    __slots__ = ("name", "_trainable", "path", "constraint", "regularizer", "aggregation")
+
+    def __init__(self, initializer: Any, shape: Sequence[int] | None = None, dtype: Any = None,
+                 trainable: bool = True, name: str | None = None, path: str | None = None):
+        ops = _backend.active
+        if callable(initializer) and not ops.is_array(initializer):
+            if shape is None:
+                raise ValueError(f"Variable {name!r}: a callable initializer needs a shape.")
+            value = initializer(tuple(shape), dtype=dtype or "float32")
+            value = value.data if isinstance(value, Tensor) else value
+        else:
+            value = initializer.data if isinstance(initializer, Tensor) else initializer
+        value = ops.asarray(value, dtype=dtype or _default_dtype(value))
+        if shape is not None and tuple(value.shape) != tuple(shape):
+            raise ValueError(f"Variable {name!r}: initial value has shape {tuple(value.shape)}, "
+                             f"expected {tuple(shape)}.")
+        super().__init__(ops.copy(value))
+        self.name = name or "variable"
+        self.path = path or self.name
+        self.trainable = trainable
+        self.constraint = None
+        self.regularizer = None
+        self.aggregation = "none"
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        self.watched = self._trainable
+
+    @property
+    def value(self) -> Tensor:
+        return Tensor(self.data)
+
+    def assign(self, value: Any) -> Variable:
+        """Write `value` into the variable in place; its shape must match."""
+        data = value.data if isinstance(value, Tensor) else value
+        data = _backend.active.asarray(data, dtype=self.data.dtype)
+        if tuple(data.shape) != self.shape:
+            raise ValueError(f"Cannot assign a value of shape {tuple(data.shape)} to variable "
+                             f"{self.path!r} of shape {self.shape}.")
+        _backend.active.assign(self.data, data)
+        return self
+
+    def assign_add(self, delta: Any) -> Variable:
+        return self.assign(self.data + (delta.data if isinstance(delta, Tensor) else delta))
+
+    def assign_sub(self, delta: Any) -> Variable:
+        return self.assign(self.data - (delta.data if isinstance(delta, Tensor) else delta))
+
+    def __repr__(self) -> str:
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.numpy()!r}>"
+
+
+def _default_dtype(value: Any) -> str:
+    """float32 for floating or Python-number values (Keras's floatx), else the value's own."""
+    kind = np.asarray(value).dtype.kind if not hasattr(value, "dtype") else np.dtype(value.dtype).kind
+    return "float32" if kind in "fc" or isinstance(value, (float, list)) else str(np.dtype(getattr(value, "dtype", np.asarray(value).dtype)))
