@@ -1,0 +1,35 @@
+"""gpukeras: the Keras API on a swappable backend (CuPy on NVIDIA GPUs, NumPy on CPUs).
+
+`import gpukeras as keras` runs Keras programs: Sequential/functional/subclassed models,
+compile/fit/evaluate/predict, callbacks, GradientTape custom loops.
+"""
+
+from gpukeras import (
+    activations,
+    backend,
+    callbacks,
+    constraints,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    random,
+    regularizers,
+    utils,
+)
+from gpukeras.autodiff import GradientTape
+from gpukeras.layers import Input, InputLayer, Layer
+from gpukeras.models import Model, Sequential
+from gpukeras.tensor import Tensor, Variable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",
+    "activations", "backend", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
+    "metrics", "models", "ops", "optimizers", "random", "regularizers", "utils",
+]

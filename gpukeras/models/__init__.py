@@ -1,0 +1,7 @@
+"""gpukeras.models: Model, Sequential and the functional API."""
+
+from gpukeras.models.functional import Functional
+from gpukeras.models.model import Model
+from gpukeras.models.sequential import Sequential
+
+__all__ = ["Functional", "Model", "Sequential"]

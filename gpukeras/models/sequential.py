@@ -1,0 +1,123 @@
+"""Sequential: a plain stack of single-input, single-output layers."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Sequence
+
+from gpukeras.layers.layer import Layer
+from gpukeras.layers.symbolic import InputLayer, KerasTensor
+from gpukeras.models.model import Model
+
+
+class Sequential(Model):
+    """Layers applied one after the other; built from an Input, an `input_shape`, or the first data."""
+
+    def __init__(self, layers: Sequence[Layer] | None = None, trainable: bool = True, name: str | None = None):
+        super().__init__(trainable=trainable, name=name)
+        object.__setattr__(self, "_input_layer", None)  # not a tracked sub-layer
+        self._stack: list[Layer] = []
+        self._output_shapes: dict[int, tuple] = {}
+        self._takes_training: dict[int, bool] = {}
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._stack)
+
+    @property
+    def output_names(self) -> list[str]:  # type: ignore[override]
+        return [self._stack[-1].name] if self._stack else []
+
+    def add(self, layer: Any, rebuild: bool = True) -> None:
+        """Append a layer (an `Input(...)` tensor sets the input shape)."""
+        if isinstance(layer, KerasTensor):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._input_layer is not None or self._stack:
+                raise ValueError("Sequential: an Input can only be the first thing added.")
+            object.__setattr__(self, "_input_layer", layer)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}: {layer!r}.")
+        if any(layer is existing for existing in self._stack):
+            raise ValueError(f"Layer {layer.name!r} is already in this model.")
+        if any(layer.name == existing.name for existing in self._stack):
+            raise ValueError(f"Sequential already has a layer named {layer.name!r}; layer names must be unique.")
+        if not self._stack and self._input_layer is None and layer._declared_input_shape is not None:
+            object.__setattr__(self, "_input_layer", InputLayer(shape=layer._declared_input_shape,
+                                                                batch_size=layer._declared_batch_size))
+        self._stack.append(layer)
+        self._layers.append(layer)
+        self._takes_training[id(layer)] = "training" in inspect.signature(layer.call).parameters
+        self.built = False
+        if rebuild and self._input_layer is not None:
+            self.build(self._input_layer.batch_shape)
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise ValueError("Sequential.pop: the model has no layers to remove.")
+        layer = self._stack.pop()
+        self._layers.remove(layer)
+        self.built = False
+        if rebuild and self._input_layer is not None and self._stack:
+            self.build(self._input_layer.batch_shape)
+        return layer
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build every layer for `input_shape` (batch dimension first), recording output shapes."""
+        if input_shape is None:
+            if self._input_layer is None:
+                raise ValueError("Sequential.build needs an input shape: add an Input or pass input_shape.")
+            input_shape = self._input_layer.batch_shape
+        input_shape = tuple(input_shape)
+        if self._input_layer is None or self._input_layer.batch_shape[1:] != input_shape[1:]:
+            object.__setattr__(self, "_input_layer", InputLayer(batch_shape=(None,) + input_shape[1:]))
+        tensor = self._input_layer.output
+        for layer in self._stack:
+            tensor = layer(tensor)
+            self._output_shapes[id(layer)] = tensor.shape
+        self.built = True
+
+    def output_shape_of(self, layer: Layer) -> tuple | None:
+        return self._output_shapes.get(id(layer))
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        x = inputs
+        for layer in self._stack:
+            x = layer(x, training=training) if self._takes_training[id(layer)] else layer(x)
+        return x
+
+    def _build_from_data(self, xs: list[Any]) -> None:
+        if not self._stack:
+            raise ValueError("Sequential model has no layers: add() some before training or predicting.")
+        if not self.built:
+            if len(xs) != 1:
+                raise ValueError(f"Sequential expects a single input array, got {len(xs)}.")
+            self.build((None,) + tuple(xs[0].shape[1:]))
+
+    def _input_shapes(self) -> list[tuple] | None:
+        return [self._input_layer.batch_shape] if self._input_layer is not None else None
+
+    @property
+    def inputs(self) -> list[KerasTensor] | None:
+        return [self._input_layer.output] if self._input_layer is not None else None
+
+    def get_config(self) -> dict[str, Any]:
+        from gpukeras.layers.serialization import serialize_layer
+
+        layers = [serialize_layer(layer) for layer in self._stack]
+        if self._input_layer is not None:
+            layers.insert(0, serialize_layer(self._input_layer))
+        return {"name": self.name, "trainable": self.trainable, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Sequential:
+        from gpukeras.layers.serialization import deserialize_layer
+
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize_layer(layer_config, custom_objects))
+        return model

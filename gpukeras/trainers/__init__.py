@@ -1,0 +1,1 @@
+"""Training machinery behind Model: compile, fit, evaluate, predict."""
