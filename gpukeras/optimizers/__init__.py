@@ -1,0 +1,50 @@
+"""gpukeras.optimizers: Keras 3 optimizers whose per-step update is one fused backend call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpukeras.optimizers import schedules
+from gpukeras.optimizers.adam import Adam, AdamW
+from gpukeras.optimizers.optimizer import Optimizer
+from gpukeras.optimizers.sgd import SGD
+from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
+
+_CLASSES: dict[str, type] = {c.__name__: c for c in (SGD, Adam, AdamW)}
+
+
+def _table() -> dict[str, type]:
+    table = dict(_CLASSES)
+    table.update({name.lower(): cls for name, cls in _CLASSES.items()})
+    return table
+
+
+def get(identifier: Any) -> Optimizer:
+    """An optimizer from a name ("sgd", "adam", "Adam", ...), class, instance or config dict."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup("optimizer", identifier, _table())()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    raise ValueError(f"Could not interpret optimizer identifier {identifier!r}: expected a name "
+                     f"({', '.join(sorted(_table()))}), an Optimizer or a config dict.")
+
+
+def serialize(optimizer: Optimizer) -> dict[str, Any] | None:
+    """Keras's config dict for an optimizer."""
+    return serialize_object(optimizer, "keras.optimizers")
+
+
+def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Optimizer:
+    """Inverse of `serialize` (the class name may be any case, as in Keras)."""
+    config = dict(config)
+    name = config.get("class_name")
+    if isinstance(name, str) and name.lower() in _table():
+        config["class_name"] = _table()[name.lower()].__name__
+    return deserialize_object("optimizer", config, _CLASSES, custom_objects)
+
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "deserialize", "get", "schedules", "serialize"]
