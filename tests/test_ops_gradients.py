@@ -1,0 +1,643 @@
+"""Gradients (finite differences, float64) and forward values (NumPy formulas, float32) of gpukeras.ops.
+
+Every case in CASES is checked twice:
+  * `test_gradient`: the tape's gradient w.r.t. every input matches central differences
+    (tests/gradcheck.py); inputs are float64 Variables.
+  * `test_forward`: with float32 inputs the op's output is float32 and equals the NumPy formula.
+Inputs stay away from kinks (0 for relu/abs, +-3 for hard_sigmoid, ties for max/min/maximum).
+`test_every_differentiable_op_is_covered` fails when gpukeras.ops exports a differentiable op
+that has no case here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from gradcheck import check_gradients
+
+import gpukeras
+from gpukeras import ops
+from gpukeras.backend.base import ACTIVATIONS
+
+
+# ---------------------------------------------------------------------------- inputs
+def _rand(shape: tuple[int, ...], lo: float = -2.0, hi: float = 2.0, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(lo, hi, size=shape)
+
+
+def _away(shape: tuple[int, ...], kinks: tuple[float, ...] = (0.0,), margin: float = 0.25,
+          lo: float = -2.0, hi: float = 2.0, seed: int = 0) -> np.ndarray:
+    """Uniform values, each pushed at least `margin` away from every kink."""
+    x = _rand(shape, lo, hi, seed)
+    for k in kinks:
+        near = np.abs(x - k) < margin
+        x = np.where(near, k + np.where(x >= k, margin, -margin), x)
+    return x
+
+
+def _pos(shape: tuple[int, ...], lo: float = 0.5, hi: float = 2.0, seed: int = 0) -> np.ndarray:
+    return _rand(shape, lo, hi, seed)
+
+
+def _distinct(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Values with no ties (gaps >= 0.2): max/min have a unique winner along any axis."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    return ((rng.permutation(n) - n / 2) * 0.3 + rng.uniform(-0.05, 0.05, size=n)).reshape(shape)
+
+
+def _pair_apart(shape_a: tuple[int, ...], shape_b: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Two arrays whose broadcast elements differ by at least 0.2 (no ties for maximum/minimum)."""
+    a = _rand(shape_a, seed=seed)
+    b = _rand(shape_b, seed=seed + 1)
+    for _ in range(100):
+        diff = np.abs(np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape)) - b)
+        if diff.min() >= 0.2:
+            return a, b
+        seed += 2
+        a, b = _rand(shape_a, seed=seed), _rand(shape_b, seed=seed + 1)
+    raise RuntimeError("could not draw tie-free inputs")
+
+
+# ---------------------------------------------------------------------------- NumPy references
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_softplus(x):
+    return np.log1p(np.exp(x))
+
+
+def _np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_log_softmax(x, axis=-1):
+    s = x - x.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _np_relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    y = np.where(x >= threshold, x, negative_slope * (x - threshold))
+    return y if max_value is None else np.minimum(y, max_value)
+
+
+NP_ACTIVATIONS: dict[str, Callable[..., np.ndarray]] = {
+    "linear": lambda x: x,
+    "relu": _np_relu,
+    "relu6": lambda x: np.clip(x, 0.0, 6.0),
+    "leaky_relu": lambda x, s=0.2: np.where(x >= 0, x, s * x),
+    "elu": lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x)),
+    "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(x)),
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0))),
+    "gelu_tanh": lambda x: 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3))),
+    "silu": lambda x: x * _np_sigmoid(x),
+    "sigmoid": _np_sigmoid,
+    "hard_sigmoid": lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+    "hard_silu": lambda x: x * np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+    "tanh": np.tanh,
+    "softplus": _np_softplus,
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
+    "exponential": np.exp,
+    "mish": lambda x: x * np.tanh(_np_softplus(x)),
+    "softmax": _np_softmax,
+    "log_softmax": _np_log_softmax,
+}
+
+# Where each activation's derivative jumps (inputs are kept away from these).
+KINKS: dict[str, tuple[float, ...]] = {
+    "relu": (0.0,), "relu6": (0.0, 6.0), "leaky_relu": (0.0,), "elu": (0.0,), "selu": (0.0,),
+    "hard_sigmoid": (-3.0, 3.0), "hard_silu": (-3.0, 3.0), "softsign": (0.0,),
+}
+
+
+def _np_take(x, indices, axis=None):
+    return np.take(x, indices, axis=axis)
+
+
+def _np_sparse_ce(labels, logits):
+    return -np.take_along_axis(_np_log_softmax(logits), labels[..., None], axis=-1)[..., 0]
+
+
+# ---------------------------------------------------------------------------- cases
+@dataclass
+class Case:
+    id: str
+    op: str  # the gpukeras.ops name this case covers
+    fn: Callable[..., Any]
+    inputs: list[np.ndarray]
+    ref: Callable[..., np.ndarray] | None = None  # NumPy formula of the forward (float64)
+    atol: float = 1e-6
+    rtol: float = 1e-5
+    eps: float = 1e-6
+    out_dtype: str = "float32"  # forward dtype expected for float32 inputs
+    fwd_tol: float = 1e-5
+
+
+CASES: list[Case] = []
+
+
+def _add(*args: Any, **kwargs: Any) -> None:
+    CASES.append(Case(*args, **kwargs))
+
+
+def _shape_id(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+# --- arithmetic with broadcasting and Python scalars
+_BINARY = {
+    "add": (ops.add, np.add), "subtract": (ops.subtract, np.subtract),
+    "multiply": (ops.multiply, np.multiply), "divide": (ops.divide, np.divide),
+}
+_BROADCAST_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((4,), (3, 4)),
+                     ((3, 1), (1, 4)), ((2, 1, 4), (3, 1)), ((), (3, 4))]
+for _name, (_op, _ref) in _BINARY.items():
+    for _sa, _sb in _BROADCAST_SHAPES:
+        _b = _away(_sb, margin=0.5, seed=2) if _name == "divide" else _rand(_sb, seed=2)
+        _add(f"{_name}-{_shape_id(_sa)}-{_shape_id(_sb)}", _name, _op, [_rand(_sa, seed=1), _b], _ref)
+    _x = _away((3, 4), margin=0.5, seed=3)
+    _add(f"{_name}-tensor-pyfloat", _name, lambda x, f=_op: f(x, 2.5), [_x], lambda x, f=_ref: f(x, 2.5))
+    _add(f"{_name}-pyfloat-tensor", _name, lambda x, f=_op: f(-1.5, x), [_x], lambda x, f=_ref: f(-1.5, x))
+    _add(f"{_name}-tensor-pyint", _name, lambda x, f=_op: f(x, 3), [_x], lambda x, f=_ref: f(x, 3))
+_add("true_divide", "true_divide", ops.true_divide, [_rand((3, 4)), _pos((4,))], np.divide)
+
+# --- power
+_add("power-tensor-tensor", "power", ops.power, [_pos((3, 4)), _rand((3, 4), seed=1)], np.power)
+_add("power-broadcast", "power", ops.power, [_pos((3, 4)), _rand((4,), seed=1)], np.power)
+_add("power-pyint", "power", lambda x: ops.power(x, 3), [_rand((3, 4))], lambda x: x ** 3)
+_add("power-pyfloat", "power", lambda x: ops.power(x, 2.5), [_pos((3, 4))], lambda x: x ** 2.5)
+_add("power-negative-exponent", "power", lambda x: ops.power(x, -1.5), [_pos((3, 4))], lambda x: x ** -1.5)
+_add("power-pyfloat-base", "power", lambda x: ops.power(2.0, x), [_rand((3, 4))], lambda x: 2.0 ** x)
+
+# --- unary
+_UNARY = [
+    ("negative", ops.negative, np.negative, _rand((3, 4))),
+    ("square", ops.square, np.square, _rand((3, 4))),
+    ("sqrt", ops.sqrt, np.sqrt, _pos((3, 4), 0.3, 3.0)),
+    ("exp", ops.exp, np.exp, _rand((3, 4))),
+    ("log", ops.log, np.log, _pos((3, 4), 0.3, 3.0)),
+    ("log1p", ops.log1p, np.log1p, _rand((3, 4), -0.6, 2.0)),
+    ("abs", ops.abs, np.abs, _away((3, 4))),
+    ("absolute", ops.absolute, np.abs, _away((3, 4), seed=1)),
+    ("sin", ops.sin, np.sin, _rand((3, 4), -3, 3)),
+    ("cos", ops.cos, np.cos, _rand((3, 4), -3, 3)),
+]
+for _name, _op, _ref, _x in _UNARY:
+    _add(_name, _name, _op, [_x], _ref)
+
+# --- maximum / minimum / where / clip
+for _name, _op, _ref in [("maximum", ops.maximum, np.maximum), ("minimum", ops.minimum, np.minimum)]:
+    for _sa, _sb in [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4))]:
+        _add(f"{_name}-{_shape_id(_sa)}-{_shape_id(_sb)}", _name, _op, list(_pair_apart(_sa, _sb)), _ref)
+    _add(f"{_name}-pyfloat", _name, lambda x, f=_op: f(x, 0.3), [_away((3, 4), (0.3,))],
+         lambda x, f=_ref: f(x, 0.3))
+
+_COND = _rand((3, 4), seed=9) > 0
+_add("where", "where", lambda a, b: ops.where(_COND, a, b), [_rand((3, 4)), _rand((3, 4), seed=1)],
+     lambda a, b: np.where(_COND, a, b))
+_add("where-broadcast", "where", lambda a, b: ops.where(_COND, a, b), [_rand((4,)), _rand((3, 1), seed=1)],
+     lambda a, b: np.where(_COND, a, b))
+_add("where-pyfloat-false", "where", lambda a: ops.where(_COND, a, 0.0), [_rand((3, 4))],
+     lambda a: np.where(_COND, a, 0.0))
+_add("where-pyfloat-true", "where", lambda b: ops.where(_COND, 1.5, b), [_rand((3, 4))],
+     lambda b: np.where(_COND, 1.5, b))
+_add("where-tensor-condition", "where", lambda x: ops.where(x > 0, x, x * 0.5), [_away((3, 4))],
+     lambda x: np.where(x > 0, x, x * 0.5))
+_add("clip", "clip", lambda x: ops.clip(x, -1.0, 1.0), [_away((3, 5), (-1.0, 1.0), 0.1)],
+     lambda x: np.clip(x, -1.0, 1.0))
+_add("clip-int-bounds", "clip", lambda x: ops.clip(x, 0, 1), [_away((3, 5), (0.0, 1.0), 0.1, seed=1)],
+     lambda x: np.clip(x, 0, 1))
+
+# --- reductions
+_AXES: list[Any] = [None, 0, 1, -1, (0, 2), (0, 1, 2), (-1, 0)]
+_REDUCTIONS = [("sum", ops.sum, np.sum), ("mean", ops.mean, np.mean),
+               ("max", ops.max, np.max), ("min", ops.min, np.min)]
+for _name, _op, _ref in _REDUCTIONS:
+    for _axis in _AXES:
+        for _kd in (False, True):
+            _add(f"{_name}-axis{_axis}-keepdims{_kd}".replace(" ", ""), _name,
+                 lambda x, f=_op, a=_axis, k=_kd: f(x, axis=a, keepdims=k), [_distinct((2, 3, 4))],
+                 lambda x, f=_ref, a=_axis, k=_kd: f(x, axis=a, keepdims=k))
+_add("amax", "amax", lambda x: ops.amax(x, axis=1), [_distinct((3, 4))], lambda x: np.max(x, axis=1))
+_add("amin", "amin", lambda x: ops.amin(x, axis=0), [_distinct((3, 4))], lambda x: np.min(x, axis=0))
+for _name, _op, _ref in [("var", ops.var, np.var), ("std", ops.std, np.std)]:
+    for _axis in [None, 0, -1, (0, 2)]:
+        for _kd in (False, True):
+            _add(f"{_name}-axis{_axis}-keepdims{_kd}".replace(" ", ""), _name,
+                 lambda x, f=_op, a=_axis, k=_kd: f(x, axis=a, keepdims=k), [_distinct((2, 3, 4), seed=4)],
+                 lambda x, f=_ref, a=_axis, k=_kd: f(x, axis=a, keepdims=k))
+
+# --- shapes
+_X234 = _rand((2, 3, 4), seed=5)
+for _shape in [(6, 4), (-1,), (4, 3, 2), (2, -1)]:
+    _add(f"reshape-{_shape}".replace(" ", ""), "reshape", lambda x, s=_shape: ops.reshape(x, s), [_X234],
+         lambda x, s=_shape: np.reshape(x, s))
+_add("tensor.reshape", "reshape", lambda x: x.reshape(4, 6), [_X234], lambda x: x.reshape(4, 6))
+for _axes in [None, (1, 0, 2), (2, 0, 1), (-1, 0, 1)]:
+    _add(f"transpose-{_axes}".replace(" ", ""), "transpose", lambda x, a=_axes: ops.transpose(x, a), [_X234],
+         lambda x, a=_axes: np.transpose(x, a))
+_add("tensor.T", "transpose", lambda x: x.T, [_rand((3, 4))], lambda x: x.T)
+for _axis in [0, 1, -1]:
+    _add(f"expand_dims-{_axis}", "expand_dims", lambda x, a=_axis: ops.expand_dims(x, a), [_rand((3, 4))],
+         lambda x, a=_axis: np.expand_dims(x, a))
+for _axis in [None, 0, -1, (0, 2)]:
+    _add(f"squeeze-{_axis}".replace(" ", ""), "squeeze", lambda x, a=_axis: ops.squeeze(x, a),
+         [_rand((1, 3, 1))], lambda x, a=_axis: np.squeeze(x, a))
+for _src, _dst in [((4,), (3, 4)), ((3, 1), (2, 3, 4)), ((), (2, 2)), ((1, 4), (3, 4))]:
+    _add(f"broadcast_to-{_shape_id(_src)}-{_shape_id(_dst)}", "broadcast_to",
+         lambda x, s=_dst: ops.broadcast_to(x, s), [_rand(_src)], lambda x, s=_dst: np.broadcast_to(x, s))
+for _axis, _shapes in [(0, [(1, 4), (2, 4), (3, 4)]), (1, [(3, 1), (3, 2), (3, 4)]),
+                       (-1, [(2, 3, 1), (2, 3, 2), (2, 3, 3)])]:
+    _add(f"concatenate-axis{_axis}", "concatenate", lambda *xs, a=_axis: ops.concatenate(list(xs), axis=a),
+         [_rand(s, seed=i) for i, s in enumerate(_shapes)],
+         lambda *xs, a=_axis: np.concatenate(xs, axis=a))
+for _axis in [0, 1, -1]:
+    _add(f"stack-axis{_axis}", "stack", lambda *xs, a=_axis: ops.stack(list(xs), axis=a),
+         [_rand((3, 4), seed=i) for i in range(3)], lambda *xs, a=_axis: np.stack(xs, axis=a))
+
+# --- take / getitem
+_TAKES: list[tuple[str, Any, Any, tuple[int, ...]]] = [
+    ("flat-repeated", np.array([0, 5, 5, 11]), None, (3, 4)),
+    ("flat-2d-indices", np.array([[1, 1], [10, 0]]), None, (3, 4)),
+    ("flat-python-int", 7, None, (3, 4)),
+    ("axis0-repeated", np.array([2, 0, 2]), 0, (3, 4)),
+    ("axis1-2d-indices", np.array([[1, 1], [3, 0]]), 1, (3, 4)),
+    ("axis-1-negative-indices", np.array([0, -1, 0]), -1, (3, 4)),
+    ("axis0-python-int", 1, 0, (3, 4)),
+    ("3d-axis1", np.array([2, 2, 0]), 1, (2, 3, 4)),
+    ("list-indices", [1, 1, 0], 0, (3, 4)),
+]
+for _name, _idx, _axis, _shape in _TAKES:
+    _add(f"take-{_name}", "take", lambda x, i=_idx, a=_axis: ops.take(x, i, axis=a), [_rand(_shape)],
+         lambda x, i=_idx, a=_axis: _np_take(x, np.asarray(i), a))
+_KEYS: list[tuple[str, Any, tuple[int, ...]]] = [
+    ("slice", slice(1, None), (3, 4)),
+    ("slice-step", (slice(None), slice(None, None, 2)), (3, 4)),
+    ("negative-step", (Ellipsis, slice(None, None, -1)), (3, 4)),
+    ("int", 1, (3, 4)),
+    ("int-pair", (1, -2), (3, 4)),
+    ("slice-int", (slice(None), 1), (2, 3, 4)),
+    ("ellipsis-int", (Ellipsis, 2), (2, 3, 4)),
+    ("newaxis", (None, 1), (3, 4)),
+    ("fancy-repeated", [0, 2, 2], (3, 4)),
+    ("fancy-pair", ([0, 2, 0], [1, 3, 1]), (3, 4)),
+    ("slice-fancy", (slice(None), [2, 2, 0]), (2, 3, 4)),
+    ("bool-mask", _COND, (3, 4)),
+]
+for _name, _key, _shape in _KEYS:
+    _add(f"getitem-{_name}", "getitem", lambda x, k=_key: x[k], [_rand(_shape)], lambda x, k=_key: x[k])
+    _add(f"ops.getitem-{_name}", "getitem", lambda x, k=_key: ops.getitem(x, k), [_rand(_shape)],
+         lambda x, k=_key: x[k])
+_add("getitem-tensor-key", "getitem", lambda x: x[ops.convert_to_tensor(np.array([2, 0, 2]))],
+     [_rand((3, 4))], lambda x: x[np.array([2, 0, 2])])
+_add("getitem-tensor-in-tuple", "getitem", lambda x: x[ops.convert_to_tensor(np.array([2, 2])), 1],
+     [_rand((3, 4))], lambda x: x[np.array([2, 2]), 1])
+
+# --- matmul
+for _sa, _sb in [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)),
+                 ((2, 3, 4), (2, 4, 5)), ((1, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (3, 4, 2)), ((4,), (2, 4, 3))]:
+    _add(f"matmul-{_shape_id(_sa)}-{_shape_id(_sb)}", "matmul", ops.matmul,
+         [_rand(_sa, seed=1), _rand(_sb, seed=2)], np.matmul)
+_add("dot", "dot", ops.dot, [_rand((3, 4), seed=1), _rand((4, 2), seed=2)], np.matmul)
+
+# --- cast (to float32 rounds, so the finite differences take a large step on a linear function)
+_add("cast-float64", "cast", lambda x: ops.cast(x, "float64"), [_rand((3, 4))], lambda x: x,
+     out_dtype="float64")
+_add("cast-float32-roundtrip", "cast", lambda x: ops.cast(ops.cast(x, "float32"), "float64"), [_rand((3, 4))],
+     lambda x: x, eps=1e-2, atol=1e-4, out_dtype="float64")
+
+# --- Tensor operators
+_A, _B = _rand((3, 4), seed=11), _away((3, 4), margin=0.5, seed=12)
+# float32 constants: a float64 ndarray operand would promote a float32 Tensor on the NumPy backend.
+_M = _rand((4, 2), seed=13).astype(np.float32)
+_N = _rand((2, 3), seed=14).astype(np.float32)
+_OPERATORS: list[tuple[str, Callable[..., Any], Callable[..., Any], list[np.ndarray]]] = [
+    ("a+b", lambda a, b: a + b, lambda a, b: a + b, [_A, _B]),
+    ("a-b", lambda a, b: a - b, lambda a, b: a - b, [_A, _B]),
+    ("a*b", lambda a, b: a * b, lambda a, b: a * b, [_A, _B]),
+    ("a/b", lambda a, b: a / b, lambda a, b: a / b, [_A, _B]),
+    ("a**b", lambda a, b: a ** b, lambda a, b: a ** b, [np.abs(_B), _A]),
+    ("a@b", lambda a, b: a @ b, lambda a, b: a @ b, [_A, _M]),
+    ("-a", lambda a: -a, lambda a: -a, [_A]),
+    ("+a", lambda a: +a, lambda a: +a, [_A]),
+    ("abs(a)", lambda a: abs(a), lambda a: abs(a), [_B]),
+    ("a[1:,::2]", lambda a: a[1:, ::2], lambda a: a[1:, ::2], [_A]),
+    ("a[[0,0]]", lambda a: a[[0, 0]], lambda a: a[[0, 0]], [_A]),
+    ("2.5+a", lambda a: 2.5 + a, lambda a: 2.5 + a, [_A]),
+    ("2.5-a", lambda a: 2.5 - a, lambda a: 2.5 - a, [_A]),
+    ("2.5*a", lambda a: 2.5 * a, lambda a: 2.5 * a, [_A]),
+    ("a*0.1", lambda a: a * 0.1, lambda a: a * 0.1, [_A]),
+    ("2.5/a", lambda a: 2.5 / a, lambda a: 2.5 / a, [_B]),
+    ("a/3.0", lambda a: a / 3.0, lambda a: a / 3.0, [_A]),
+    ("a**2", lambda a: a ** 2, lambda a: a ** 2, [_A]),
+    ("a**0.5", lambda a: a ** 0.5, lambda a: a ** 0.5, [np.abs(_B)]),
+    ("2.0**a", lambda a: 2.0 ** a, lambda a: 2.0 ** a, [_A]),
+    ("ndarray@a", lambda a: _N @ a, lambda a: _N @ a, [_A]),
+    ("a@ndarray", lambda a: a @ _M, lambda a: a @ _M, [_A]),
+    ("ndarray+a", lambda a: _N.T + a[:, :2], lambda a: _N.T + a[:, :2], [_A]),
+    ("a*a*b", lambda a, b: a * a * b, lambda a, b: a * a * b, [_A, _B]),
+    ("a+sin(a)", lambda a: a + ops.sin(a), lambda a: a + np.sin(a), [_A]),
+    ("exp(a)+sin(exp(a))", lambda a: (lambda e: e + ops.sin(e))(ops.exp(a)),
+     lambda a: np.exp(a) + np.sin(np.exp(a)), [_A]),
+]
+for _name, _fn, _ref, _inputs in _OPERATORS:
+    _add(f"operator:{_name}", "operator", _fn, _inputs, _ref)
+
+# --- nn activations (ops.<name>)
+_ACT_INPUT = {  # away from kinks; ranges wide enough to exercise every piece
+    "relu": _away((3, 5), (0.0,), lo=-3, hi=3), "relu6": _away((3, 5), (0.0, 6.0), lo=-2, hi=8),
+    "leaky_relu": _away((3, 5), (0.0,), lo=-3, hi=3), "elu": _away((3, 5), (0.0,), lo=-3, hi=3),
+    "selu": _away((3, 5), (0.0,), lo=-3, hi=3), "softsign": _away((3, 5), (0.0,), lo=-3, hi=3),
+    "hard_sigmoid": _away((3, 5), (-3.0, 3.0), lo=-5, hi=5),
+    "hard_silu": _away((3, 5), (-3.0, 3.0), lo=-5, hi=5, seed=1),
+}
+_NN: list[tuple[str, str, Callable[..., Any], Callable[..., Any]]] = [
+    ("relu", "relu", ops.relu, NP_ACTIVATIONS["relu"]),
+    ("relu6", "relu6", ops.relu6, NP_ACTIVATIONS["relu6"]),
+    ("sigmoid", "sigmoid", ops.sigmoid, NP_ACTIVATIONS["sigmoid"]),
+    ("tanh", "tanh", ops.tanh, np.tanh),
+    ("softplus", "softplus", ops.softplus, _np_softplus),
+    ("softsign", "softsign", ops.softsign, NP_ACTIVATIONS["softsign"]),
+    ("silu", "silu", ops.silu, NP_ACTIVATIONS["silu"]),
+    ("swish", "swish", ops.swish, NP_ACTIVATIONS["silu"]),
+    ("elu", "elu", ops.elu, NP_ACTIVATIONS["elu"]),
+    ("elu-alpha0.5", "elu", lambda x: ops.elu(x, alpha=0.5), lambda x: NP_ACTIVATIONS["elu"](x, 0.5)),
+    ("selu", "selu", ops.selu, NP_ACTIVATIONS["selu"]),
+    ("gelu-approximate", "gelu", ops.gelu, NP_ACTIVATIONS["gelu_tanh"]),
+    ("gelu-exact", "gelu", lambda x: ops.gelu(x, approximate=False), NP_ACTIVATIONS["gelu"]),
+    ("leaky_relu", "leaky_relu", ops.leaky_relu, NP_ACTIVATIONS["leaky_relu"]),
+    ("leaky_relu-slope0.1", "leaky_relu", lambda x: ops.leaky_relu(x, negative_slope=0.1),
+     lambda x: NP_ACTIVATIONS["leaky_relu"](x, 0.1)),
+    ("hard_sigmoid", "hard_sigmoid", ops.hard_sigmoid, NP_ACTIVATIONS["hard_sigmoid"]),
+    ("hard_silu", "hard_silu", ops.hard_silu, NP_ACTIVATIONS["hard_silu"]),
+]
+for _name, _op_name, _op, _ref in _NN:
+    _base = _op_name if _op_name != "swish" else "silu"
+    _add(f"nn-{_name}", _op_name, _op, [_ACT_INPUT.get(_base, _rand((3, 5), -3, 3))], _ref)
+for _name, _op in [("softmax", ops.softmax), ("log_softmax", ops.log_softmax)]:
+    for _axis in (-1, 0):
+        _add(f"nn-{_name}-axis{_axis}", _name, lambda x, f=_op, a=_axis: f(x, axis=a), [_rand((3, 5), -3, 3)],
+             lambda x, f=NP_ACTIVATIONS[_name], a=_axis: f(x, axis=a))
+_LABELS = np.array([0, 4, 2, 2])
+_LABELS_3D = np.array([[1, 0, 3], [3, 3, 2]])
+_add("nn-sparse_softmax_cross_entropy", "sparse_softmax_cross_entropy",
+     lambda z: ops.sparse_softmax_cross_entropy(_LABELS, z), [_rand((4, 5), -3, 3)],
+     lambda z: _np_sparse_ce(_LABELS, z))
+_add("nn-sparse_softmax_cross_entropy-3d", "sparse_softmax_cross_entropy",
+     lambda z: ops.sparse_softmax_cross_entropy(_LABELS_3D, z), [_rand((2, 3, 4), -3, 3)],
+     lambda z: _np_sparse_ce(_LABELS_3D, z))
+_DROPOUT_RATE, _DROPOUT_SEED = 0.4, 7
+
+
+def _dropout_mask(shape: tuple[int, ...]) -> np.ndarray:
+    keep = np.random.default_rng(_DROPOUT_SEED).random(size=shape) >= _DROPOUT_RATE
+    return keep / (1.0 - _DROPOUT_RATE)
+
+
+_add("nn-dropout", "dropout",
+     lambda x: ops.dropout(x, _DROPOUT_RATE, np.random.default_rng(_DROPOUT_SEED)), [_rand((4, 5))],
+     lambda x: x * _dropout_mask(x.shape))
+
+
+# --- fused dense, every backend activation, with and without bias
+def _dense_inputs(activation: str, params: tuple, x_shape: tuple[int, ...], seed: int,
+                  has_bias: bool = True) -> list[np.ndarray]:
+    """x, kernel (and bias) whose pre-activation stays >= 0.05 away from the activation's kinks."""
+    kinks = KINKS.get(activation, ())
+    if activation == "relu" and params:  # (negative_slope, max_value, threshold)
+        kinks = (params[2],) + (() if params[1] is None else (params[1],))
+    for s in range(seed, seed + 1000):
+        rng = np.random.default_rng(s)
+        x = rng.uniform(-2, 2, size=x_shape)
+        kernel = rng.uniform(-1.5, 1.5, size=(x_shape[-1], 5))
+        bias = rng.uniform(-1, 1, size=(5,))
+        z = x @ kernel + (bias if has_bias else 0.0)
+        if all(np.abs(z - k).min() >= 0.05 for k in kinks):
+            return [x, kernel, bias] if has_bias else [x, kernel]
+    raise RuntimeError(f"no kink-free dense inputs for {activation}")
+
+
+_DENSE_VARIANTS: list[tuple[str, tuple]] = []
+for _act in ACTIVATIONS:
+    if _act in ("softmax", "log_softmax"):
+        _DENSE_VARIANTS += [(_act, ()), (_act, (-1,)), (_act, (0,))]
+    else:
+        _DENSE_VARIANTS.append((_act, ()))
+_DENSE_VARIANTS += [("leaky_relu", (0.1,)), ("elu", (0.5,)), ("relu", (0.1, 6.0, 0.5))]
+for _i, (_act, _params) in enumerate(_DENSE_VARIANTS):
+    _np_act = NP_ACTIVATIONS[_act]
+    _pid = f"dense-{_act}" + (f"-params{_params}".replace(" ", "") if _params else "")
+    _add(f"{_pid}-bias", "dense",
+         lambda x, k, b, a=_act, p=_params: ops.dense(x, k, b, activation=a, params=p),
+         _dense_inputs(_act, _params, (4, 3), seed=100 * _i),
+         lambda x, k, b, f=_np_act, p=_params: f(x @ k + b, *p))
+    _add(f"{_pid}-nobias", "dense",
+         lambda x, k, a=_act, p=_params: ops.dense(x, k, None, activation=a, params=p),
+         _dense_inputs(_act, _params, (4, 3), seed=100 * _i + 50, has_bias=False),
+         lambda x, k, f=_np_act, p=_params: f(x @ k, *p))
+_add("dense-relu-3d-input", "dense", lambda x, k, b: ops.dense(x, k, b, activation="relu"),
+     _dense_inputs("relu", (), (2, 3, 3), seed=7), lambda x, k, b: np.maximum(x @ k + b, 0))
+_add("dense-default-linear", "dense", ops.dense, _dense_inputs("linear", (), (2, 3, 3), seed=8),
+     lambda x, k, b: x @ k + b)
+
+_IDS = [c.id for c in CASES]
+assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
+
+
+# ---------------------------------------------------------------------------- the tests
+@pytest.mark.parametrize("case", CASES, ids=_IDS)
+def test_gradient(case: Case) -> None:
+    check_gradients(case.fn, case.inputs, atol=case.atol, rtol=case.rtol, eps=case.eps, name=case.id)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.ref is not None],
+                         ids=[c.id for c in CASES if c.ref is not None])
+def test_forward(case: Case) -> None:
+    x32 = [np.asarray(x, dtype=np.float32) for x in case.inputs]
+    out = case.fn(*[ops.convert_to_tensor(x, dtype="float32") for x in x32])
+    assert str(out.dtype) == case.out_dtype, f"{case.id}: float32 inputs gave {out.dtype}"
+    expected = case.ref(*[x.astype(np.float64) for x in x32])
+    got = ops.convert_to_numpy(out)
+    assert got.shape == np.shape(expected), f"{case.id}: shape {got.shape} != {np.shape(expected)}"
+    np.testing.assert_allclose(got, expected, rtol=case.fwd_tol, atol=case.fwd_tol, err_msg=case.id)
+
+
+# Exported names that are not differentiable (or not ops on tensors).
+NOT_DIFFERENTIABLE = {
+    "arange", "argmax", "argmin", "convert_to_numpy", "convert_to_tensor", "equal", "eye", "full",
+    "greater", "greater_equal", "is_tensor", "isfinite", "isnan", "less", "less_equal", "not_equal",
+    "one_hot", "ones", "ones_like", "shape", "sign", "stop_gradient", "zeros", "zeros_like",
+}
+
+
+def test_every_differentiable_op_is_covered() -> None:
+    exported = {n for n in ops.__all__ if callable(getattr(ops, n)) and not isinstance(getattr(ops, n), type)
+                and not hasattr(getattr(ops, n), "__path__") and getattr(ops, n).__class__.__name__ != "module"}
+    covered = {c.op for c in CASES}
+    missing = sorted(exported - NOT_DIFFERENTIABLE - covered)
+    assert not missing, f"gpukeras.ops exports differentiable ops without a gradient test: {missing}"
+    dense_acts = {a for a, _ in _DENSE_VARIANTS}
+    assert dense_acts == set(ACTIVATIONS), sorted(set(ACTIVATIONS) - dense_acts)
+
+
+def test_dropout_gradient_is_the_mask() -> None:
+    x = gpukeras.Variable(_rand((4, 5)), dtype="float64")
+    with gpukeras.GradientTape() as tape:
+        y = ops.dropout(x, _DROPOUT_RATE, np.random.default_rng(_DROPOUT_SEED))
+        loss = ops.sum(y)
+    grad = ops.convert_to_numpy(tape.gradient(loss, x))
+    mask = _dropout_mask((4, 5))
+    np.testing.assert_allclose(grad, mask)
+    assert 0 < np.count_nonzero(mask) < mask.size  # some dropped, some kept
+    np.testing.assert_allclose(ops.convert_to_numpy(y), x.numpy() * mask)
+
+
+def test_cast_gradient_has_the_input_dtype() -> None:
+    x = gpukeras.Variable(_rand((3, 4)), dtype="float64")
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(ops.cast(x, "float32") * 3.0)
+    assert loss.dtype == "float32"
+    grad = tape.gradient(loss, x)
+    assert grad.dtype == "float64"
+    np.testing.assert_allclose(ops.convert_to_numpy(grad), np.full((3, 4), 3.0))
+
+
+# ---------------------------------------------------------------------------- GradientTape behaviour
+def _var(shape=(3,), seed=0, **kwargs) -> gpukeras.Variable:
+    return gpukeras.Variable(_rand(shape, seed=seed), dtype="float64", **kwargs)
+
+
+def test_unconnected_variable_gets_none() -> None:
+    x, unused = _var(), _var(seed=1)
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(x * 2.0)
+    gx, gu = tape.gradient(loss, [x, unused])
+    np.testing.assert_allclose(ops.convert_to_numpy(gx), np.full(3, 2.0))
+    assert gu is None
+
+
+def test_non_trainable_variable_gets_none() -> None:
+    x, frozen = _var(), _var(seed=1, trainable=False)
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(x * frozen)
+    gx, gf = tape.gradient(loss, [x, frozen])
+    np.testing.assert_allclose(ops.convert_to_numpy(gx), frozen.numpy())
+    assert gf is None
+
+
+def test_watch_plain_tensor() -> None:
+    t = ops.convert_to_tensor(np.array([0.5, -1.0, 2.0]), dtype="float64")
+    with gpukeras.GradientTape() as tape:
+        tape.watch(t)
+        loss = ops.sum(ops.exp(t))
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(loss, t)), np.exp(t.numpy()))
+
+
+def test_unwatched_plain_tensor_gets_none() -> None:
+    t = ops.convert_to_tensor(np.array([0.5, -1.0]), dtype="float64")
+    x = _var((2,))
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(t * x)
+    assert tape.gradient(loss, [t, x])[0] is None
+
+
+def test_watch_rejects_non_tensor() -> None:
+    with gpukeras.GradientTape() as tape, pytest.raises(TypeError):
+        tape.watch(np.ones(3))
+
+
+def test_non_persistent_tape_refuses_second_gradient() -> None:
+    x = _var()
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(x * x)
+    tape.gradient(loss, x)
+    with pytest.raises(RuntimeError):
+        tape.gradient(loss, x)
+
+
+def test_persistent_tape_allows_repeated_gradients() -> None:
+    x = _var()
+    with gpukeras.GradientTape(persistent=True) as tape:
+        y = ops.sum(x * x)
+        z = ops.sum(ops.sin(x))
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(y, x)), 2 * x.numpy())
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(z, x)), np.cos(x.numpy()))
+
+
+def test_input_used_twice_accumulates() -> None:
+    x = _var()
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(x * x)
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(loss, x)), 2 * x.numpy())
+
+
+def test_shared_intermediate_accumulates() -> None:
+    """A tensor feeding two consumers gets both contributions, whatever the graph order."""
+    x = _var()
+    with gpukeras.GradientTape() as tape:
+        e = ops.exp(x)
+        loss = ops.sum(ops.add(e, ops.sin(e)) + ops.multiply(ops.sin(x), x) + x)
+    xv = x.numpy()
+    expected = np.exp(xv) * (1 + np.cos(np.exp(xv))) + np.cos(xv) * xv + np.sin(xv) + 1
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(loss, x)), expected)
+
+
+def test_stop_gradient_blocks() -> None:
+    x = _var()
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(ops.stop_gradient(x * 3.0) * x)
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(loss, x)), 3.0 * x.numpy())
+
+
+def test_output_gradients_seed() -> None:
+    x = _var()
+    seed = np.array([1.0, -2.0, 0.5])
+    with gpukeras.GradientTape() as tape:
+        y = x * 2.0
+    grad = tape.gradient(y, x, output_gradients=ops.convert_to_tensor(seed, dtype="float64"))
+    np.testing.assert_allclose(ops.convert_to_numpy(grad), 2.0 * seed)
+
+
+def test_no_graph_outside_tape() -> None:
+    x = _var()
+    assert (x * 2.0).node is None
+    with gpukeras.GradientTape():
+        assert (x * 2.0).node is not None
+        assert (ops.stop_gradient(x) * 2.0).node is None
+
+
+def test_dense_kernel_gradient_without_watched_input() -> None:
+    x = ops.convert_to_tensor(_rand((4, 3)), dtype="float64")
+    kernel, bias = _var((3, 2), seed=1), _var((2,), seed=2)
+    with gpukeras.GradientTape() as tape:
+        loss = ops.sum(ops.dense(x, kernel, bias, activation="tanh"))
+    gx, gk, gb = tape.gradient(loss, [x, kernel, bias])
+    dz = 1.0 - np.tanh(x.numpy() @ kernel.numpy() + bias.numpy()) ** 2
+    assert gx is None
+    np.testing.assert_allclose(ops.convert_to_numpy(gk), x.numpy().T @ dz)
+    np.testing.assert_allclose(ops.convert_to_numpy(gb), dz.sum(axis=0))
+
+
+# ---------------------------------------------------------------------------- dtype preservation
+@pytest.mark.parametrize("expr", [
+    lambda a: a * 0.1, lambda a: 0.1 * a, lambda a: a + 1.5, lambda a: 1.5 - a, lambda a: a / 3.0,
+    lambda a: 3.0 / a, lambda a: a ** 2.0, lambda a: 2.0 ** a, lambda a: ops.maximum(a, 0.5),
+    lambda a: ops.where(a > 1.0, a, 0.0), lambda a: ops.clip(a, 0.0, 1.5), lambda a: ops.mean(a),
+    lambda a: ops.sum(a, axis=0), lambda a: ops.std(a), lambda a: ops.softmax(a * 2.0),
+], ids=["a*0.1", "0.1*a", "a+1.5", "1.5-a", "a/3.0", "3.0/a", "a**2.0", "2.0**a", "maximum", "where",
+        "clip", "mean", "sum", "std", "softmax"])
+def test_float32_with_python_float_stays_float32(expr) -> None:
+    a = ops.convert_to_tensor(_pos((3, 4)).astype(np.float32))
+    assert a.dtype == "float32"
+    assert str(expr(a).dtype) == "float32"
