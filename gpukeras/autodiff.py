@@ -7,7 +7,8 @@ compute with backend primitives only.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.tensor import Node, Tensor

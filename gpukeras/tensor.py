@@ -8,7 +8,8 @@ kept, so inference pays nothing for differentiation.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -158,6 +159,6 @@ class Variable(Tensor):
 
 
 def _default_dtype(value: Any) -> str:
-    """float32 for floating or Python-number values (Keras's floatx), else the value's own."""
-    kind = np.asarray(value).dtype.kind if not hasattr(value, "dtype") else np.dtype(value.dtype).kind
-    return "float32" if kind in "fc" or isinstance(value, (float, list)) else str(np.dtype(getattr(value, "dtype", np.asarray(value).dtype)))
+    """float32 for floating or Python-number values (Keras's floatx), else the value's own dtype."""
+    dtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
+    return "float32" if dtype.kind in "fc" or isinstance(value, (float, list)) else str(dtype)

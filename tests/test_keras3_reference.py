@@ -64,8 +64,8 @@ def test_training_matches_keras3(name: str) -> None:
     model.set_weights([np.asarray(w, dtype="float32") for w in scenario["initial_weights"]])
     compile_spec = setup["compile"]
     opt = compile_spec["optimizer"]
-    model.compile(optimizer=opt.split()[0] if isinstance(opt, str) else _optimizer(opt), loss=_loss(compile_spec["loss"]),
-                  metrics=compile_spec.get("metrics"))
+    optimizer = opt.split()[0] if isinstance(opt, str) else _optimizer(opt)
+    model.compile(optimizer=optimizer, loss=_loss(compile_spec["loss"]), metrics=compile_spec.get("metrics"))
     fit = dict(setup["fit"])
     x, y = _resolve(fit.pop("x"), scenario), _resolve(fit.pop("y"), scenario)
     if "validation_data" in fit:

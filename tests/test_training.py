@@ -157,7 +157,9 @@ def test_verbose_2_prints_one_keras_line_per_epoch(capsys) -> None:
     _model().fit(x, y, batch_size=10, epochs=2, validation_split=0.25, verbose=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line]
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
-    pattern = r"^3/3 - \d+s - \d+(us|ms|s)/step - accuracy: \d\.\d{4} - loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - val_loss: \d\.\d{4}$"
+    value = r"\d\.\d{4}"
+    pattern = (rf"^3/3 - \d+s - \d+(us|ms|s)/step - accuracy: {value} - loss: {value} "
+               rf"- val_accuracy: {value} - val_loss: {value}$")
     assert re.match(pattern, lines[1]), lines[1]
     assert len(lines) == 4
 

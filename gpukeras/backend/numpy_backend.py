@@ -6,7 +6,8 @@ compare the two. Hot ops write into their outputs in place to avoid per-step all
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

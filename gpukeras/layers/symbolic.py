@@ -6,7 +6,8 @@ it; `gpukeras.models.functional` walks these nodes to run a model.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import stop_recording

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras.layers.layer import Layer
 from gpukeras.layers.symbolic import InputLayer, KerasTensor

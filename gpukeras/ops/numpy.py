@@ -7,7 +7,8 @@ tape is recording and an input needs a gradient.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
@@ -384,15 +385,6 @@ def stop_gradient(x: Any) -> Tensor:
 
 def shape(x: Any) -> tuple[int, ...]:
     return tuple(data_of(x).shape)
-
-
-def _axis_count(a: Any, axis: Any) -> int:
-    if axis is None:
-        return int(a.size)
-    n = 1
-    for ax in normalize_axes(axis, a.ndim):
-        n *= a.shape[ax]
-    return n
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

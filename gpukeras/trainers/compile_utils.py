@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras import losses as losses_module
 from gpukeras import metrics as metrics_module
 from gpukeras import ops
 from gpukeras.tensor import Tensor
-
 
 _ACCURACY_NAMES = ("accuracy", "acc", "crossentropy", "ce")
 

@@ -8,8 +8,8 @@ the host per step unless a callback or the progress bar asks for it.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
