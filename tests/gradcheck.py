@@ -8,7 +8,8 @@ computed on the host in float64.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def check_gradients(fn: Callable[..., Any], inputs: Sequence[np.ndarray], atol: 
     grads = tape.gradient(loss, variables)
 
     analytic: list[np.ndarray] = []
-    for i, (a, g) in enumerate(zip(arrays, grads)):
+    for i, (a, g) in enumerate(zip(arrays, grads, strict=True)):
         assert g is not None, f"{label}: gradient for input {i} is None (not connected?)"
         g_host = np.asarray(ops.convert_to_numpy(g))
         assert g_host.shape == a.shape, (

@@ -12,7 +12,6 @@ from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
-from gpukeras.backend.base import normalize_axes
 from gpukeras.ops.core import convert_to_tensor, data_of
 from gpukeras.tensor import Tensor
 

@@ -245,7 +245,10 @@ class Trainer:
             cbs.wants_batch_logs("on_train_batch_end") or cbs.wants_batch_logs("on_batch_end"))
         self.stop_training = False
         self._in_fit = True
+        self._initial_epoch = None
         cbs.on_train_begin()
+        if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumed an interrupted run
+            initial_epoch = self._initial_epoch
         epoch_logs: dict[str, float] = {}
         try:
             for epoch in range(int(initial_epoch), int(epochs)):
