@@ -22,7 +22,10 @@ def data_of(x: Any) -> Any:
 
 
 def to_backend_array(x: Any, dtype: Any = None) -> Any:
-    """Any array-like as an array of the active backend; float64 data becomes float32 (floatx)."""
+    """Any array-like as an array of the active backend; Python floats become float32 (floatx).
+
+    NumPy arrays keep their dtype on every backend, so both backends compute the same thing.
+    """
     ops = _backend.active
     if isinstance(x, Tensor):
         x = x.data
@@ -30,7 +33,7 @@ def to_backend_array(x: Any, dtype: Any = None) -> Any:
         return x if dtype is None else ops.cast(x, dtype)
     if dtype is None:
         host = np.asarray(x)
-        if host.dtype == np.float64:
+        if host.dtype == np.float64 and not isinstance(x, np.ndarray):  # Python floats: floatx
             host = host.astype(np.float32)
         elif host.dtype.kind == "i" and host.dtype.itemsize == 8 and not isinstance(x, np.ndarray):
             host = host.astype(np.int32)
