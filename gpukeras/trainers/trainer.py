@@ -21,6 +21,7 @@ from gpukeras.callbacks.callback_list import CallbackList
 from gpukeras.tensor import Tensor
 from gpukeras.trainers import arrays
 from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, RunningMean
+from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
 
 _TF2_COMPILE_ARGS = {"sample_weight_mode", "target_tensors", "distribute", "experimental_run_tf_function"}
 
@@ -201,6 +202,39 @@ class Trainer:
                              f"outputs {self._compile_output_names()}.")
         self._trainable_cache = self.trainable_weights
 
+    def _source(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, batch_size: int, shuffle: Any,
+                loading: tuple[int, bool, int], what: str, split: float = 0.0) -> tuple[Any, Any]:
+        """The batch source for `x` (and, for `validation_split`, the validation source)."""
+        if is_batch_stream(x):
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(f"{what}: `{name}` must not be given when `x` is a PyDataset or generator "
+                                     "(the batches carry it).")
+            if split:
+                raise ValueError(f"{what}: `validation_split` needs arrays; pass `validation_data` instead.")
+            return StreamSource(x, self._known_input_names(), self._known_output_names(), class_weight,
+                                *loading), None
+        xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, what)
+        if n == 0:
+            raise ValueError(f"{what}: the data is empty (0 samples).")
+        val = None
+        if split:
+            (xs, ys, sws), (vx, vy, vsw) = arrays.split_validation([xs, ys, sws], split, n)
+            n = len(xs[0])
+            val = ArraySource(vx, vy, vsw, len(vx[0]), batch_size, False, _random.generator())
+        if class_weight is not None:  # weights the training rows only, never validation
+            sws = [arrays.class_weights_to_sample_weights(ys[0], class_weight)]
+        return ArraySource(xs, ys, sws, n, batch_size, shuffle, _random.generator()), val
+
+    def _validation_source(self, data: Any, batch_size: int, loading: tuple[int, bool, int]) -> Any:
+        if is_batch_stream(data):
+            return self._source(data, None, None, None, batch_size, False, loading, "validation_data")[0]
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight), "
+                             "a PyDataset or a generator.")
+        sw = data[2] if len(data) == 3 else None
+        return self._source(data[0], data[1], sw, None, batch_size, False, loading, "validation_data")[0]
+
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
@@ -219,24 +253,20 @@ class Trainer:
             raise ValueError(f"`validation_split` must be a number in [0, 1), got {validation_split!r}.")
         if not isinstance(epochs, numbers.Integral) or not isinstance(initial_epoch, numbers.Integral):
             raise ValueError(f"`epochs` and `initial_epoch` must be integers, got {epochs!r}, {initial_epoch!r}.")
-        if steps_per_epoch is not None and (not isinstance(steps_per_epoch, numbers.Integral) or steps_per_epoch <= 0):
-            raise ValueError(f"`steps_per_epoch` must be a positive integer, got {steps_per_epoch!r}.")
+        for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
+            if value is not None and (not isinstance(value, numbers.Integral) or value <= 0):
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         verbose = _resolve_verbose(verbose)
-        xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, "fit")
-        if n == 0:
-            raise ValueError("fit: the training data is empty (0 samples).")
-        val = None
+        if x is None:
+            raise ValueError("fit: `x` is required.")
+        loading = _check_loading(workers, use_multiprocessing, max_queue_size)
+        source, val = self._source(x, y, sample_weight, class_weight, batch_size, shuffle, loading, "fit",
+                                   validation_split)
         if validation_data is not None:
-            val = self._unpack_validation(validation_data)
-        elif validation_split:
-            (xs, ys, sws), (vx, vy, vsw) = arrays.split_validation([xs, ys, sws], validation_split, n)
-            n = len(xs[0])
-            val = (vx, vy, vsw, len(vx[0]))
-        if class_weight is not None:  # weights the training rows only, never validation
-            sws = [arrays.class_weights_to_sample_weights(ys[0], class_weight)]
-        self._begin(xs, ys)
-        batcher = arrays.ArrayBatcher(n, batch_size, shuffle, _random.generator())
-        steps = steps_per_epoch or batcher.batches_per_pass
+            val = self._validation_source(validation_data, val_batch_size, loading)
+        first_x, first_y, _ = source.first()
+        self._begin(first_x, first_y)
+        steps = steps_per_epoch or source.steps
         cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
             verbose=verbose, epochs=epochs, steps=steps)
@@ -254,18 +284,18 @@ class Trainer:
             for epoch in range(int(initial_epoch), int(epochs)):
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
-                for step, index in enumerate(batcher.epoch(steps_per_epoch)):
+                for step, (bx, by, bsw) in enumerate(source.epoch(steps_per_epoch)):
                     if want_begin:
                         cbs.on_train_batch_begin(step)
-                    bx, by, bsw = (self._to_backend(arrays.take(a, index)) for a in (xs, ys, sws))
-                    self._train_step(bx, by, bsw, len(bx[0]))
+                    self._train_step(self._to_backend(bx), self._to_backend(by), self._to_backend(bsw), len(bx[0]))
                     if want_end:
                         cbs.on_train_batch_end(step, LazyLogs(self))
                     if self.stop_training:
                         break
+                source.end_epoch()
                 epoch_logs = self._metric_results()
                 if val is not None and _should_validate(epoch, validation_freq):
-                    val_logs = self._evaluate_arrays(*val, val_batch_size, validation_steps, cbs)
+                    val_logs = self._run_evaluation(val, validation_steps, cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
                 if self.stop_training:
@@ -275,29 +305,21 @@ class Trainer:
         cbs.on_train_end(epoch_logs)
         return cbs.history
 
-    def _unpack_validation(self, data: Any) -> tuple:
-        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight).")
-        vx, vy, vsw, vn = self._prepare(data[0], data[1], data[2] if len(data) == 3 else None, None,
-                                        "validation_data")
-        if vn == 0:
-            raise ValueError("validation_data is empty (0 samples).")
-        return vx, vy, vsw, vn
-
     # ------------------------------------------------------------------ evaluate
-    def _evaluate_arrays(self, xs, ys, sws, n, batch_size, steps, cbs) -> dict[str, float]:
+    def _run_evaluation(self, source: Any, steps: int | None, cbs: CallbackList) -> dict[str, float]:
         self.reset_metrics()
         cbs.on_test_begin()
-        batcher = arrays.ArrayBatcher(n, batch_size, False, _random.generator())
         want_end = cbs.wants_batch_logs("on_test_batch_end")
         want_begin = cbs.wants_batch_logs("on_test_batch_begin")
-        for step, index in enumerate(batcher.epoch(steps)):
+        for step, (bx, by, bsw) in enumerate(source.epoch(steps)):
             if want_begin:
                 cbs.on_test_batch_begin(step)
-            bx, by, bsw = (self._to_backend(arrays.take(a, index)) for a in (xs, ys, sws))
-            self._test_step(bx, by, bsw, len(bx[0]))
+            if by is None:
+                raise ValueError("Evaluation batches need labels: got batches with only x.")
+            self._test_step(self._to_backend(bx), self._to_backend(by), self._to_backend(bsw), len(bx[0]))
             if want_end:
                 cbs.on_test_batch_end(step, LazyLogs(self))
+        source.end_epoch()
         logs = self._metric_results()
         cbs.on_test_end(logs)
         return logs
@@ -312,14 +334,15 @@ class Trainer:
         self._check_ready("evaluate")
         batch_size = self._check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
-        xs, ys, sws, n = self._prepare(x, y, sample_weight, None, "evaluate")
-        if n == 0:
-            raise ValueError("evaluate: the data is empty (0 samples).")
-        self._begin(xs, ys)
-        n_steps = steps or -(-n // batch_size)
+        if x is None:
+            raise ValueError("evaluate: `x` is required.")
+        loading = _check_loading(workers, use_multiprocessing, max_queue_size)
+        source, _ = self._source(x, y, sample_weight, None, batch_size, False, loading, "evaluate")
+        first_x, first_y, _ = source.first()
+        self._begin(first_x, first_y)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                           steps=n_steps)
-        logs = self._evaluate_arrays(xs, ys, sws, n, batch_size, steps, cbs)
+                           steps=steps or source.steps)
+        logs = self._run_evaluation(source, steps, cbs)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -332,26 +355,23 @@ class Trainer:
         """Model outputs for `x` as host NumPy arrays, concatenated over batches."""
         batch_size = self._check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
-        xs = arrays.flatten_data(x, self._known_input_names(), "x")
-        n = arrays.num_samples(xs, [f"x[{i}]" for i in range(len(xs))])
-        if n == 0:
-            raise ValueError("predict: the data is empty (0 samples).")
-        self._build_from_data(xs)
-        self._check_input_shapes(xs)
-        n_steps = steps or -(-n // batch_size)
+        loading = _check_loading(workers, use_multiprocessing, max_queue_size)
+        source, _ = self._source(x, None, None, None, batch_size, False, loading, "predict")
+        first_x = source.first()[0]
+        self._build_from_data(first_x)
+        self._check_input_shapes(first_x)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                           steps=n_steps)
+                           steps=steps or source.steps)
         cbs.on_predict_begin()
-        batcher = arrays.ArrayBatcher(n, batch_size, False, _random.generator())
         chunks: list[list[np.ndarray]] = []
         B = _backend.active
         with stop_recording():
-            for step, index in enumerate(batcher.epoch(steps)):
+            for step, (bx, _, _) in enumerate(source.epoch(steps)):
                 cbs.on_predict_batch_begin(step)
-                outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(arrays.take(xs, index))),
-                                               training=False))
+                outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(bx)), training=False))
                 chunks.append([B.to_numpy(o.data) for o in outs])
                 cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
+        source.end_epoch()
         cbs.on_predict_end()
         results = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
         return self._unflatten_outputs(results)
@@ -399,6 +419,15 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+def _check_loading(workers: Any, use_multiprocessing: Any, max_queue_size: Any) -> tuple[int, bool, int]:
+    """tf.keras 2's loading arguments, validated (they matter for PyDatasets and generators)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"`workers` must be a non-negative integer, got {workers!r}.")
+    if isinstance(max_queue_size, bool) or not isinstance(max_queue_size, int) or max_queue_size < 1:
+        raise ValueError(f"`max_queue_size` must be a positive integer, got {max_queue_size!r}.")
+    return workers, bool(use_multiprocessing), max_queue_size
 
 
 def _resolve_verbose(verbose: Any) -> int:
