@@ -160,12 +160,23 @@ class Layer:
         return sum(w.size for w in self.weights)
 
     # ------------------------------------------------------------------ losses
+    def _flatten_layers(self) -> list[Layer]:
+        """This layer and every layer nested in it, each once."""
+        out: list[Layer] = []
+        seen: set[int] = set()
+        stack: list[Layer] = [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                out.append(layer)
+                stack.extend(reversed(layer._layers))
+        return out
+
     @property
     def losses(self) -> list[Tensor]:
         """Activity losses of the last call plus weight penalties, computed now (differentiable)."""
-        out = list(self._losses)
-        for layer in self._layers:
-            out.extend(layer._losses)
+        out = [loss for layer in self._flatten_layers() for loss in layer._losses]
         for var in self.weights:
             if var.regularizer is not None:
                 out.append(var.regularizer(var))
@@ -173,11 +184,6 @@ class Layer:
 
     def add_loss(self, loss: Any) -> None:
         self._losses.append(loss)
-
-    def _clear_losses(self) -> None:
-        self._losses = []
-        for layer in self._layers:
-            layer._clear_losses()
 
     # ------------------------------------------------------------------ calling
     def build(self, input_shape: Any) -> None:
@@ -203,9 +209,12 @@ class Layer:
             from gpukeras.layers.symbolic import call_symbolic
 
             return call_symbolic(self, inputs, args, kwargs)
-        inputs = _to_tensors(inputs)
-        self._maybe_build(inputs)
-        self._losses = []
+        if type(inputs) is not Tensor:
+            inputs = _to_tensors(inputs)
+        if not self.built:
+            self._maybe_build(inputs)
+        if self._losses:
+            self._losses = []
         outputs = self.call(inputs, *args, **kwargs)
         if self.activity_regularizer is not None:
             for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
@@ -234,6 +243,8 @@ class Layer:
 
 
 def _any_symbolic(x: Any) -> bool:
+    if type(x) is Tensor:  # the common case inside a training step
+        return False
     from gpukeras.layers.symbolic import KerasTensor
 
     if isinstance(x, KerasTensor):

@@ -123,7 +123,7 @@ class Trainer:
             total, parts = None, []
         else:
             total, parts = self._compiled_loss(y, y_pred, sw)
-        for extra in self.losses:
+        for extra in self._step_losses():
             total = extra if total is None else total + extra
         if total is None:
             raise ValueError("The model has no loss: pass `loss=` to compile() or add losses with add_loss().")
@@ -201,6 +201,14 @@ class Trainer:
             raise ValueError(f"y has {len(ys)} arrays but the model has {len(self._compile_output_names())} "
                              f"outputs {self._compile_output_names()}.")
         self._trainable_cache = self.trainable_weights
+        self._layers_cache = self._flatten_layers()
+        self._regularized = [(v, v.regularizer) for v in self.weights if v.regularizer is not None]
+
+    def _step_losses(self) -> list[Any]:
+        """`model.losses` for one step, from lists cached when training began (it runs every step)."""
+        out = [loss for layer in self._layers_cache for loss in layer._losses]
+        out.extend(regularizer(var) for var, regularizer in self._regularized)
+        return out
 
     def _source(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, batch_size: int, shuffle: Any,
                 loading: tuple[int, bool, int], what: str, split: float = 0.0) -> tuple[Any, Any]:
