@@ -550,8 +550,11 @@ class Ops(ConvolutionOps):
                     vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
                     step: int, vhats: Sequence[Array] | None = None) -> None:
         """Keras Adam in place: bias correction folded into the step size alpha."""
+        alphas: dict[Any, Any] = {}
         for i, (w, g) in enumerate(zip(params, grads)):
-            alpha = adam_step_size(lr, beta_1, beta_2, step, w.dtype)
+            alpha = alphas.get(w.dtype)
+            if alpha is None:
+                alpha = alphas[w.dtype] = adam_step_size(lr, beta_1, beta_2, step, w.dtype)
             m, v = ms[i], vs[i]
             m += (g - m) * (1.0 - beta_1)
             v += (g * g - v) * (1.0 - beta_2)

@@ -45,8 +45,11 @@ class NumpyOps(Ops):
 
         Rounds like Keras 3: alpha in the weights' precision, then w -= (m * alpha) / (sqrt(v) + eps).
         """
+        alphas: dict[Any, Any] = {}
         for i, (w, g) in enumerate(zip(params, grads)):
-            alpha = adam_step_size(lr, beta_1, beta_2, step, w.dtype)
+            alpha = alphas.get(w.dtype)
+            if alpha is None:
+                alpha = alphas[w.dtype] = adam_step_size(lr, beta_1, beta_2, step, w.dtype)
             m, v = ms[i], vs[i]
             tmp = np.subtract(g, m)
             tmp *= 1.0 - beta_1
