@@ -8,7 +8,8 @@ which backend primitive (and parameters) reproduce a built-in activation, so it 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gpukeras import ops
 from gpukeras.ops.core import convert_to_tensor
@@ -22,7 +23,8 @@ def _t(x: Any) -> Any:
     return x if isinstance(x, Tensor) else convert_to_tensor(x)
 
 
-def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0) -> Tensor:
+def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
+         threshold: float = 0.0) -> Tensor:
     """Rectified linear unit with Keras's optional leak, cap and threshold."""
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return _primitive("relu", _t(x))
@@ -229,7 +231,8 @@ def serialize(activation: Callable[..., Any]) -> Any:
         return serialize_object(activation, "keras.layers")
     name = getattr(activation, "__name__", None)
     if name is None:
-        raise ValueError(f"Cannot serialize activation {activation!r}: it is neither a built-in nor a named function.")
+        raise ValueError(f"Cannot serialize activation {activation!r}: it is neither a built-in nor a "
+                         "named function.")
     return name
 
 

@@ -1,4 +1,4 @@
-"""Keras 3 weight constraints: `constraint(w)` returns the projected weight; optimizers assign it after each step."""
+"""Keras 3 weight constraints: `constraint(w)` is the projected weight, assigned after each optimizer step."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ class MinMaxNorm(Constraint):
         return ops.multiply(w, ops.divide(desired, ops.add(norms, EPSILON)))
 
     def get_config(self) -> dict[str, Any]:
-        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
+        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
+                "axis": self.axis}
 
 
 class NonNeg(Constraint):
@@ -91,7 +92,7 @@ ALL_CONSTRAINTS: dict[str, type] = {
 
 
 def get(identifier: Any) -> Any:
-    """A constraint from None, a name ("max_norm", "non_neg", "NonNeg", ...), class, instance, config or callable."""
+    """A constraint from None, a name ("max_norm", "non_neg", ...), class, instance, config or callable."""
     if identifier is None:
         return None
     if isinstance(identifier, Constraint):

@@ -180,7 +180,8 @@ class VarianceScaling(RandomInitializer):
         B = _backend.active
         if self.distribution == "truncated_normal":
             # 0.8796... is the stddev of a standard normal truncated to [-2, 2]
-            return B.truncated_normal(shape, 0.0, math.sqrt(scale) / 0.87962566103423978, self._rng(), dtype=dtype)
+            stddev = math.sqrt(scale) / 0.87962566103423978
+            return B.truncated_normal(shape, 0.0, stddev, self._rng(), dtype=dtype)
         if self.distribution == "untruncated_normal":
             return B.random_normal(shape, 0.0, math.sqrt(scale), self._rng(), dtype=dtype)
         limit = math.sqrt(3.0 * scale)
@@ -205,13 +206,16 @@ def _preset(name: str, scale: float, mode: str, distribution: str, doc: str) -> 
     return cls
 
 
-GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform", "Uniform in ±sqrt(6 / (fan_in + fan_out)).")
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform",
+                        "Uniform in ±sqrt(6 / (fan_in + fan_out)).")
 GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal",
                        "Truncated normal, stddev sqrt(2 / (fan_in + fan_out)).")
 HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform", "Uniform in ±sqrt(6 / fan_in).")
-HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal", "Truncated normal, stddev sqrt(2 / fan_in).")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal",
+                   "Truncated normal, stddev sqrt(2 / fan_in).")
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform", "Uniform in ±sqrt(3 / fan_in).")
-LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal", "Truncated normal, stddev sqrt(1 / fan_in).")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal",
+                      "Truncated normal, stddev sqrt(1 / fan_in).")
 
 
 class Orthogonal(RandomInitializer):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras import ops
@@ -27,17 +28,18 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "
 def _as_tensor(x: Any, dtype: Any = None) -> Tensor:
     """`x` as a Tensor of `dtype` (cast only when needed, so float32 inputs cost nothing)."""
     if isinstance(x, Tensor):
-        return x if dtype is None or x.dtype == dtype else ops.cast(x, dtype)
+        return x if dtype is None or x.data.dtype == dtype else ops.cast(x, dtype)
     return convert_to_tensor(x, dtype)
 
 
 def _like(y_true: Any, y_pred: Any) -> tuple[Tensor, Tensor]:
     """y_pred as a tensor and y_true cast to its dtype."""
     y_pred = _as_tensor(y_pred)
-    return _as_tensor(y_true, y_pred.dtype), y_pred
+    return _as_tensor(y_true, y_pred.data.dtype), y_pred
 
 
-def squeeze_or_expand_to_same_rank(x1: Tensor, x2: Tensor, expand_rank_1: bool = True) -> tuple[Tensor, Tensor]:
+def squeeze_or_expand_to_same_rank(x1: Tensor, x2: Tensor,
+                                   expand_rank_1: bool = True) -> tuple[Tensor, Tensor]:
     """Make ranks equal when they differ by one and the longer one ends in 1 ((n,) vs (n, 1))."""
     r1, r2 = x1.ndim, x2.ndim
     if r1 == r2:
@@ -90,9 +92,9 @@ def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: Any 
     """Apply the mask and sample weights to per-sample `values`, then reduce them (Keras 3 rules)."""
     reduction = standardize_reduction(reduction)
     if sample_weight is not None:
-        sample_weight = _as_tensor(sample_weight, values.dtype)
+        sample_weight = _as_tensor(sample_weight, values.data.dtype)
     if mask is not None:
-        mask = _as_tensor(mask, values.dtype)
+        mask = _as_tensor(mask, values.data.dtype)
         if reduction in ("mean", "sum_over_batch_size"):
             # valid entries weigh total/valid, so the mean over all entries is the mean over valid ones
             valid = _backend.active.sum(mask.data)
@@ -106,7 +108,8 @@ def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: Any 
     if sample_weight is not None:
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         if sample_weight.ndim < values.ndim:
-            sample_weight = ops.reshape(sample_weight, sample_weight.shape + (1,) * (values.ndim - sample_weight.ndim))
+            extra = (1,) * (values.ndim - sample_weight.ndim)
+            sample_weight = ops.reshape(sample_weight, sample_weight.shape + extra)
         values = ops.multiply(values, sample_weight)
     return reduce_values(values, sample_weight, reduction)
 
@@ -173,8 +176,8 @@ def _log_probs(y_pred: Tensor, from_logits: bool, axis: int) -> Tensor:
     return ops.log(ops.clip(p, EPSILON, 1.0 - EPSILON))
 
 
-def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0,
-                             axis: int = -1) -> Tensor:
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                             label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
     """-sum(y_true * log p) over `axis` for one-hot (or soft) targets."""
     _check_axis(axis)
     y_true, y_pred = _like(y_true, y_pred)
@@ -194,9 +197,10 @@ def _move_axis_last(x: Tensor, axis: int) -> Tensor:
 
 def _sparse_crossentropy(labels: Tensor, y_pred: Tensor, from_logits: bool) -> Tensor:
     """-log p[label] along the last axis; labels out of range contribute 0 (as Keras's one-hot does)."""
+    labels = _as_tensor(labels, "int32")
     if from_logits:
-        return ops.sparse_softmax_cross_entropy(ops.cast(labels, "int32"), y_pred)
-    onehot = ops.one_hot(ops.cast(labels, "int32"), y_pred.shape[-1], dtype=y_pred.dtype)
+        return ops.sparse_softmax_cross_entropy(labels, y_pred)
+    onehot = ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
     return ops.negative(ops.sum(ops.multiply(onehot, _log_probs(y_pred, False, -1)), axis=-1))
 
 
@@ -210,7 +214,8 @@ def _sparse_categorical_crossentropy_masked(y_true: Any, y_pred: Any, from_logit
         y_true = ops.squeeze(y_true, axis)
     if y_true.shape != y_pred.shape[:axis % y_pred.ndim] + y_pred.shape[axis % y_pred.ndim + 1:]:
         raise ValueError(f"sparse_categorical_crossentropy: labels of shape {y_true.shape} do not match "
-                         f"predictions of shape {y_pred.shape} (expected integer labels without the class axis).")
+                         f"predictions of shape {y_pred.shape} (expected integer labels without the class "
+                         "axis).")
     y_pred = _move_axis_last(y_pred, axis)
     if ignore_class is None:
         return _sparse_crossentropy(y_true, y_pred, from_logits), None
@@ -298,12 +303,13 @@ def _l2_normalize(x: Tensor, axis: int) -> Tensor:
 def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Tensor:
     """-sum(l2_normalize(y_true) * l2_normalize(y_pred)) along `axis` (so minimizing aligns them)."""
     y_true, y_pred = squeeze_or_expand_to_same_rank(*_like(y_true, y_pred))
-    return ops.negative(ops.sum(ops.multiply(_l2_normalize(y_true, axis), _l2_normalize(y_pred, axis)), axis=axis))
+    product = ops.multiply(_l2_normalize(y_true, axis), _l2_normalize(y_pred, axis))
+    return ops.negative(ops.sum(product, axis=axis))
 
 
-def binary_focal_crossentropy(y_true: Any, y_pred: Any, apply_class_balancing: bool = False, alpha: float = 0.25,
-                              gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0,
-                              axis: int = -1) -> Tensor:
+def binary_focal_crossentropy(y_true: Any, y_pred: Any, apply_class_balancing: bool = False,
+                              alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False,
+                              label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
     """Binary cross-entropy scaled by (1 - p_t)^gamma (and alpha class weights when balancing)."""
     y_true, y_pred = _like(y_true, y_pred)
     if label_smoothing:
@@ -340,6 +346,8 @@ def categorical_focal_crossentropy(y_true: Any, y_pred: Any, alpha: float = 0.25
 class Loss:
     """Base loss: `call` gives per-sample values; `__call__` weights and reduces them."""
 
+    _label_dtype: str | None = None  # integer-label losses skip the float round trip of y_true
+
     def __init__(self, name: str | None = None, reduction: Any = "sum_over_batch_size", dtype: Any = None):
         self.name = name or _snake(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
@@ -348,7 +356,7 @@ class Loss:
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         """Weighted, reduced loss: a scalar, or per-sample values for reduction "none"."""
         y_pred = _as_tensor(y_pred, self.dtype)
-        y_true = _as_tensor(y_true, self.dtype)
+        y_true = _as_tensor(y_true, self._label_dtype or self.dtype)
         values, mask = self._call_with_mask(y_true, y_pred)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
 
@@ -374,13 +382,15 @@ class Loss:
 class LossFunctionWrapper(Loss):
     """A Loss around a per-sample function `fn(y_true, y_pred, **kwargs)`."""
 
-    def __init__(self, fn: Callable[..., Any], reduction: Any = "sum_over_batch_size", name: str | None = None,
-                 dtype: Any = None, **kwargs: Any):
+    def __init__(self, fn: Callable[..., Any], reduction: Any = "sum_over_batch_size",
+                 name: str | None = None, dtype: Any = None, **kwargs: Any):
         if not callable(fn):
             raise ValueError(f"LossFunctionWrapper needs a callable, got {fn!r}.")
         super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
+        if fn is sparse_categorical_crossentropy:
+            self._label_dtype = "int32"
 
     def call(self, y_true: Any, y_pred: Any) -> Tensor:
         y_true, y_pred = squeeze_or_expand_to_same_rank(_as_tensor(y_true), _as_tensor(y_pred))
@@ -399,7 +409,7 @@ class LossFunctionWrapper(Loss):
 
 
 def _wrapper_class(fn: Callable[..., Any], default_name: str, doc: str, **defaults: Any) -> type:
-    """A LossFunctionWrapper subclass with Keras's constructor signature (defaults, then reduction/name/dtype)."""
+    """A LossFunctionWrapper subclass with Keras's signature (options, then reduction/name/dtype)."""
 
     def __init__(self, *args: Any, reduction: Any = "sum_over_batch_size", name: str = default_name,
                  dtype: Any = None, **kwargs: Any):
@@ -473,6 +483,8 @@ CategoricalFocalCrossentropy = _named(_wrapper_class(
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
     """Cross-entropy for integer labels; `ignore_class` labels are masked out of the mean."""
 
+    _label_dtype = "int32"
+
     def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
                  reduction: Any = "sum_over_batch_size", axis: int = -1,
                  name: str = "sparse_categorical_crossentropy", dtype: Any = None):
@@ -514,7 +526,8 @@ _CLASSES: dict[str, type] = {
 }
 _ALIASES: dict[str, Callable[..., Any]] = {
     "mse": mean_squared_error, "MSE": mean_squared_error, "mae": mean_absolute_error,
-    "MAE": mean_absolute_error, "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
+    "MAE": mean_absolute_error, "mape": mean_absolute_percentage_error,
+    "MAPE": mean_absolute_percentage_error,
     "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
     "kld": kl_divergence, "KLD": kl_divergence, "bce": binary_crossentropy, "BCE": binary_crossentropy,
     "logcosh": log_cosh, "huber_loss": huber,
@@ -547,7 +560,10 @@ def resolve_crossentropy(identifier: str, y_true_shape: Any, y_pred_shape: Any) 
     from gpukeras.metrics import _is_binary_or_sparse
 
     binary, sparse = _is_binary_or_sparse(y_true_shape, y_pred_shape)
-    fn = binary_crossentropy if binary else sparse_categorical_crossentropy if sparse else categorical_crossentropy
+    if binary:
+        fn = binary_crossentropy
+    else:
+        fn = sparse_categorical_crossentropy if sparse else categorical_crossentropy
     return LossFunctionWrapper(fn, name=identifier)
 
 

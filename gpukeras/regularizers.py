@@ -14,7 +14,8 @@ def _validate(value: Any, name: str) -> float:
     """A finite, non-negative float penalty factor, or a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
             or math.isinf(value) or value < 0:
-        raise ValueError(f"Invalid value for argument `{name}`: expected a non-negative finite float, got {value!r}.")
+        raise ValueError(f"Invalid value for argument `{name}`: expected a non-negative finite float, "
+                         f"got {value!r}.")
     return float(value)
 
 
@@ -87,7 +88,8 @@ class OrthogonalRegularizer(Regularizer):
     def __init__(self, factor: float = 0.01, mode: str = "rows"):
         self.factor = _validate(factor, "factor")
         if mode not in ("rows", "columns"):
-            raise ValueError(f"OrthogonalRegularizer: unknown mode {mode!r}; valid modes are 'rows', 'columns'.")
+            raise ValueError(f"OrthogonalRegularizer: unknown mode {mode!r}; valid modes are 'rows', "
+                             "'columns'.")
         self.mode = mode
 
     def __call__(self, x: Any) -> Tensor:
@@ -118,7 +120,7 @@ def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
 
 
 def get(identifier: Any) -> Any:
-    """A regularizer from None, a name ("l1", "l2", "l1_l2", "L2", ...), class, instance, config or callable."""
+    """A regularizer from None, a name ("l1", "l2", "l1_l2", ...), class, instance, config or callable."""
     if identifier is None:
         return None
     if isinstance(identifier, Regularizer):

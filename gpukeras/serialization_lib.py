@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 def serialize_object(obj: Any, module: str) -> dict[str, Any] | None:
-    """`{"module", "class_name", "config", "registered_name"}` for an object with get_config (Keras's layout)."""
+    """Keras's `{"module", "class_name", "config", "registered_name"}` dict for an object with get_config."""
     if obj is None:
         return None
     if not hasattr(obj, "get_config"):
@@ -34,6 +35,11 @@ def lookup(kind: str, name: str, table: Mapping[str, Any],
         return custom_objects[name]
     if name in table:
         return table[name]
+    from gpukeras.saving.object_registry import find_custom_object  # registry and custom_object_scope
+
+    found = find_custom_object(name)
+    if found is not None:
+        return found
     raise unknown_name_error(kind, name, table)
 
 

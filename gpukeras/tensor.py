@@ -138,6 +138,11 @@ class Variable(Tensor):
     def value(self) -> Tensor:
         return Tensor(self.data)
 
+    def numpy(self) -> np.ndarray:
+        """A host copy: later updates of the variable never change an array handed out before."""
+        out = _backend.active.to_numpy(self.data)
+        return out.copy() if out is self.data or out.base is not None else out
+
     def assign(self, value: Any) -> Variable:
         """Write `value` into the variable in place; its shape must match."""
         data = value.data if isinstance(value, Tensor) else value

@@ -56,7 +56,8 @@ FORMULAS = {
     "tanh_shrink": (activations.tanh_shrink, lambda x: x - np.tanh(x)),
     "celu": (activations.celu, lambda x: np.maximum(x, 0) + np.minimum(0, np.expm1(x))),
     "squareplus": (activations.squareplus, lambda x: (x + np.sqrt(x * x + 4)) / 2),
-    "soft_shrink": (activations.soft_shrink, lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0))),
+    "soft_shrink": (activations.soft_shrink,
+                    lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0))),
     "hard_shrink": (activations.hard_shrink, lambda x: np.where(np.abs(x) > 0.5, x, 0)),
     "glu": (activations.glu, lambda x: x[..., :2] * _sig(x[..., 2:])),
 }

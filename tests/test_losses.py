@@ -65,7 +65,8 @@ PER_SAMPLE = {
     "msle": (losses.MeanSquaredLogarithmicError(), Y_TRUE, Y_PRED,
              lambda t, p: ((np.log1p(np.maximum(p, EPS)) - np.log1p(np.maximum(t, EPS))) ** 2).mean(-1)),
     "huber": (losses.Huber(delta=0.3), Y_TRUE, Y_PRED,
-              lambda t, p: np.where(np.abs(p - t) <= 0.3, 0.5 * (p - t) ** 2, 0.3 * np.abs(p - t) - 0.045).mean(-1)),
+              lambda t, p: np.where(np.abs(p - t) <= 0.3, 0.5 * (p - t) ** 2,
+                                    0.3 * np.abs(p - t) - 0.045).mean(-1)),
     "log_cosh": (losses.LogCosh(), Y_TRUE, LOGITS, lambda t, p: np.log(np.cosh(p - t)).mean(-1)),
     "kld": (losses.KLDivergence(), PROBS, Y_PRED,
             lambda t, p: (np.clip(t, EPS, 1) * np.log(np.clip(t, EPS, 1) / np.clip(p, EPS, 1))).sum(-1)),
@@ -81,7 +82,8 @@ PER_SAMPLE = {
     "binary_focal": (losses.BinaryFocalCrossentropy(gamma=2.0), BINARY, Y_PRED,
                      lambda t, p: ((1 - (t * p + (1 - t) * (1 - p))) ** 2
                                    * -(t * np.log(p) + (1 - t) * np.log(1 - p))).mean(-1)),
-    "binary_focal_balanced": (losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3), BINARY, Y_PRED,
+    "binary_focal_balanced": (losses.BinaryFocalCrossentropy(apply_class_balancing=True, alpha=0.3),
+                              BINARY, Y_PRED,
                               lambda t, p: ((t * 0.3 + (1 - t) * 0.7) * (1 - (t * p + (1 - t) * (1 - p))) ** 2
                                             * -(t * np.log(p) + (1 - t) * np.log(1 - p))).mean(-1)),
     "categorical_focal": (losses.CategoricalFocalCrossentropy(), ONE_HOT, PROBS,
@@ -136,8 +138,8 @@ def test_sparse_ignore_class_averages_over_valid_labels():
     valid = labels != -1
     loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
     _close(loss(labels, LOGITS), per[valid].sum() / valid.sum())
-    _close(losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction="sum")(labels, LOGITS),
-           per[valid].sum())
+    summed = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction="sum")
+    _close(summed(labels, LOGITS), per[valid].sum())
     none = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction="none")
     _close(none(labels, LOGITS), np.where(valid, per, 0))
 
@@ -149,7 +151,8 @@ def test_sparse_probabilities_are_renormalized_and_clipped():
 
 
 def test_bce_clips_probabilities():
-    _close(losses.BinaryCrossentropy()(np.array([[1.0]]), np.array([[0.0]])), -np.log(np.float32(EPS)), rtol=1e-5)
+    _close(losses.BinaryCrossentropy()(np.array([[1.0]]), np.array([[0.0]])), -np.log(np.float32(EPS)),
+           rtol=1e-5)
 
 
 def test_gradient_flows_to_predictions():
@@ -165,7 +168,8 @@ def test_gradient_flows_to_predictions():
 
 
 def test_empty_batch_and_zero_weights_give_zero_not_nan():
-    out = losses.MeanSquaredError(reduction="mean_with_sample_weight")(Y_TRUE, Y_PRED, sample_weight=np.zeros(4))
+    loss = losses.MeanSquaredError(reduction="mean_with_sample_weight")
+    out = loss(Y_TRUE, Y_PRED, sample_weight=np.zeros(4))
     assert float(out) == 0.0
 
 
@@ -183,7 +187,8 @@ def test_get_resolves_keras_names():
     inst = losses.BinaryCrossentropy(from_logits=True)
     assert losses.get(inst) is inst
     assert losses.get(None) is None
-    restored = losses.get(losses.serialize(losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)))
+    original = losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
+    restored = losses.get(losses.serialize(original))
     assert isinstance(restored, losses.CategoricalCrossentropy)
     assert restored.from_logits and restored.label_smoothing == 0.1
 

@@ -185,3 +185,14 @@ def test_flatten_channels_first_moves_channels_last() -> None:
     x = np.arange(2 * 3 * 2 * 2, dtype="float32").reshape(2, 3, 2, 2)
     out = layers.Flatten(data_format="channels_first")(x).numpy()
     np.testing.assert_array_equal(out, np.transpose(x, (0, 2, 3, 1)).reshape(2, -1))
+
+
+def test_get_weights_returns_copies_not_live_arrays() -> None:
+    model = _mlp()
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.get_weights()
+    snapshot = [w.copy() for w in before]
+    model.fit(np.ones((8, 4), "float32"), np.zeros((8, 2), "float32"), verbose=0)
+    for held, original in zip(before, snapshot):
+        np.testing.assert_array_equal(held, original)
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), snapshot))

@@ -599,10 +599,9 @@ class Ops(ConvolutionOps):
     def top_k_mask(self, x: Array, k: int) -> Array:
         """Boolean mask of the k largest entries along the last axis (ties go to lower indices)."""
         xp = self.xp
-        idx = xp.argsort(-x, axis=-1, kind="stable")[..., :k]
-        mask = xp.zeros(x.shape, dtype=bool)
-        xp.put_along_axis(mask, idx, True, axis=-1)
-        return mask
+        stable = {"kind": "stable"} if xp.__name__ == "numpy" else {}  # CuPy's sort is always stable
+        ranks = xp.argsort(xp.argsort(-x, axis=-1, **stable), axis=-1)
+        return ranks < k
 
     # ------------------------------------------------------------------ more optimizer updates
     # Each applies Keras 3's update rule to every weight in place, in one call per step; the
@@ -637,8 +636,9 @@ class Ops(ConvolutionOps):
             acc += xp.square(g)
             w -= (lr * g) / xp.sqrt(acc + epsilon)
 
-    def adadelta_update(self, params: Sequence[Array], grads: Sequence[Array], accumulated_grads: Sequence[Array],
-                        accumulated_deltas: Sequence[Array], lr: float, rho: float, epsilon: float) -> None:
+    def adadelta_update(self, params: Sequence[Array], grads: Sequence[Array],
+                        accumulated_grads: Sequence[Array], accumulated_deltas: Sequence[Array], lr: float,
+                        rho: float, epsilon: float) -> None:
         """Adadelta: delta = -sqrt(acc_delta + eps) g / sqrt(acc_g + eps); w += lr delta."""
         xp = self.xp
         for w, g, acc_g, acc_d in zip(params, grads, accumulated_grads, accumulated_deltas):

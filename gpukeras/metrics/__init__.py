@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+import re
+from collections.abc import Callable
+from typing import Any
 
 from gpukeras import losses as _losses
 from gpukeras.metrics.accuracy import (
@@ -21,6 +23,16 @@ from gpukeras.metrics.accuracy import (
     top_k_categorical_accuracy,
 )
 from gpukeras.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
+from gpukeras.metrics.confusion import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
+from gpukeras.metrics.scores import F1Score, FBetaScore, R2Score, RootMeanSquaredError
 from gpukeras.metrics.wrappers import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -57,9 +69,11 @@ log_cosh = _losses.log_cosh
 _CLASSES: list[type] = [
     Metric, Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
     SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
-    MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError, CosineSimilarity,
+    MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError,
+    CosineSimilarity,
     BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
-    SquaredHinge, CategoricalHinge,
+    SquaredHinge, CategoricalHinge, AUC, Precision, Recall, TruePositives, FalsePositives, TrueNegatives,
+    FalseNegatives, F1Score, FBetaScore, R2Score, RootMeanSquaredError,
 ]
 _FUNCTIONS: list[Callable[..., Any]] = [
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
@@ -68,17 +82,25 @@ _FUNCTIONS: list[Callable[..., Any]] = [
     mean_squared_logarithmic_error, kl_divergence, poisson, hinge, squared_hinge, categorical_hinge,
     cosine_similarity,
 ]
-_ALIASES: dict[str, Any] = {
-    "mse": mean_squared_error, "MSE": mean_squared_error, "mae": mean_absolute_error, "MAE": mean_absolute_error,
-    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
-    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error, "bce": binary_crossentropy,
-    "BCE": binary_crossentropy, "log_cosh_error": log_cosh, "logcosh": log_cosh,
+_ALIASES: dict[str, type] = {
+    "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError, "bce": BinaryCrossentropy,
+    "BCE": BinaryCrossentropy,
 }
 
 
+def _snake_case(name: str) -> str:
+    """Keras's snake-case form of a class name ("TopKCategoricalAccuracy": "top_k_categorical_accuracy")."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
 def _registry() -> dict[str, Any]:
-    table: dict[str, Any] = {cls.__name__: cls for cls in _CLASSES}
-    table.update({fn.__name__: fn for fn in _FUNCTIONS})
+    """Names `get` accepts: functions, then classes by name and snake-case name (classes win, as in Keras)."""
+    table: dict[str, Any] = {fn.__name__: fn for fn in _FUNCTIONS}
+    table.update({cls.__name__: cls for cls in _CLASSES})
+    table.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
     table.update(_ALIASES)
     return table
 
@@ -153,7 +175,8 @@ def resolve_accuracy(name: str, y_true_shape: Any, y_pred_shape: Any, loss: Any 
     or categorical variant from the loss and the label/prediction shapes; the metric is named `name`."""
     key = name.lower()
     if key not in ("accuracy", "acc", "crossentropy", "ce"):
-        raise ValueError(f"resolve_accuracy handles 'accuracy', 'acc', 'crossentropy' and 'ce', got {name!r}.")
+        raise ValueError(f"resolve_accuracy handles 'accuracy', 'acc', 'crossentropy' and 'ce', "
+                         f"got {name!r}.")
     kind = _loss_kind(loss)
     binary, sparse = _is_binary_or_sparse(y_true_shape, y_pred_shape)
     if kind == "binary" or (kind is None and binary):

@@ -6,7 +6,8 @@ fresh scalar Tensor, and reading it to the host is the caller's choice.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import stop_recording
@@ -166,7 +167,8 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "fn": getattr(self._fn, "__name__", repr(self._fn)), **self._fn_kwargs}
+        fn_name = getattr(self._fn, "__name__", repr(self._fn))
+        return {**super().get_config(), "fn": fn_name, **self._fn_kwargs}
 
 
 def _snake(name: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from gpukeras import losses as _losses
 from gpukeras import ops
@@ -31,7 +32,8 @@ def _wrapper(cls_name: str, fn: Callable[..., Any], default_name: str, doc: str,
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, **{k: getattr(self, k) for k in defaults}}
 
-    cls = type(cls_name, (MeanMetricWrapper,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
+    members = {"__init__": __init__, "get_config": get_config, "__doc__": doc}
+    cls = type(cls_name, (MeanMetricWrapper,), members)
     cls.__module__ = __name__
     return cls
 
@@ -41,7 +43,8 @@ MeanSquaredError = _wrapper("MeanSquaredError", _losses.mean_squared_error, "mea
 MeanAbsoluteError = _wrapper("MeanAbsoluteError", _losses.mean_absolute_error, "mean_absolute_error",
                              "Running mean of absolute errors.")
 MeanAbsolutePercentageError = _wrapper("MeanAbsolutePercentageError", _losses.mean_absolute_percentage_error,
-                                       "mean_absolute_percentage_error", "Running mean absolute percentage error.")
+                                       "mean_absolute_percentage_error",
+                                       "Running mean absolute percentage error.")
 MeanSquaredLogarithmicError = _wrapper("MeanSquaredLogarithmicError", _losses.mean_squared_logarithmic_error,
                                        "mean_squared_logarithmic_error",
                                        "Running mean squared logarithmic error.")
@@ -53,13 +56,15 @@ BinaryCrossentropy = _wrapper("BinaryCrossentropy", _losses.binary_crossentropy,
 CategoricalCrossentropy = _wrapper("CategoricalCrossentropy", _losses.categorical_crossentropy,
                                    "categorical_crossentropy", "Running mean categorical cross-entropy.",
                                    from_logits=False, label_smoothing=0, axis=-1)
-SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy", _losses.sparse_categorical_crossentropy,
+SparseCategoricalCrossentropy = _wrapper("SparseCategoricalCrossentropy",
+                                         _losses.sparse_categorical_crossentropy,
                                          "sparse_categorical_crossentropy",
                                          "Running mean sparse categorical cross-entropy.",
                                          from_logits=False, ignore_class=None, axis=-1)
 KLDivergence = _wrapper("KLDivergence", _losses.kl_divergence, "kl_divergence", "Running mean KL divergence.")
 Poisson = _wrapper("Poisson", _losses.poisson, "poisson", "Running mean Poisson loss.")
 Hinge = _wrapper("Hinge", _losses.hinge, "hinge", "Running mean hinge loss.")
-SquaredHinge = _wrapper("SquaredHinge", _losses.squared_hinge, "squared_hinge", "Running mean squared hinge loss.")
+SquaredHinge = _wrapper("SquaredHinge", _losses.squared_hinge, "squared_hinge",
+                        "Running mean squared hinge loss.")
 CategoricalHinge = _wrapper("CategoricalHinge", _losses.categorical_hinge, "categorical_hinge",
                             "Running mean categorical hinge loss.")

@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from gpukeras.optimizers import schedules
+from gpukeras.optimizers.adagrad import Adadelta, Adagrad
 from gpukeras.optimizers.adam import Adam, AdamW
+from gpukeras.optimizers.adamax import Adamax, Nadam
+from gpukeras.optimizers.ftrl import Ftrl
+from gpukeras.optimizers.lion import Lion
 from gpukeras.optimizers.optimizer import Optimizer
+from gpukeras.optimizers.rmsprop import RMSprop
 from gpukeras.optimizers.sgd import SGD
 from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
 
-_CLASSES: dict[str, type] = {c.__name__: c for c in (SGD, Adam, AdamW)}
+_CLASSES: dict[str, type] = {
+    c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl)
+}
 
 
 def _table() -> dict[str, type]:
@@ -47,4 +54,5 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
     return deserialize_object("optimizer", config, _CLASSES, custom_objects)
 
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "deserialize", "get", "schedules", "serialize"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "Optimizer",
+           "RMSprop", "deserialize", "get", "schedules", "serialize"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.optimizers.optimizer import Optimizer
@@ -10,7 +11,7 @@ from gpukeras.tensor import Variable
 
 
 class Adam(Optimizer):
-    """Keras 3 Adam: bias correction folded into alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); optional AMSGrad."""
+    """Keras 3 Adam: bias correction folded into alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); AMSGrad option."""
 
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, name: str | None = None, **kwargs: Any):
@@ -33,9 +34,9 @@ class Adam(Optimizer):
 
     def _update(self, grads: list[Any], positions: list[int] | None, lr: float) -> None:
         sel = self._select
-        _backend.active.adam_update(self._params(positions), grads, sel(self._m, positions), sel(self._v, positions),
-                                    lr, self.beta_1, self.beta_2, self.epsilon, self._local_step(),
-                                    sel(self._vhat, positions) if self.amsgrad else None)
+        _backend.active.adam_update(self._params(positions), grads, sel(self._m, positions),
+                                    sel(self._v, positions), lr, self.beta_1, self.beta_2, self.epsilon,
+                                    self._local_step(), sel(self._vhat, positions) if self.amsgrad else None)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -48,7 +49,7 @@ class AdamW(Adam):
     def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, name: str | None = None,
                  **kwargs: Any):
-        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad, name=name,
-                         weight_decay=weight_decay, **kwargs)
+        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
+                         name=name, weight_decay=weight_decay, **kwargs)
         if self.weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")

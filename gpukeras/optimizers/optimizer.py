@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import stop_recording
@@ -37,6 +38,11 @@ class HostMirroredVariable(Variable):
         self.host = self._read()
         return self
 
+    def set_host(self, value: Any) -> None:
+        """Write a host-computed value to the device copy without reading it back."""
+        _backend.active.assign(self.data, value)
+        self.host = value
+
     def increment(self) -> None:
         """Add one on the device and on the host (the step counter's per-step update)."""
         _backend.active.add_inplace(self.data, 1)
@@ -60,7 +66,8 @@ class Optimizer:
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
         if sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm)) > 1:
-            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                             "Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
         if gradient_accumulation_steps is not None and (
                 not isinstance(gradient_accumulation_steps, int) or gradient_accumulation_steps < 2):
@@ -68,7 +75,8 @@ class Optimizer:
                              f"Received: gradient_accumulation_steps={gradient_accumulation_steps}")
         if use_ema:
             if not 0 <= ema_momentum <= 1:
-                raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
+                raise ValueError("`ema_momentum` must be in the range [0, 1]. "
+                                 f"Received: ema_momentum={ema_momentum}")
             if ema_overwrite_frequency is not None and (
                     not isinstance(ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
                 raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. "
@@ -106,8 +114,9 @@ class Optimizer:
         if isinstance(learning_rate, Tensor):
             learning_rate = float(learning_rate.numpy())
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)):
-            raise ValueError("Argument `learning_rate` should be a float, a LearningRateSchedule, or a callable "
-                             f"returning the learning rate. Received instead: learning_rate={learning_rate!r}")
+            raise ValueError("Argument `learning_rate` should be a float, a LearningRateSchedule, or a "
+                             "callable returning the learning rate. "
+                             f"Received instead: learning_rate={learning_rate!r}")
         if isinstance(self._learning_rate, HostMirroredVariable):
             self._learning_rate.assign(float(learning_rate))
             return
@@ -129,6 +138,10 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
         self._set_learning_rate(value)
+
+    def current_learning_rate(self) -> float:
+        """The learning rate the next step will use, as a host float (for logs: never reads the device)."""
+        return self._current_learning_rate()
 
     def _current_learning_rate(self) -> float:
         """The learning rate for this step as a host float (schedules see the raw iteration count)."""
@@ -164,8 +177,9 @@ class Optimizer:
 
         name = name or f"variable_{len(self._variables)}"
         init = initializers.get(initializer)
-        var = Variable(init(tuple(shape), dtype=dtype or "float32"), dtype=dtype or "float32", trainable=False,
-                       name=name, path=f"{self.name}/{name}")
+        dtype = dtype or "float32"
+        var = Variable(init(tuple(shape), dtype=dtype), dtype=dtype, trainable=False, name=name,
+                       path=f"{self.name}/{name}")
         self._variables.append(var)
         return var
 
@@ -181,7 +195,8 @@ class Optimizer:
         variables = list(variables)
         self._trainable_variables = variables
         self._index = {id(v): i for i, v in enumerate(variables)}
-        self._averages = [self.add_variable_from_reference(v, "average") for v in variables] if self.use_ema else []
+        self._averages = ([self.add_variable_from_reference(v, "average") for v in variables]
+                          if self.use_ema else [])
         self._accumulators = ([self.add_variable_from_reference(v, "gradient_accumulator") for v in variables]
                               if self.gradient_accumulation_steps else [])
         self._decay_mask = [self._use_weight_decay(v) for v in variables]
@@ -191,7 +206,8 @@ class Optimizer:
                                   var_names: Sequence[str] | None = None) -> None:
         """Skip weight decay for these variables, or those whose name contains one of `var_names`."""
         if self.built:
-            raise ValueError("`exclude_from_weight_decay()` can only be configured before the optimizer is built.")
+            raise ValueError("`exclude_from_weight_decay()` can only be configured before the optimizer "
+                             "is built.")
         self._exclude_ids = {id(v) for v in var_list or ()}
         self._exclude_pattern = re.compile("|".join(set(var_names))) if var_names else None
 
@@ -216,8 +232,9 @@ class Optimizer:
             return
         if trainable_variables is None:
             if not self.built:
-                raise ValueError("When passing `grads` without `variables`, the optimizer must already be built "
-                                 "on a list of variables. Call `optimizer.build(trainable_variables)` first.")
+                raise ValueError("When passing `grads` without `variables`, the optimizer must already be "
+                                 "built on a list of variables. Call `optimizer.build(trainable_variables)` "
+                                 "first.")
             if len(grads) != len(self._trainable_variables):
                 raise ValueError(f"Received {len(grads)} gradients, but the optimizer tracks "
                                  f"{len(self._trainable_variables)} trainable variables.")
@@ -240,8 +257,8 @@ class Optimizer:
             return [self._index[id(v)] for v in variables]
         except KeyError:
             unknown = [getattr(v, "path", v) for v in variables if id(v) not in self._index]
-            raise ValueError(f"Unknown variable(s) {unknown}: this optimizer can only update the variables it was "
-                             "built with. Create a new optimizer for a new set of variables.") from None
+            raise ValueError(f"Unknown variable(s) {unknown}: this optimizer can only update the variables "
+                             "it was built with; create a new optimizer for new variables.") from None
 
     def _apply(self, grads: Sequence[Any], positions: list[int] | None) -> None:
         B = _backend.active
@@ -264,8 +281,9 @@ class Optimizer:
         if not arrays:
             raise ValueError("No gradients provided for any variable.")
         if missing:
-            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss. If using "
-                          "`model.compile()`, did you forget to provide a `loss` argument?", stacklevel=3)
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss. "
+                          "If using `model.compile()`, did you forget to provide a `loss` argument?",
+                          stacklevel=3)
             positions = kept
         elif positions is not None:
             positions = kept
@@ -370,12 +388,12 @@ class Optimizer:
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Set the optimizer variables (iteration, learning rate, slots) from arrays."""
         if not self.built:
-            raise ValueError("You are calling `set_weights()` on an optimizer that has not yet been built. Call "
-                             "`optimizer.build(trainable_variables)` first.")
+            raise ValueError("You are calling `set_weights()` on an optimizer that has not yet been built. "
+                             "Call `optimizer.build(trainable_variables)` first.")
         for variable, weight in zip(self._variables, weights):
             if tuple(variable.shape) != tuple(getattr(weight, "shape", ())):
-                raise ValueError(f"Optimizer variable {variable.path} has shape {variable.shape}, not compatible "
-                                 f"with the provided weight shape {tuple(weight.shape)}.")
+                raise ValueError(f"Optimizer variable {variable.path} has shape {variable.shape}, not "
+                                 f"compatible with the provided weight shape {tuple(weight.shape)}.")
             variable.assign(weight)
 
     def get_weights(self) -> list[Any]:
@@ -388,7 +406,8 @@ class Optimizer:
     def load_own_variables(self, store: Any) -> None:
         if len(store.keys()) != len(self._variables):
             warnings.warn(f"Skipping variable loading for optimizer '{self.name}', because it has "
-                          f"{len(self._variables)} variables whereas the saved optimizer has {len(store.keys())}.",
+                          f"{len(self._variables)} variables whereas the saved optimizer has "
+                          f"{len(store.keys())}.",
                           stacklevel=2)
             return
         for i, variable in enumerate(self._variables):
@@ -406,7 +425,8 @@ class Optimizer:
             "name": self.name, "learning_rate": learning_rate, "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
             "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
-            "ema_overwrite_frequency": self.ema_overwrite_frequency, "loss_scale_factor": self.loss_scale_factor,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
             "gradient_accumulation_steps": self.gradient_accumulation_steps,
         }
 

@@ -7,7 +7,8 @@ returns it as a float32 scalar Tensor, as keras.optimizers.schedules does.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.serialization_lib import deserialize_object, serialize_object
@@ -46,10 +47,11 @@ class LearningRateSchedule:
 class ExponentialDecay(LearningRateSchedule):
     """initial * decay_rate ^ (step / decay_steps), the exponent floored when `staircase`."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
-                 name: str = "ExponentialDecay"):
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "ExponentialDecay"):
         _positive(decay_steps, "decay_steps")
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.decay_rate = decay_rate
         self.staircase, self.name = staircase, name
 
     def value_at(self, step: float) -> float:
@@ -69,8 +71,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     def __init__(self, boundaries: Sequence[float], values: Sequence[float], name: str = "PiecewiseConstant"):
         if len(boundaries) != len(values) - 1:
             raise ValueError("The length of boundaries should be 1 less than the length of values. Received: "
-                             f"boundaries={boundaries} of length {len(boundaries)}, and values={values} of length "
-                             f"{len(values)}.")
+                             f"boundaries={boundaries} of length {len(boundaries)}, and values={values} "
+                             f"of length {len(values)}.")
         self.boundaries, self.values, self.name = list(boundaries), list(values), name
 
     def value_at(self, step: float) -> float:
@@ -84,7 +86,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 class PolynomialDecay(LearningRateSchedule):
-    """(initial - end) * (1 - step / decay_steps) ^ power + end; with `cycle`, decay_steps grows in multiples."""
+    """(initial - end) * (1 - step / decay_steps) ^ power + end; `cycle` grows decay_steps in multiples."""
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001,
                  power: float = 1.0, cycle: bool = False, name: str = "PolynomialDecay"):
@@ -99,7 +101,8 @@ class PolynomialDecay(LearningRateSchedule):
         else:
             step = min(step, decay_steps)
         p = step / decay_steps
-        return (self.initial_learning_rate - self.end_learning_rate) * (1 - p) ** self.power + self.end_learning_rate
+        span = self.initial_learning_rate - self.end_learning_rate
+        return span * (1 - p) ** self.power + self.end_learning_rate
 
     def get_config(self) -> dict[str, Any]:
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
@@ -110,10 +113,11 @@ class PolynomialDecay(LearningRateSchedule):
 class InverseTimeDecay(LearningRateSchedule):
     """initial / (1 + decay_rate * step / decay_steps), the ratio floored when `staircase`."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
-                 name: str = "InverseTimeDecay"):
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "InverseTimeDecay"):
         _positive(decay_steps, "decay_steps")
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.decay_rate = decay_rate
         self.staircase, self.name = staircase, name
 
     def value_at(self, step: float) -> float:
@@ -134,7 +138,8 @@ def _cosine(fraction: float, alpha: float) -> float:
 class CosineDecay(LearningRateSchedule):
     """Optional linear warmup to `warmup_target`, then cosine decay to alpha * peak over `decay_steps`."""
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0, name: str = "CosineDecay",
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 name: str = "CosineDecay",
                  warmup_target: float | None = None, warmup_steps: int = 0):
         _positive(decay_steps, "decay_steps")
         self.initial_learning_rate, self.decay_steps, self.alpha, self.name = (
@@ -181,12 +186,14 @@ class CosineDecayRestarts(LearningRateSchedule):
         return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps,
                 "t_mul": self._t_mul, "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
 
 
 _CLASSES: dict[str, type] = {c.__name__: c for c in (
-    ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
+    ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay,
+    CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.optimizers.optimizer import Optimizer
@@ -10,7 +11,7 @@ from gpukeras.tensor import Variable
 
 
 class SGD(Optimizer):
-    """m = momentum * m - lr * g; w += m (Nesterov: w += momentum * m - lr * g); without momentum w -= lr * g."""
+    """m = momentum * m - lr * g; w += m (Nesterov: w += momentum * m - lr * g); plain: w -= lr * g."""
 
     def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  name: str | None = None, **kwargs: Any):

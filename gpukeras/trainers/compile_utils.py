@@ -59,13 +59,6 @@ def _check_keys(mapping: dict, names: Sequence[str], what: str) -> None:
         raise ValueError(f"`{what}` names unknown outputs {sorted(unknown)}; the model's outputs are {list(names)}.")
 
 
-def resolve_metric(item: Any, y_true_shape: tuple, y_pred_shape: tuple, loss: Any) -> Any:
-    """A Metric for a compile() entry; "accuracy" picks its variant from the loss and shapes."""
-    if isinstance(item, str) and item in _ACCURACY_NAMES:
-        return metrics_module.resolve_accuracy(item, y_true_shape, y_pred_shape, loss)
-    return metrics_module.get(item)
-
-
 class CompiledLoss:
     """Sum over outputs of weight * loss(y_true, y_pred, sample_weight)."""
 
@@ -106,7 +99,7 @@ class CompiledMetrics:
         self.built = False
         for items in self.spec + self.weighted_spec:
             for item in items:
-                if not (isinstance(item, str) and item in _ACCURACY_NAMES):
+                if not (isinstance(item, str) and item.lower() in _ACCURACY_NAMES):
                     metrics_module.get(item)  # unknown names fail here, at compile time
 
     def build(self, y_true: list[Any], y_pred: list[Any]) -> None:
@@ -116,8 +109,8 @@ class CompiledMetrics:
             for i, items in enumerate(spec_list):
                 made = []
                 for item in items:
-                    metric = resolve_metric(item, tuple(y_true[i].shape), tuple(y_pred[i].shape),
-                                            self.losses[i])
+                    metric = metrics_module.get_for_compile(item, tuple(y_true[i].shape), tuple(y_pred[i].shape),
+                                                            self.losses[i])
                     if multi:
                         metric.name = f"{self.output_names[i]}_{metric.name}"
                     made.append(metric)

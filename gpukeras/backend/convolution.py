@@ -1,0 +1,314 @@
+"""Convolution, pooling and normalization primitives, written once against `self.xp`.
+
+CuPy 14 has no cuDNN, so convolution is im2col + one GEMM: a strided view of the padded
+input (no Python loop over pixels) is copied once into a contiguous column matrix whose
+rows are output pixels and whose columns follow the Keras kernel layout (*kernel, in), so
+the kernel reshapes to (prod(kernel) * in, out) without a copy. The input gradient is
+col2im: one strided add per kernel offset. Pooling loops over window offsets only.
+
+Every primitive takes channels_last arrays (N, *spatial, C); the ops layer moves
+channels_first data. `padding` is "valid", "same" (TensorFlow's split: the extra pixel
+goes after), "causal" (1-D: all padding before) or explicit ((before, after), ...) pairs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+Array = Any
+Pads = tuple[tuple[int, int], ...]
+
+
+def conv_padding(in_sizes: Sequence[int], kernel_sizes: Sequence[int], strides: Sequence[int],
+                 dilation_rate: Sequence[int], padding: Any) -> tuple[Pads, tuple[int, ...]]:
+    """((before, after) per spatial axis, output sizes) for a window op, as TensorFlow computes them."""
+    pads: list[tuple[int, int]] = []
+    out: list[int] = []
+    for i, (n, k, s, d) in enumerate(zip(in_sizes, kernel_sizes, strides, dilation_rate)):
+        eff = (k - 1) * d + 1
+        if padding == "same":
+            o = -(-n // s)
+            total = max((o - 1) * s + eff - n, 0)
+            pad = (total // 2, total - total // 2)
+        elif padding == "valid":
+            pad = (0, 0)
+        elif padding == "causal":
+            pad = (eff - 1, 0)
+        else:
+            pad = (int(padding[i][0]), int(padding[i][1]))
+        span = n + pad[0] + pad[1]
+        if span < eff:
+            raise ValueError(f"Window of size {eff} (kernel {k}, dilation {d}) does not fit in a "
+                             f"spatial dimension of size {n} with padding {padding!r}: "
+                             f"the output would be empty.")
+        pads.append(pad)
+        out.append((span - eff) // s + 1)
+    return tuple(pads), tuple(out)
+
+
+def _offset_slices(offsets: Sequence[int], out_sizes: Sequence[int], strides: Sequence[int],
+                   dilation_rate: Sequence[int]) -> tuple[slice, ...]:
+    """Index of the inputs that kernel offset `offsets` touches, for every output pixel."""
+    inner = tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                  for o, n, s, d in zip(offsets, out_sizes, strides, dilation_rate))
+    return (slice(None),) + inner + (slice(None),)
+
+
+class ConvolutionOps:
+    """Mixin of window primitives (conv, pooling, normalization) for `Ops`; uses only `self.xp`."""
+
+    xp: Any = None
+    col2im_chunk_bytes = 4 << 20  # host only: column-gradient block size for col2im
+
+    # ------------------------------------------------------------------ helpers
+    def _pad_spatial(self, x: Array, pads: Pads, value: float = 0.0) -> Array:
+        """x with each spatial axis padded by `pads` (no copy when there is no padding)."""
+        if not any(lo or hi for lo, hi in pads):
+            return x
+        shape = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+        out = self.xp.full(shape, value, dtype=x.dtype) if value else self.xp.zeros(shape, dtype=x.dtype)
+        out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[1:-1], pads))] = x
+        return out
+
+    def _crop_spatial(self, x: Array, pads: Pads) -> Array:
+        if not any(lo or hi for lo, hi in pads):
+            return x
+        return x[(slice(None),) + tuple(slice(lo, n - hi) for n, (lo, hi) in zip(x.shape[1:-1], pads))]
+
+    def _windows(self, xp_: Array, out_sizes: Sequence[int], kernel_sizes: Sequence[int],
+                 strides: Sequence[int], dilation_rate: Sequence[int]) -> Array:
+        """Strided view (N, *out, *kernel, C) of a padded input: every window, no copy."""
+        st = xp_.strides
+        d = len(out_sizes)
+        shape = (xp_.shape[0], *out_sizes, *kernel_sizes, xp_.shape[-1])
+        strides_b = (st[0], *(st[1 + i] * strides[i] for i in range(d)),
+                     *(st[1 + i] * dilation_rate[i] for i in range(d)), st[-1])
+        return self.xp.lib.stride_tricks.as_strided(xp_, shape=shape, strides=strides_b)
+
+    def _im2col(self, x: Array, kernel_sizes: Sequence[int], strides: Sequence[int], padding: Any,
+                dilation_rate: Sequence[int], groups: int) -> tuple[Array, tuple[int, ...]]:
+        """Column matrix (M, K) (or (groups, M, K/groups)) and the output spatial sizes."""
+        pads, out = conv_padding(x.shape[1:-1], kernel_sizes, strides, dilation_rate, padding)
+        win = self._windows(self._pad_spatial(x, pads), out, kernel_sizes, strides, dilation_rate)
+        m = x.shape[0] * math.prod(out)
+        if groups == 1:
+            return self.xp.ascontiguousarray(win).reshape(m, -1), out
+        c = x.shape[-1]
+        win = win.reshape(win.shape[:-1] + (groups, c // groups))
+        d = len(out)
+        # (G, N, *out, *kernel, C/G): each group's columns contiguous for a batched GEMM.
+        axes = (2 * d + 1,) + tuple(range(2 * d + 1)) + (2 * d + 2,)
+        return self.xp.ascontiguousarray(self.xp.transpose(win, axes)).reshape(groups, m, -1), out
+
+    def _group_kernel(self, kernel: Array, groups: int) -> Array:
+        """(*k, in/G, out) kernel as a GEMM operand: (K, out), or (G, K/G, out/G) when grouped."""
+        k2 = kernel.reshape(-1, kernel.shape[-1])
+        if groups == 1:
+            return k2
+        og = kernel.shape[-1] // groups
+        return self.xp.transpose(k2.reshape(k2.shape[0], groups, og), (1, 0, 2))
+
+    def _col2im_add(self, dx: Array, dcols: Array, out_sizes: Sequence[int], kernel_sizes: Sequence[int],
+                    strides: Sequence[int], dilation_rate: Sequence[int]) -> None:
+        """Scatter-add column gradients (n, *out, *kernel, C) onto padded dx (loops over offsets only)."""
+        lead = (slice(None),) * (1 + len(out_sizes))
+        for offs in itertools.product(*(range(k) for k in kernel_sizes)):
+            dx[_offset_slices(offs, out_sizes, strides, dilation_rate)] += dcols[lead + offs]
+
+    def _batch_chunk(self, n: int, bytes_per_sample: int) -> int:
+        """Samples per chunk: on the host, small enough that a chunk's columns stay in cache."""
+        if getattr(self.xp, "__name__", "") != "numpy":
+            return n
+        return max(1, min(n, self.col2im_chunk_bytes // max(bytes_per_sample, 1)))
+
+    # ------------------------------------------------------------------ convolution
+    def conv(self, x: Array, kernel: Array, bias: Array | None = None, strides: Sequence[int] = (1, 1),
+             padding: Any = "valid", dilation_rate: Sequence[int] = (1, 1),
+             groups: int = 1) -> tuple[Array, Array]:
+        """N-d convolution (Keras layout: x (N, *sp, C), kernel (*k, C/groups, out)) plus bias.
+
+        Returns (y, cols); `cols` is the column matrix `conv_backward` reuses for the kernel gradient.
+        """
+        xp = self.xp
+        ksz = kernel.shape[:-2]
+        cols, out = self._im2col(x, ksz, strides, padding, dilation_rate, groups)
+        k2 = self._group_kernel(kernel, groups)
+        if groups == 1:
+            y = xp.matmul(cols, k2)
+        else:
+            y = xp.ascontiguousarray(xp.transpose(xp.matmul(cols, k2), (1, 0, 2))).reshape(cols.shape[1], -1)
+        if bias is not None:
+            y += bias
+        return y.reshape((x.shape[0],) + out + (kernel.shape[-1],)), cols
+
+    def conv_backward(self, dy: Array, x_shape: Sequence[int], kernel: Array, cols: Array,
+                      strides: Sequence[int], padding: Any, dilation_rate: Sequence[int], groups: int = 1,
+                      has_bias: bool = True, need_dx: bool = True) -> tuple[Array | None, Array, Array | None]:
+        """(dx, dkernel, dbias) of `conv` from dy and the forward's column matrix."""
+        xp = self.xp
+        cout = kernel.shape[-1]
+        dy2 = dy.reshape(-1, cout)
+        dbias = xp.sum(dy2, axis=0) if has_bias else None
+        if groups == 1:
+            dkernel = xp.matmul(cols.T, dy2).reshape(kernel.shape)
+        else:
+            dyg = xp.transpose(dy2.reshape(dy2.shape[0], groups, -1), (1, 0, 2))
+            dkg = xp.matmul(xp.swapaxes(cols, 1, 2), dyg)  # (G, K/G, out/G)
+            dkernel = xp.ascontiguousarray(xp.transpose(dkg, (1, 0, 2))).reshape(kernel.shape)
+        if not need_dx:
+            return None, dkernel, dbias
+        return self.conv_input_grad(dy, kernel, x_shape, strides, padding, dilation_rate, groups), dkernel, dbias
+
+    def conv_input_grad(self, dy: Array, kernel: Array, x_shape: Sequence[int], strides: Sequence[int],
+                        padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
+        """dL/dx of `conv` (also the forward of a transposed convolution): GEMM then col2im.
+
+        On the host the batch goes in chunks so each chunk's column gradients stay in cache.
+        """
+        xp = self.xp
+        ksz = tuple(kernel.shape[:-2])
+        cin = x_shape[-1]
+        pads, out = conv_padding(x_shape[1:-1], ksz, strides, dilation_rate, padding)
+        padded = (x_shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[1:-1], pads)) + (cin,)
+        dx = xp.zeros(padded, dtype=dy.dtype)
+        k2 = self._group_kernel(kernel, groups)
+        step = self._batch_chunk(dy.shape[0], math.prod(out) * math.prod(ksz) * cin * dy.itemsize)
+        d = len(ksz)
+        for b0 in range(0, dy.shape[0], step):
+            dyc = dy[b0:b0 + step]
+            nb = dyc.shape[0]
+            dy2 = dyc.reshape(-1, kernel.shape[-1])
+            if groups == 1:
+                dcols = xp.matmul(dy2, k2.T).reshape((nb,) + out + ksz + (cin,))
+            else:
+                dyg = xp.transpose(dy2.reshape(dy2.shape[0], groups, -1), (1, 0, 2))
+                dcg = xp.matmul(dyg, xp.swapaxes(k2, 1, 2))  # (G, M, K/G)
+                dcg = dcg.reshape((groups, nb) + out + ksz + (cin // groups,))
+                axes = tuple(range(1, 2 * d + 2)) + (0, 2 * d + 2)
+                dcols = xp.ascontiguousarray(xp.transpose(dcg, axes)).reshape((nb,) + out + ksz + (cin,))
+            self._col2im_add(dx[b0:b0 + step], dcols, out, ksz, strides, dilation_rate)
+        return self._crop_spatial(dx, pads)
+
+    def conv_kernel_grad(self, dy: Array, x: Array, kernel_shape: Sequence[int], strides: Sequence[int],
+                         padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
+        """dL/dkernel of `conv` recomputing the columns from x (transposed convolution's backward)."""
+        cols, _ = self._im2col(x, tuple(kernel_shape[:-2]), strides, padding, dilation_rate, groups)
+        kernel = self.xp.empty(tuple(kernel_shape), dtype=x.dtype)  # only its shape is used
+        _, dkernel, _ = self.conv_backward(dy, x.shape, kernel, cols, strides, padding, dilation_rate,
+                                           groups, has_bias=False, need_dx=False)
+        return dkernel
+
+    # ------------------------------------------------------------------ pooling
+    def _pool_geometry(self, x: Array, pool_size: Sequence[int], strides: Sequence[int], padding: Any):
+        return conv_padding(x.shape[1:-1], pool_size, strides, (1,) * len(pool_size), padding)
+
+    def _pool_counts(self, in_sizes: Sequence[int], pool_size: Sequence[int], strides: Sequence[int],
+                     pads: Pads, out: Sequence[int], dtype: Any) -> Array | float:
+        """Per-output window sizes without the padding (TensorFlow's "same" average), or one number."""
+        if not any(lo or hi for lo, hi in pads):
+            return float(math.prod(pool_size))
+        ones = self._pad_spatial(self.xp.ones((1,) + tuple(in_sizes) + (1,), dtype=dtype), pads)
+        counts = self.xp.zeros((1,) + tuple(out) + (1,), dtype=dtype)
+        for offs in itertools.product(*(range(k) for k in pool_size)):
+            counts += ones[_offset_slices(offs, out, strides, (1,) * len(out))]
+        return counts
+
+    def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
+             padding: Any = "valid") -> Array:
+        """Max ("max") or average ("average") pooling; "same" padding is ignored by both, as in TF."""
+        xp = self.xp
+        pads, out = self._pool_geometry(x, pool_size, strides, padding)
+        is_max = mode == "max"
+        xp_ = self._pad_spatial(x, pads, -xp.inf if is_max else 0.0)
+        acc = None
+        ones = (1,) * len(out)
+        for offs in itertools.product(*(range(k) for k in pool_size)):
+            window = xp_[_offset_slices(offs, out, strides, ones)]
+            if acc is None:
+                acc = window.copy()
+            elif is_max:
+                xp.maximum(acc, window, out=acc)
+            else:
+                acc += window
+        if not is_max:
+            counts = self._pool_counts(x.shape[1:-1], pool_size, strides, pads, out, x.dtype)
+            if isinstance(counts, float):
+                acc *= 1.0 / counts  # a Python float keeps x's dtype
+            else:
+                acc /= counts
+        return acc
+
+    def pool_backward(self, dy: Array, x: Array, y: Array, mode: str, pool_size: Sequence[int],
+                      strides: Sequence[int], padding: Any = "valid") -> Array:
+        """dL/dx of `pool`: max routes each window's gradient to its first maximum (TF's rule)."""
+        xp = self.xp
+        pads, out = self._pool_geometry(x, pool_size, strides, padding)
+        padded = (x.shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+        dx = xp.zeros(padded, dtype=dy.dtype)
+        ones = (1,) * len(out)
+        offsets = list(itertools.product(*(range(k) for k in pool_size)))
+        disjoint = all(s >= k for s, k in zip(strides, pool_size))  # each input in at most one window
+        if mode == "max":
+            xp_ = self._pad_spatial(x, pads, -xp.inf)
+            pending = None  # windows whose maximum has not been credited yet
+            for offs in offsets:
+                sl = _offset_slices(offs, out, strides, ones)
+                hit = xp_[sl] == y
+                if pending is None:
+                    pending = ~hit
+                else:
+                    hit &= pending
+                    pending &= ~hit
+                if disjoint:
+                    dx[sl] = dy * hit  # a bool factor: cheaper than where()
+                else:
+                    dx[sl] += dy * hit
+        else:
+            counts = self._pool_counts(x.shape[1:-1], pool_size, strides, pads, out, dy.dtype)
+            g = dy * (1.0 / counts) if isinstance(counts, float) else dy / counts
+            for offs in offsets:
+                if disjoint:
+                    dx[_offset_slices(offs, out, strides, ones)] = g
+                else:
+                    dx[_offset_slices(offs, out, strides, ones)] += g
+        return self._crop_spatial(dx, pads)
+
+    # ------------------------------------------------------------------ normalization
+    def normalize(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None = None,
+                  beta: Array | None = None) -> tuple[Array, Array, Array, Array, Array]:
+        """(y, mean, variance, xhat, inv_std): y = (x - mean) / sqrt(var + eps) * gamma + beta.
+
+        Statistics over `axes` (keepdims); the variance is the biased one (Keras's moments).
+        gamma and beta, when given, have x's rank (size 1 on the axes they are broadcast over).
+        """
+        xp = self.xp
+        mean = xp.mean(x, axis=axes, keepdims=True)
+        centered = x - mean
+        var = xp.mean(xp.square(centered), axis=axes, keepdims=True)
+        inv = 1.0 / xp.sqrt(var + epsilon)
+        xhat = centered
+        xhat *= inv
+        y = xhat * gamma if gamma is not None else xhat.copy()
+        if beta is not None:
+            y += beta
+        return y, mean, var, xhat, inv
+
+    def normalize_backward(self, dy: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
+                           param_shape: Sequence[int], gamma: Array | None = None, has_beta: bool = False
+                           ) -> tuple[Array, Array | None, Array | None]:
+        """(dx, dgamma, dbeta) of `normalize`; dgamma/dbeta keep x's rank, size 1 where gamma broadcasts.
+
+        `param_shape` is gamma's/beta's (x-rank) shape.
+        """
+        xp = self.xp
+        bcast = tuple(i for i, n in enumerate(param_shape) if n == 1 and dy.shape[i] != 1)
+        dbeta = xp.sum(dy, axis=bcast, keepdims=True) if has_beta else None
+        dgamma = xp.sum(dy * xhat, axis=bcast, keepdims=True) if gamma is not None else None
+        dxhat = dy * gamma if gamma is not None else dy
+        dx = dxhat - xp.mean(dxhat, axis=axes, keepdims=True)
+        dx -= xhat * xp.mean(dxhat * xhat, axis=axes, keepdims=True)
+        dx *= inv_std
+        return dx, dgamma, dbeta
