@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One prepared GPU check: the whole test suite on the CuPy backend, then the kernel benchmarks.
+#
+# Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
+# no network needed):   OUT=/some/dir bench/gpu_check.sh
+# Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
+# bench.log, results.json, results.md, summary.txt. Each part has its own timeout; the
+# benchmarks run even when tests fail. `--dry-run` rehearses everything on NumPy (no GPU):
+# a small test subset and tiny benchmark sizes, to check that the script itself works.
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+DRY=0
+if [ "${1:-}" = "--dry-run" ]; then DRY=1; fi
+OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y-%m-%dT%H%M%SZ)}
+mkdir -p "$OUT" || exit 2
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1
+PY=${PYTHON:-python}
+TEST_TIMEOUT=${TEST_TIMEOUT:-420}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-240}
+
+log() { echo "[gpu_check $(date -u +%H:%M:%S)] $*" | tee -a "$OUT/summary.txt"; }
+
+log "checkout $ROOT, results in $OUT, dry-run=$DRY"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -a)"
+  echo "git: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo none) $(git -C "$ROOT" status --short 2>/dev/null | wc -l) changed files"
+  timeout 30 nvidia-smi 2>&1 || echo "nvidia-smi unavailable"
+  "$PY" -V 2>&1
+  timeout 60 "$PY" -c "import numpy; print('numpy', numpy.__version__)" 2>&1
+  timeout 60 "$PY" -c "import cupy; print('cupy', cupy.__version__, 'available', cupy.is_available())" 2>&1
+  timeout 60 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1
+} > "$OUT/env.txt" 2>&1
+
+if [ "$DRY" = 1 ]; then
+  BACKEND=numpy
+  TESTS=(tests/test_kernel_twins.py tests/test_backend_selection.py)
+  BENCH_ARGS=(--dry-run)
+else
+  BACKEND=cupy
+  TESTS=()
+  BENCH_ARGS=()
+fi
+
+log "pytest on $BACKEND (timeout ${TEST_TIMEOUT}s)"
+start=$(date +%s)
+timeout "$TEST_TIMEOUT" env GPUKERAS_BACKEND=$BACKEND GPUKERAS_TEST_BACKENDS=$BACKEND \
+  "$PY" -m pytest -q -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OUT/junit.xml" "${TESTS[@]}" \
+  > "$OUT/pytest.log" 2>&1
+test_rc=$?
+log "pytest exit $test_rc after $(( $(date +%s) - start ))s: $(tail -n 1 "$OUT/pytest.log")"
+
+log "benchmarks (timeout ${BENCH_TIMEOUT}s)"
+start=$(date +%s)
+timeout "$BENCH_TIMEOUT" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_kernels_gpu.py" --out "$OUT" --junit "$OUT/junit.xml" "${BENCH_ARGS[@]}" \
+  > "$OUT/bench.log" 2>&1
+bench_rc=$?
+log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.txt"; fi
+
+log "done: tests rc=$test_rc, bench rc=$bench_rc; files in $OUT"
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ]; then exit 1; fi
+exit 0

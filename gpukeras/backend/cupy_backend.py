@@ -1,0 +1,427 @@
+"""CuPy backend: the generic ops on GPU arrays, with our CUDA kernels for the hot primitives.
+
+Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations forward and
+backward, the fused Dense epilogues (bias + activation; activation gradient + bias gradient),
+fused sparse softmax cross-entropy and sigmoid binary cross-entropy, multi-tensor SGD / Adam /
+RMSprop (one launch per step for all weights) and dropout. Each override falls back to the
+generic `Ops` code for dtypes, layouts or parameters its kernel does not cover, or when the
+kernel cannot be built (e.g. NVRTC finds no half headers). `GPUKERAS_CUPY_KERNELS=0` turns
+every kernel off (generic CuPy code only), which the benchmarks use as the unfused baseline.
+Dropout masks come from a Philox stream on the device, so they differ from NumPy's masks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gpukeras.backend import kernels as K
+
+K.cache_dir()  # before CuPy compiles anything (CuPy 14 reads CUPY_CACHE_DIR at import)
+
+import cupy  # noqa: E402
+import cupyx  # noqa: E402
+
+from gpukeras.backend.base import Array, Ops, Shape, adam_step_size  # noqa: E402
+
+_BLOCK = 256
+_CHUNK = 8192  # elements per block in the multi-tensor optimizer kernels
+_ROW = 8  # int64 entries per weight in the optimizer tensor table (see optimizers.cu)
+_KERNEL_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+_NULL = np.uint64(0)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _f32(v: float) -> np.float32:
+    return np.float32(v)
+
+
+class CupyOps(Ops):
+    """Primitive ops on CuPy arrays (NVIDIA GPU memory)."""
+
+    name = "cupy"
+    xp = cupy
+
+    def __init__(self) -> None:
+        self.use_kernels = os.environ.get("GPUKERAS_CUPY_KERNELS", "1").strip() not in ("0", "false", "no")
+        self._tables: OrderedDict[tuple, Any] = OrderedDict()
+        self._sm_count: int | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _suffix(self, *arrays: Array | None) -> str | None:
+        """Kernel dtype suffix when every array is a CuPy array of one kernel dtype, else None."""
+        if not self.use_kernels:
+            return None
+        first = arrays[0]
+        if not isinstance(first, cupy.ndarray):
+            return None
+        suffix = _KERNEL_DTYPES.get(first.dtype.name)
+        for a in arrays[1:]:
+            if a is not None and (not isinstance(a, cupy.ndarray) or a.dtype != first.dtype):
+                return None
+        return suffix
+
+    def _sms(self) -> int:
+        if self._sm_count is None:
+            self._sm_count = int(cupy.cuda.Device().attributes["MultiProcessorCount"])
+        return self._sm_count
+
+    def _grid(self, n: int, block: int = _BLOCK) -> int:
+        """Blocks for a grid-stride loop over n items: enough to fill the GPU, no more."""
+        return max(1, min((n + block - 1) // block, self._sms() * 32))
+
+    def _launch(self, filename: str, name: str, grid: tuple, block: tuple, args: tuple) -> bool:
+        """Run one kernel; False (nothing launched) when it cannot be built here."""
+        try:
+            fn = K.function(filename, name)
+        except K.KernelUnavailableError:
+            return False
+        fn(grid, block, args)
+        return True
+
+    @staticmethod
+    def _act_params(name: str, params: tuple) -> tuple[float, float, float] | None:
+        return K.act_params(name, params)
+
+    # ------------------------------------------------------------------ creation/transfer
+    def asarray(self, x: Any, dtype: Any = None) -> Array:
+        """Host data to the device; CuPy stages NumPy arrays through pinned memory (async copy)."""
+        return cupy.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x: Array) -> np.ndarray:
+        return x.get() if isinstance(x, cupy.ndarray) else np.asarray(x)
+
+    def is_array(self, x: Any) -> bool:
+        return isinstance(x, cupy.ndarray)
+
+    def item(self, x: Array) -> float:
+        """A Python float (waits for the device)."""
+        return float(x.get()) if isinstance(x, cupy.ndarray) else float(x)
+
+    def synchronize(self) -> None:
+        cupy.cuda.get_current_stream().synchronize()
+
+    def clear_caches(self) -> None:
+        """Drop optimizer tables and loaded kernel modules; free CuPy's device and pinned pools."""
+        self._tables.clear()
+        K.clear()
+        cupy.get_default_memory_pool().free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+    # ------------------------------------------------------------------ generic fixes for CuPy
+    def _erf(self, x: Array) -> Array:
+        from cupyx.scipy.special import erf
+
+        return erf(x)
+
+    def _add_at(self, out: Array, idx: Any, values: Array) -> None:
+        cupyx.scatter_add(out, idx, values)
+
+    def one_hot(self, labels: Array, num_classes: int, dtype: Any = "float32") -> Array:
+        labels = cupy.asarray(labels).astype("int64")
+        return (labels[..., None] == cupy.arange(num_classes)).astype(dtype)
+
+    # ------------------------------------------------------------------ activations
+    def activation(self, name: str, x: Array, params: tuple = ()) -> Array:
+        p = self._act_params(name, params) if name != "linear" else None
+        suffix = self._suffix(x) if p is not None else None
+        if suffix is None:
+            return super().activation(name, x, params)
+        x = cupy.ascontiguousarray(x)
+        y = cupy.empty_like(x)
+        n = x.size
+        if n == 0:
+            return y
+        if not self._launch("activations.cu", f"gk_act_{name}_fwd_{suffix}", (self._grid(n),), (_BLOCK,),
+                            (x, y, np.int64(n), _f32(p[0]), _f32(p[1]), _f32(p[2]))):
+            return super().activation(name, x, params)
+        return y
+
+    def activation_backward(self, name: str, dy: Array, x: Array, y: Array, params: tuple = ()) -> Array:
+        p = self._act_params(name, params) if name != "linear" else None
+        suffix = self._suffix(dy, x, y) if p is not None else None
+        if suffix is None or y is None or dy.shape != x.shape or y.shape != x.shape:
+            return super().activation_backward(name, dy, x, y, params)
+        dy, x, y = (cupy.ascontiguousarray(a) for a in (dy, x, y))
+        dx = cupy.empty_like(x)
+        n = x.size
+        if n == 0:
+            return dx
+        if not self._launch("activations.cu", f"gk_act_{name}_bwd_{suffix}", (self._grid(n),), (_BLOCK,),
+                            (dy, x, y, dx, np.int64(n), _f32(p[0]), _f32(p[1]), _f32(p[2]))):
+            return super().activation_backward(name, dy, x, y, params)
+        return dx
+
+    # ------------------------------------------------------------------ fused Dense
+    def _rows_grid(self, rows: int, cols: int, bx: int, rows_per_block: int = 1, per_sm: int = 16) -> tuple[int, int]:
+        """(column blocks, row blocks) for the row-strided kernels: about `per_sm` blocks per SM."""
+        gx = (cols + bx - 1) // bx
+        gy = min((rows + rows_per_block - 1) // rows_per_block, max(1, self._sms() * per_sm // gx), 65535)
+        return gx, max(1, gy)
+
+    def _dense_ok(self, x: Array, kernel: Array, bias: Array | None, activation: str, params: tuple):
+        p = (0.0, 0.0, 0.0) if activation == "linear" and not params else self._act_params(activation, params)
+        if p is None or x.ndim < 1 or kernel.ndim != 2:
+            return None, None
+        suffix = self._suffix(x, kernel, bias)
+        if suffix is None or (bias is not None and bias.shape != (kernel.shape[1],)):
+            return None, None
+        return suffix, p
+
+    def dense(self, x: Array, kernel: Array, bias: Array | None, activation: str,
+              params: tuple = ()) -> tuple[Array, Array]:
+        """GEMM by cuBLAS, then one kernel: z += bias (in place), y = act(z)."""
+        suffix, p = self._dense_ok(x, kernel, bias, activation, params)
+        if suffix is None:
+            return super().dense(x, kernel, bias, activation, params)
+        z = cupy.matmul(x, kernel)
+        if (bias is None and activation == "linear") or z.size == 0:
+            return super().dense(x, kernel, bias, activation, params) if z.size == 0 else (z, z)
+        cols = z.shape[-1]
+        rows = z.size // cols
+        y = z if activation == "linear" else cupy.empty_like(z)
+        bx = min(_BLOCK, (cols + 31) // 32 * 32)
+        grid = self._rows_grid(rows, cols, bx)
+        b = bias if bias is not None else _NULL
+        if not self._launch("dense.cu", f"gk_dense_fwd_{activation}_{suffix}", grid, (bx, 1),
+                            (z, y, b, np.int64(rows), np.int64(cols), _f32(p[0]), _f32(p[1]), _f32(p[2]))):
+            if bias is not None:
+                z += bias
+            return (z, z) if activation == "linear" else (super().activation(activation, z, params), z)
+        return y, z
+
+    def dense_backward(self, dy: Array, x: Array, kernel: Array, z: Array, y: Array,
+                       activation: str, params: tuple = (), has_bias: bool = True,
+                       need_dx: bool = True) -> tuple[Array | None, Array, Array | None]:
+        """One kernel: dz = dy * act'(z) and the bias gradient (block column sums); then two GEMMs."""
+        suffix, p = self._dense_ok(x, kernel, None, activation, params)
+        if suffix is not None and self._suffix(dy, z, y) != suffix:
+            suffix = None
+        if suffix is None or dy.shape != z.shape or z.size == 0 or (activation == "linear" and not has_bias):
+            return super().dense_backward(dy, x, kernel, z, y, activation, params, has_bias, need_dx)
+        dy, z, y = (cupy.ascontiguousarray(a) for a in (dy, z, y))
+        cols = z.shape[-1]
+        rows = z.size // cols
+        dz = dy if activation == "linear" else cupy.empty_like(dy)
+        # few row blocks: each block reduces many rows, so the float32 partials stay small
+        gx, gy = self._rows_grid(rows, cols, 32, rows_per_block=8, per_sm=8)
+        dbias = cupy.empty((cols,), dtype=dy.dtype) if has_bias else None
+        partial = cupy.empty((gy, cols), dtype=cupy.float32) if has_bias and gy > 1 else None
+        ok = self._launch("dense.cu", f"gk_dense_bwd_{activation}_{suffix}", (gx, gy), (32, 8),
+                          (dy, z, y, dz, partial if partial is not None else _NULL,
+                           dbias if dbias is not None else _NULL, np.int64(rows), np.int64(cols),
+                           _f32(p[0]), _f32(p[1]), _f32(p[2])))
+        if ok and partial is not None:
+            ok = self._launch("dense.cu", f"gk_dense_bias_finish_{suffix}", (self._grid(cols),), (_BLOCK,),
+                              (partial, dbias, np.int64(gy), np.int64(cols)))
+        if not ok:
+            return super().dense_backward(dy, x, kernel, z, y, activation, params, has_bias, need_dx)
+        x2 = x.reshape(-1, x.shape[-1])
+        dz2 = dz.reshape(-1, cols)
+        dkernel = cupy.matmul(x2.T, dz2)
+        dx = cupy.matmul(dz, kernel.T) if need_dx else None
+        return dx, dkernel, dbias
+
+    # ------------------------------------------------------------------ fused losses
+    def sparse_softmax_cross_entropy(self, logits: Array, labels: Array) -> tuple[Array, Array]:
+        """One block per row: max, sum of exp, loss and the softmax probabilities."""
+        suffix = self._suffix(logits)
+        if suffix is None or logits.ndim < 1 or logits.size == 0 or tuple(labels.shape) != logits.shape[:-1]:
+            return self._generic_sxent(logits, labels)
+        logits = cupy.ascontiguousarray(logits)
+        labels64 = cupy.ascontiguousarray(cupy.asarray(labels).astype(cupy.int64, copy=False))
+        cols = logits.shape[-1]
+        rows = logits.size // cols
+        loss = cupy.empty(logits.shape[:-1], dtype=logits.dtype)
+        probs = cupy.empty_like(logits)
+        block = min(_BLOCK, (cols + 31) // 32 * 32)
+        if not self._launch("softmax_xent.cu", f"gk_sxent_fwd_{suffix}", (self._grid(rows, 1),), (block,),
+                            (logits, labels64, loss, probs, np.int64(rows), np.int64(cols))):
+            return self._generic_sxent(logits, labels)
+        return loss, probs
+
+    def _generic_sxent(self, logits: Array, labels: Array) -> tuple[Array, Array]:
+        shifted = logits - cupy.max(logits, axis=-1, keepdims=True)
+        e = cupy.exp(shifted)
+        total = cupy.sum(e, axis=-1, keepdims=True)
+        idx = cupy.asarray(labels).astype("int64")[..., None]
+        picked = cupy.take_along_axis(shifted, idx, axis=-1)[..., 0]
+        return cupy.log(total[..., 0]) - picked, e / total
+
+    def sparse_softmax_cross_entropy_backward(self, dloss: Array, probs: Array, labels: Array) -> Array:
+        """(softmax - onehot) * dloss in one pass."""
+        suffix = self._suffix(probs)
+        cols = probs.shape[-1] if probs.ndim else 0
+        if suffix is None or probs.size == 0 or tuple(labels.shape) != probs.shape[:-1]:
+            return self._generic_sxent_backward(dloss, probs, labels)
+        dloss = cupy.ascontiguousarray(cupy.broadcast_to(cupy.asarray(dloss, dtype=probs.dtype), labels.shape))
+        probs = cupy.ascontiguousarray(probs)
+        labels64 = cupy.ascontiguousarray(cupy.asarray(labels).astype(cupy.int64, copy=False))
+        rows = probs.size // cols
+        grad = cupy.empty_like(probs)
+        bx = min(_BLOCK, (cols + 31) // 32 * 32)
+        if not self._launch("softmax_xent.cu", f"gk_sxent_bwd_{suffix}", self._rows_grid(rows, cols, bx), (bx, 1),
+                            (probs, labels64, dloss, grad, np.int64(rows), np.int64(cols))):
+            return self._generic_sxent_backward(dloss, probs, labels)
+        return grad
+
+    def _generic_sxent_backward(self, dloss: Array, probs: Array, labels: Array) -> Array:
+        return (probs - self.one_hot(labels, probs.shape[-1], probs.dtype)) * dloss[..., None]
+
+    def sigmoid_binary_cross_entropy(self, logits: Array, targets: Array) -> tuple[Array, Array]:
+        """Elementwise BCE from logits and sigmoid(logits), in one pass (twin: kernels.sigmoid_bce)."""
+        targets = cupy.asarray(targets, dtype=logits.dtype)
+        suffix = self._suffix(logits, targets)
+        if suffix is None or targets.shape != logits.shape or logits.size == 0:
+            return K.sigmoid_bce(cupy, logits, targets)
+        logits, targets = cupy.ascontiguousarray(logits), cupy.ascontiguousarray(targets)
+        loss, probs = cupy.empty_like(logits), cupy.empty_like(logits)
+        n = logits.size
+        if not self._launch("softmax_xent.cu", f"gk_sbce_fwd_{suffix}", (self._grid(n),), (_BLOCK,),
+                            (logits, targets, loss, probs, np.int64(n))):
+            return K.sigmoid_bce(cupy, logits, targets)
+        return loss, probs
+
+    def sigmoid_binary_cross_entropy_backward(self, dloss: Array, probs: Array, targets: Array) -> Array:
+        """(sigmoid(z) - t) * dloss in one pass."""
+        targets = cupy.asarray(targets, dtype=probs.dtype)
+        dloss = cupy.asarray(dloss, dtype=probs.dtype)
+        suffix = self._suffix(probs, targets, dloss)
+        if suffix is None or not (targets.shape == dloss.shape == probs.shape) or probs.size == 0:
+            return K.sigmoid_bce_backward(dloss, probs, targets)
+        probs, targets, dloss = (cupy.ascontiguousarray(a) for a in (probs, targets, dloss))
+        grad = cupy.empty_like(probs)
+        n = probs.size
+        if not self._launch("softmax_xent.cu", f"gk_sbce_bwd_{suffix}", (self._grid(n),), (_BLOCK,),
+                            (probs, targets, dloss, grad, np.int64(n))):
+            return K.sigmoid_bce_backward(dloss, probs, targets)
+        return grad
+
+    # ------------------------------------------------------------------ multi-tensor optimizers
+    def _tensor_table(self, columns: Sequence[Sequence[Array | None]]) -> tuple[Any, int, int] | None:
+        """Device table for optimizers.cu, or None when some array is not float32 C-contiguous.
+
+        columns = [params, grads, slot1, slot2, slot3] (a slot list may be None). Tables are cached by
+        the (pointer, size) tuple; CuPy's pool reuses addresses, so steady-state steps upload nothing.
+        """
+        params = columns[0]
+        n = len(params)
+        if not self.use_kernels or n == 0:
+            return None
+        key_parts = []
+        for col in columns:
+            if col is None:
+                key_parts.append(None)
+                continue
+            if len(col) != n:
+                return None
+            for a, w in zip(col, params):
+                if (not isinstance(a, cupy.ndarray) or a.dtype != cupy.float32 or not a.flags.c_contiguous
+                        or a.shape != w.shape):
+                    return None
+            key_parts.append(tuple(a.data.ptr for a in col))
+        key = (tuple(int(w.size) for w in params), tuple(key_parts))
+        found = self._tables.get(key)
+        if found is None:
+            host = np.zeros((n, _ROW), dtype=np.int64)
+            chunks = 0
+            for i, w in enumerate(params):
+                for j, ptrs in enumerate(key_parts):
+                    host[i, j] = 0 if ptrs is None else ptrs[i]
+                host[i, 5] = w.size
+                host[i, 6] = chunks
+                chunks += (int(w.size) + _CHUNK - 1) // _CHUNK
+            found = (cupy.asarray(host), n, chunks)  # staged through pinned memory by CuPy
+            self._tables[key] = found
+            while len(self._tables) > 16:
+                self._tables.popitem(last=False)
+        else:
+            self._tables.move_to_end(key)
+        return found
+
+    def _grads(self, grads: Sequence[Array]) -> list[Array]:
+        return [cupy.ascontiguousarray(g) if isinstance(g, cupy.ndarray) else g for g in grads]
+
+    def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
+                   lr: float, momentum: float, nesterov: bool) -> None:
+        """Keras SGD (momentum, nesterov) for all weights in one launch."""
+        grads = self._grads(grads)
+        use_m = bool(momentum)
+        ok = _is_number(lr) and _is_number(momentum) and (moments is not None or not use_m)
+        table = self._tensor_table([params, grads, moments if use_m else None, None, None]) if ok else None
+        if table is None or table[2] == 0 or not self._launch(
+                "optimizers.cu", "gk_sgd_multi_f32", (table[2],), (_BLOCK,),
+                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(momentum), np.int32(use_m),
+                 np.int32(bool(nesterov)))):
+            super().sgd_update(params, grads, moments, lr, momentum, nesterov)
+
+    def adam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
+                    vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
+                    step: int, vhats: Sequence[Array] | None = None, weight_decay: float = 0.0) -> None:
+        """Keras Adam (amsgrad with vhats; AdamW decay w -= lr*weight_decay*w first) in one launch."""
+        grads = self._grads(grads)
+        numbers = all(_is_number(v) for v in (lr, beta_1, beta_2, epsilon, step, weight_decay))
+        table = self._tensor_table([params, grads, ms, vs, vhats]) if numbers else None
+        if table is not None and table[2] > 0:
+            alpha = adam_step_size(lr, beta_1, beta_2, step, np.float32)  # rounded like the generic path
+            if self._launch("optimizers.cu", "gk_adam_multi_f32", (table[2],), (_BLOCK,),
+                            (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(alpha), _f32(1.0 - beta_1),
+                             _f32(1.0 - beta_2), _f32(epsilon), _f32(lr * weight_decay),
+                             np.int32(vhats is not None))):
+                return
+        if weight_decay:
+            for w in params:
+                w -= w * (weight_decay * lr)
+        super().adam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, step, vhats)
+
+    def rmsprop_update(self, params: Sequence[Array], grads: Sequence[Array], velocities: Sequence[Array],
+                       momentums: Sequence[Array] | None, average_grads: Sequence[Array] | None, lr: float,
+                       rho: float, momentum: float, epsilon: float) -> None:
+        """Keras RMSprop (centered when average_grads, momentum when momentums) in one launch."""
+        grads = self._grads(grads)
+        numbers = all(_is_number(v) for v in (lr, rho, momentum, epsilon))
+        table = self._tensor_table([params, grads, velocities, average_grads, momentums]) if numbers else None
+        if table is None or table[2] == 0 or not self._launch(
+                "optimizers.cu", "gk_rmsprop_multi_f32", (table[2],), (_BLOCK,),
+                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(rho), _f32(1.0 - rho),
+                 _f32(momentum), _f32(epsilon), np.int32(average_grads is not None),
+                 np.int32(momentums is not None))):
+            super().rmsprop_update(params, grads, velocities, momentums, average_grads, lr, rho, momentum, epsilon)
+
+    # ------------------------------------------------------------------ dropout
+    def dropout_mask(self, shape: Shape, rate: float, rng: np.random.Generator,
+                     dtype: Any = "float32") -> Array:
+        """Philox mask on the device (seeded from `rng`): 1/(1-rate) where kept, else 0."""
+        mask, _ = self._dropout(None, tuple(shape), rate, rng, dtype)
+        return mask
+
+    def dropout(self, x: Array, rate: float, rng: np.random.Generator) -> tuple[Array, Array]:
+        """(x * mask, mask) in one kernel."""
+        mask, y = self._dropout(x, tuple(x.shape), rate, rng, x.dtype)
+        return y, mask
+
+    def _dropout(self, x: Array | None, shape: Shape, rate: float, rng: np.random.Generator,
+                 dtype: Any) -> tuple[Array, Array | None]:
+        seed = int(rng.integers(0, 2**63 - 1, dtype=np.int64))
+        scale = 1.0 / (1.0 - rate)
+        mask = cupy.empty(shape, dtype=dtype)
+        suffix = self._suffix(mask, x)
+        n = mask.size
+        y = None if x is None else cupy.empty_like(mask)
+        if suffix is not None and n and _is_number(rate):
+            xs = None if x is None else cupy.ascontiguousarray(x)
+            name = f"gk_dropout_mask_{suffix}" if x is None else f"gk_dropout_{suffix}"
+            args = (mask, np.int64(n)) if x is None else (xs, y, mask, np.int64(n))
+            quads = (n + 3) // 4
+            if self._launch("dropout.cu", name, (self._grid(quads),), (_BLOCK,),
+                            args + (np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32), _f32(rate), _f32(scale))):
+                return mask, y
+        mask = cupy.asarray(K.philox_dropout_mask(shape, rate, seed, dtype))
+        return mask, (None if x is None else x * mask)

@@ -1,0 +1,122 @@
+// Shared helpers for gpukeras kernels: dtype load/store, grid-stride loops, block reductions.
+//
+// Each .cu is compiled once per storage dtype: the loader (gpukeras/backend/kernels.py) defines
+// exactly one of GK_F32 / GK_F16 / GK_BF16, so the float32 module never needs cuda_fp16.h
+// (NVRTC may not find the CUDA headers). With none defined (the nvcc compile check) all are built.
+// All arithmetic is done in float32; half types are converted on load and rounded once on store.
+#pragma once
+
+#if !defined(GK_F32) && !defined(GK_F16) && !defined(GK_BF16)
+#define GK_F32 1
+#define GK_F16 1
+#define GK_BF16 1
+#endif
+#ifdef GK_F16
+#include <cuda_fp16.h>
+#endif
+#ifdef GK_BF16
+#include <cuda_bf16.h>
+#endif
+
+typedef long long gk_index;
+
+// Formula helpers are host+device so tests can run them on the CPU through nvcc (host harness).
+#define GK_HD __host__ __device__ __forceinline__
+
+#define GK_NEG_INF __int_as_float(static_cast<int>(0xff800000u))
+#define GK_NAN __int_as_float(0x7fc00000)
+
+__device__ __forceinline__ float gk_to_float(float v) { return v; }
+__device__ __forceinline__ void gk_from_float(float v, float* out) { *out = v; }
+#ifdef GK_F16
+__device__ __forceinline__ float gk_to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ void gk_from_float(float v, __half* out) { *out = __float2half_rn(v); }
+#endif
+#ifdef GK_BF16
+__device__ __forceinline__ float gk_to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ void gk_from_float(float v, __nv_bfloat16* out) { *out = __float2bfloat16_rn(v); }
+#endif
+
+template <typename T>
+__device__ __forceinline__ float gk_load(const T* p, gk_index i) { return gk_to_float(p[i]); }
+
+template <typename T>
+__device__ __forceinline__ void gk_store(T* p, gk_index i, float v) { gk_from_float(v, p + i); }
+
+// for (i = global thread id; i < n; i += total threads)
+#define GK_GRID_STRIDE(i, n)                                                            \
+  for (gk_index i = (gk_index)blockIdx.x * blockDim.x + threadIdx.x; i < (gk_index)(n); \
+       i += (gk_index)blockDim.x * gridDim.x)
+
+// Numerically stable logistic sigmoid: exp of a non-positive number only.
+GK_HD float gk_sigmoid(float x) {
+  const float e = expf(-fabsf(x));
+  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)), no overflow.
+GK_HD float gk_softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+__device__ __forceinline__ float gk_warp_sum(float v) {
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+  return v;
+}
+
+__device__ __forceinline__ float gk_warp_max(float v) {
+  for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, off));
+  return v;
+}
+
+// Block-wide sum / max, result returned to every thread. blockDim.x must be a multiple of 32
+// (at most 1024); `smem` holds 32 floats. Safe to call repeatedly with the same smem.
+__device__ __forceinline__ float gk_block_sum(float v, float* smem) {
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int nwarps = blockDim.x >> 5;
+  v = gk_warp_sum(v);
+  __syncthreads();
+  if (lane == 0) smem[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < nwarps ? smem[lane] : 0.0f;
+    v = gk_warp_sum(v);
+    if (lane == 0) smem[0] = v;
+  }
+  __syncthreads();
+  return smem[0];
+}
+
+__device__ __forceinline__ float gk_block_max(float v, float* smem) {
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int nwarps = blockDim.x >> 5;
+  v = gk_warp_max(v);
+  __syncthreads();
+  if (lane == 0) smem[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < nwarps ? smem[lane] : GK_NEG_INF;
+    v = gk_warp_max(v);
+    if (lane == 0) smem[0] = v;
+  }
+  __syncthreads();
+  return smem[0];
+}
+
+// Instantiate MACRO(T, suffix) once per enabled storage dtype.
+#ifdef GK_F32
+#define GK_FOR_F32(M) M(float, f32)
+#else
+#define GK_FOR_F32(M)
+#endif
+#ifdef GK_F16
+#define GK_FOR_F16(M) M(__half, f16)
+#else
+#define GK_FOR_F16(M)
+#endif
+#ifdef GK_BF16
+#define GK_FOR_BF16(M) M(__nv_bfloat16, bf16)
+#else
+#define GK_FOR_BF16(M)
+#endif
+#define GK_FOR_EACH_DTYPE(M) GK_FOR_F32(M) GK_FOR_F16(M) GK_FOR_BF16(M)

@@ -1,0 +1,121 @@
+// Multi-tensor optimizer updates: ONE launch updates every weight of a model (float32).
+//
+// Design: a device "tensor table" of int64 rows, GK_ROW entries per weight:
+//   [w_ptr, g_ptr, slot1_ptr, slot2_ptr, slot3_ptr, size, first_chunk, 0]
+// Each weight is cut into chunks of `chunk` elements; block b finds its weight by binary search
+// on first_chunk (the prefix sum of chunk counts) and updates elements
+// [(b - first_chunk) * chunk, min(+chunk, size)) of it with a block-stride loop.
+// A table (not one flat parameter buffer) because gradients arrive from autodiff as separate
+// arrays: a flat buffer would cost an extra gather of every gradient per step. The host caches
+// tables by pointer tuple (CuPy's pool hands back the same addresses step after step), so the
+// steady state uploads nothing; arithmetic uses _rn intrinsics (no FMA contraction) in the same
+// order as gpukeras/backend/base.py, so results match the NumPy twin to rounding.
+#include "common.cuh"
+
+#define GK_ROW 8
+
+__device__ __forceinline__ int gk_find_tensor(const long long* __restrict__ table, int n_tensors, long long block) {
+  int lo = 0;
+  int hi = n_tensors - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (table[(long long)mid * GK_ROW + 6] <= block) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+template <typename F>
+__device__ __forceinline__ void gk_multi_tensor_apply(const long long* __restrict__ table, int n_tensors,
+                                                      long long chunk, F&& update) {
+  const int t = gk_find_tensor(table, n_tensors, blockIdx.x);
+  const long long* row = table + (long long)t * GK_ROW;
+  float* w = reinterpret_cast<float*>(row[0]);
+  const float* g = reinterpret_cast<const float*>(row[1]);
+  float* s1 = reinterpret_cast<float*>(row[2]);
+  float* s2 = reinterpret_cast<float*>(row[3]);
+  float* s3 = reinterpret_cast<float*>(row[4]);
+  const long long size = row[5];
+  const long long begin = ((long long)blockIdx.x - row[6]) * chunk;
+  const long long end = begin + chunk < size ? begin + chunk : size;
+  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) update(w, g, s1, s2, s3, i);
+}
+
+// Keras SGD: m = momentum*m - lr*g; w += m  (nesterov: w += momentum*m - lr*g); no momentum: w -= lr*g.
+// slot1 = momentum buffer (unused without momentum).
+extern "C" __global__ void gk_sgd_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                            float momentum, int use_momentum, int nesterov) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float*, float*,
+                                                                  long long i) {
+    const float lg = __fmul_rn(lr, g[i]);
+    if (!use_momentum) {
+      w[i] = __fsub_rn(w[i], lg);
+      return;
+    }
+    const float mi = __fsub_rn(__fmul_rn(m[i], momentum), lg);
+    m[i] = mi;
+    if (nesterov) {
+      w[i] = __fadd_rn(w[i], __fsub_rn(__fmul_rn(momentum, mi), lg));
+    } else {
+      w[i] = __fadd_rn(w[i], mi);
+    }
+  });
+}
+
+// Keras Adam with bias correction folded into alpha = lr*sqrt(1-b2^t)/(1-b1^t) (host, float32):
+//   m += (g-m)*(1-b1); v += (g*g-v)*(1-b2); [vhat = max(vhat, v)]; w -= (alpha*m)/(sqrt(v or vhat)+eps)
+// AdamW: lr_wd = lr*weight_decay != 0 first applies w -= w*lr_wd (Keras decays before the update).
+// slot1 = m, slot2 = v, slot3 = vhat (amsgrad only).
+extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tensors, long long chunk, float alpha,
+                                             float one_minus_b1, float one_minus_b2, float eps, float lr_wd,
+                                             int amsgrad) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float* v,
+                                                                  float* vhat, long long i) {
+    const float gi = g[i];
+    float wi = w[i];
+    if (lr_wd != 0.0f) wi = __fsub_rn(wi, __fmul_rn(wi, lr_wd));
+    const float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), one_minus_b1));
+    const float vi = __fadd_rn(v[i], __fmul_rn(__fsub_rn(__fmul_rn(gi, gi), v[i]), one_minus_b2));
+    m[i] = mi;
+    v[i] = vi;
+    float denom_v = vi;
+    if (amsgrad) {
+      denom_v = fmaxf(vhat[i], vi);
+      vhat[i] = denom_v;
+    }
+    w[i] = __fsub_rn(wi, __fdiv_rn(__fmul_rn(mi, alpha), __fadd_rn(__fsqrt_rn(denom_v), eps)));
+  });
+}
+
+// Keras RMSprop: v = rho*v + (1-rho)*g^2; centered: a = rho*a + (1-rho)*g, denom = v - a^2 + eps,
+// else denom = v + eps; inc = lr*g / sqrt(denom); momentum > 0: mo = momentum*mo + inc, w -= mo;
+// else w -= inc. slot1 = v, slot2 = a (centered), slot3 = mo (momentum).
+extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                                float rho, float one_minus_rho, float momentum, float eps,
+                                                int centered, int use_momentum) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* v, float* a,
+                                                                  float* mo, long long i) {
+    const float gi = g[i];
+    const float vi = __fadd_rn(__fmul_rn(rho, v[i]), __fmul_rn(one_minus_rho, __fmul_rn(gi, gi)));
+    v[i] = vi;
+    float denom;
+    if (centered) {
+      const float ai = __fadd_rn(__fmul_rn(rho, a[i]), __fmul_rn(one_minus_rho, gi));
+      a[i] = ai;
+      denom = __fadd_rn(__fsub_rn(vi, __fmul_rn(ai, ai)), eps);
+    } else {
+      denom = __fadd_rn(vi, eps);
+    }
+    const float inc = __fdiv_rn(__fmul_rn(lr, gi), __fsqrt_rn(denom));
+    if (use_momentum) {
+      const float moi = __fadd_rn(__fmul_rn(momentum, mo[i]), inc);
+      mo[i] = moi;
+      w[i] = __fsub_rn(w[i], moi);
+    } else {
+      w[i] = __fsub_rn(w[i], inc);
+    }
+  });
+}

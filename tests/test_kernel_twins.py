@@ -1,0 +1,501 @@
+"""Each CUDA kernel has a NumPy twin; twins match float64 formulas here, kernels match twins on a GPU.
+
+CPU (always): the NumPy backend primitives (and the twins in gpukeras.backend.kernels) against
+independent float64 formulas; the kernels' own formula code (act_functions.cuh, Philox in
+dropout.cu) compiled for the host by nvcc and run on the CPU against the twins.
+GPU (marked `gpu`, skipped without the CuPy backend): CupyOps against NumpyOps, float32 and
+float16, forward and backward; the one-launch optimizers against the per-weight NumPy loop.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from gpukeras import backend
+from gpukeras.backend import kernels as K
+from gpukeras.backend.base import Ops
+from gpukeras.backend.numpy_backend import NumpyOps
+
+NP = NumpyOps()
+NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.path.exists("/usr/local/bin/nvcc") else None)
+SELU_A, SELU_S = 1.6732632423543772, 1.0507009873554805
+C = math.sqrt(2.0 / math.pi)
+ERF = np.vectorize(math.erf)
+
+# (name, params) variants exercised everywhere
+VARIANTS = [("relu", ()), ("relu", (0.1, 4.0, 0.5)), ("relu6", ()), ("leaky_relu", ()), ("leaky_relu", (0.3,)),
+            ("elu", ()), ("elu", (0.5,)), ("selu", ()), ("gelu", ()), ("gelu_tanh", ()), ("silu", ()),
+            ("sigmoid", ()), ("hard_sigmoid", ()), ("hard_silu", ()), ("tanh", ()), ("softplus", ()),
+            ("softsign", ()), ("exponential", ()), ("mish", ())]
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _sp(x):
+    return np.logaddexp(0.0, x)
+
+
+def ref_act(name: str, x: np.ndarray, params: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+    """float64 (y, dy/dx) written independently of the backend."""
+    x = x.astype(np.float64)
+    if name == "relu":
+        ns, mv, th = (list(params) + [0.0, None, 0.0][len(params):])
+        y = np.where(x >= th, x, ns * (x - th))
+        d = np.where(x > th, 1.0, ns)
+        if mv is not None:
+            y = np.minimum(y, mv)
+            d = np.where(x >= mv, 0.0, d)
+        return y, d
+    if name == "relu6":
+        return np.clip(x, 0, 6), ((x > 0) & (x < 6)).astype(float)
+    if name == "leaky_relu":
+        a = params[0] if params else 0.2
+        return np.where(x >= 0, x, a * x), np.where(x > 0, 1.0, a)
+    if name in ("elu", "selu"):
+        a = (params[0] if params else 1.0) if name == "elu" else SELU_A
+        s = 1.0 if name == "elu" else SELU_S
+        return s * np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))), s * np.where(x > 0, 1.0, a * np.exp(x))
+    if name == "gelu":
+        cdf = 0.5 * (1 + ERF(x / math.sqrt(2)).astype(float))
+        return x * cdf, cdf + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    if name == "gelu_tanh":
+        t = np.tanh(C * (x + 0.044715 * x ** 3))
+        return 0.5 * x * (1 + t), 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * C * (1 + 3 * 0.044715 * x * x)
+    if name == "silu":
+        s = _sig(x)
+        return x * s, s * (1 + x * (1 - s))
+    if name == "sigmoid":
+        s = _sig(x)
+        return s, s * (1 - s)
+    if name == "hard_sigmoid":
+        return np.clip(x / 6 + 0.5, 0, 1), ((x > -3) & (x < 3)) / 6.0
+    if name == "hard_silu":
+        return x * np.clip(x / 6 + 0.5, 0, 1), np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, x / 3 + 0.5))
+    if name == "tanh":
+        return np.tanh(x), 1 - np.tanh(x) ** 2
+    if name == "softplus":
+        return _sp(x), _sig(x)
+    if name == "softsign":
+        return x / (1 + abs(x)), 1 / (1 + abs(x)) ** 2
+    if name == "exponential":
+        return np.exp(x), np.exp(x)
+    if name == "mish":
+        t = np.tanh(_sp(x))
+        return x * t, t + x * (1 - t * t) * _sig(x)
+    raise KeyError(name)
+
+
+# float32 tolerance: rtol 1e-5, plus an absolute floor for the float32 cancellation in base.py's
+# own formulas (1 + tanh(.) of gelu_tanh near x = -5 loses ~1.5e-6 absolute in float32).
+F32 = dict(rtol=1e-5, atol=3e-6)
+
+
+def _grid32() -> np.ndarray:
+    """float32 inputs: a dense grid plus the kinks (0, ±3, 6, thresholds)."""
+    x = np.linspace(-7.0, 7.0, 281).astype(np.float32)
+    return np.unique(np.concatenate([x, np.float32([0.0, -3.0, 3.0, 6.0, 0.5, 4.0, -0.25, 1e-3])]))
+
+
+def _dy_for(x: np.ndarray) -> np.ndarray:
+    return (0.5 + 0.25 * (np.arange(x.size) % 5)).astype(x.dtype)
+
+
+# ---------------------------------------------------------------------------------- CPU twins
+@pytest.mark.parametrize("name,params", VARIANTS, ids=[f"{n}{p}" for n, p in VARIANTS])
+def test_numpy_activation_twin_matches_float64(name, params):
+    x = _grid32()
+    dy = _dy_for(x)
+    y = NP.activation(name, x, params)
+    dx = NP.activation_backward(name, dy, x, y, params)
+    y64, d64 = ref_act(name, x, params)
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    np.testing.assert_allclose(y, y64, **F32)
+    np.testing.assert_allclose(dx, dy * d64, **F32)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "gelu", "sigmoid"])
+@pytest.mark.parametrize("ops", [NP, Ops()], ids=["numpy", "generic"])
+def test_dense_twin_matches_float64(activation, ops):
+    if isinstance(ops, Ops) and type(ops) is Ops:
+        ops.xp = np
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.normal(size=s).astype(np.float32) for s in ((16, 12), (12, 9), (9,)))
+    dy = rng.normal(size=(16, 9)).astype(np.float32)
+    y, z = ops.dense(x, w, b, activation)
+    z64 = x.astype(np.float64) @ w + b
+    y64, d64 = (z64, np.ones_like(z64)) if activation == "linear" else ref_act(activation, z64)
+    np.testing.assert_allclose(z, z64, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, y64, rtol=1e-5, atol=1e-5)
+    dx, dw, db = ops.dense_backward(dy, x, w, z, y, activation)
+    dz64 = dy * d64
+    np.testing.assert_allclose(db, dz64.sum(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw, x.T.astype(np.float64) @ dz64, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx, dz64 @ w.T.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
+def test_sparse_softmax_xent_twin_matches_float64():
+    rng = np.random.default_rng(1)
+    logits = (rng.normal(size=(32, 10)) * 4).astype(np.float32)
+    labels = rng.integers(0, 10, size=32)
+    loss, probs = NP.sparse_softmax_cross_entropy(logits, labels)
+    l64 = logits.astype(np.float64)
+    p64 = np.exp(l64 - l64.max(1, keepdims=True))
+    p64 /= p64.sum(1, keepdims=True)
+    np.testing.assert_allclose(probs, p64, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(loss, -np.log(p64[np.arange(32), labels]), rtol=1e-5, atol=1e-6)
+    dloss = rng.uniform(0.5, 2, size=32).astype(np.float32)
+    grad = NP.sparse_softmax_cross_entropy_backward(dloss, probs, labels)
+    onehot = np.eye(10)[labels]
+    np.testing.assert_allclose(grad, (p64 - onehot) * dloss[:, None], rtol=1e-5, atol=1e-6)
+
+
+def test_sigmoid_bce_twin_matches_float64():
+    rng = np.random.default_rng(2)
+    z = (rng.normal(size=(64, 3)) * 6).astype(np.float32)
+    t = rng.uniform(size=(64, 3)).astype(np.float32)
+    loss, probs = K.sigmoid_bce(np, z, t)
+    z64, t64 = z.astype(np.float64), t.astype(np.float64)
+    ref = -(t64 * np.log(_sig(z64)) + (1 - t64) * np.log(1 - _sig(z64)))
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probs, _sig(z64), rtol=1e-6)
+    dloss = rng.uniform(size=(64, 3)).astype(np.float32)
+    np.testing.assert_allclose(K.sigmoid_bce_backward(dloss, probs, t), (_sig(z64) - t64) * dloss, rtol=1e-5,
+                               atol=1e-7)
+
+
+def _weights(rng, shapes, dtype=np.float32):
+    return [rng.normal(size=s).astype(dtype) for s in shapes]
+
+
+SHAPES = [(7, 5), (5,), (300,), (3, 4, 2)]
+
+
+def _sgd64(w, g, m, lr, mom, nesterov):
+    for i in range(len(w)):
+        if not mom:
+            w[i] = w[i] - lr * g[i]
+            continue
+        m[i] = mom * m[i] - lr * g[i]
+        w[i] = w[i] + (mom * m[i] - lr * g[i] if nesterov else m[i])
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_twin_matches_float64(momentum, nesterov):
+    rng = np.random.default_rng(3)
+    w, g, m = _weights(rng, SHAPES), _weights(rng, SHAPES), _weights(rng, SHAPES)
+    w64, m64 = [a.astype(np.float64) for a in w], [a.astype(np.float64) for a in m]
+    for _ in range(3):
+        NP.sgd_update(w, g, m, 0.01, momentum, nesterov)
+        _sgd64(w64, g, m64, 0.01, momentum, nesterov)
+    for a, b in zip(w + m, w64 + m64):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_twin_matches_float64(amsgrad):
+    rng = np.random.default_rng(4)
+    w, g = _weights(rng, SHAPES), _weights(rng, SHAPES)
+    ms, vs = [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in w]
+    vh = [np.zeros_like(a) for a in w] if amsgrad else None
+    w64 = [a.astype(np.float64) for a in w]
+    m64, v64, h64 = ([np.zeros_like(a) for a in w64] for _ in range(3))
+    lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
+    for step in range(1, 4):
+        gs = [a * step for a in g]
+        NP.adam_update(w, gs, ms, vs, lr, b1, b2, eps, step, vh)
+        alpha = lr * math.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+        for i in range(len(w)):
+            m64[i] += (gs[i] - m64[i]) * (1 - b1)
+            v64[i] += (gs[i].astype(np.float64) ** 2 - v64[i]) * (1 - b2)
+            h64[i] = np.maximum(h64[i], v64[i])
+            w64[i] -= alpha * m64[i] / (np.sqrt(h64[i] if amsgrad else v64[i]) + eps)
+    for a, b in zip(w, w64):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("centered,momentum", [(False, 0.0), (True, 0.0), (False, 0.9), (True, 0.5)])
+def test_rmsprop_twin_matches_float64(centered, momentum):
+    rng = np.random.default_rng(5)
+    w, g = _weights(rng, SHAPES), _weights(rng, SHAPES)
+    v, a, mo = ([np.zeros_like(x) for x in w] for _ in range(3))
+    w64 = [x.astype(np.float64) for x in w]
+    v64, a64, mo64 = ([np.zeros_like(x) for x in w64] for _ in range(3))
+    lr, rho, eps = 1e-3, 0.9, 1e-7
+    for _ in range(3):
+        NP.rmsprop_update(w, g, v, mo if momentum > 0 else None, a if centered else None, lr, rho, momentum, eps)
+        for i in range(len(w)):
+            v64[i] = rho * v64[i] + (1 - rho) * g[i].astype(np.float64) ** 2
+            a64[i] = rho * a64[i] + (1 - rho) * g[i]
+            inc = lr * g[i] / np.sqrt(v64[i] - (a64[i] ** 2 if centered else 0) + eps)
+            mo64[i] = momentum * mo64[i] + inc
+            w64[i] -= mo64[i] if momentum > 0 else inc
+    for x, y in zip(w, w64):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+# Random123 known-answer vectors for Philox4x32-10.
+PHILOX_KAT = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+              ((0xFFFFFFFF,) * 4, (0xFFFFFFFF, 0xFFFFFFFF), (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+              ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+               (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
+
+
+def test_philox_twin_known_answers():
+    for ctr, key, want in PHILOX_KAT:
+        got = K.philox4x32_10(np.array([ctr], dtype=np.uint32), key)[0]
+        assert tuple(int(v) for v in got) == want
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
+def test_dropout_twin_statistics(rate):
+    mask = K.philox_dropout_mask((256, 257), rate, seed=987654321987, dtype="float32")
+    kept = mask != 0
+    assert set(np.unique(mask)) <= {0.0, np.float32(1 / (1 - rate))}
+    assert abs(kept.mean() - (1 - rate)) < 4 * math.sqrt(rate * (1 - rate) / kept.size)
+    assert abs(mask.mean() - 1.0) < 0.02
+    other = K.philox_dropout_mask((256, 257), rate, seed=987654321988)
+    assert (other != mask).mean() > 0.05  # a different seed gives a different stream
+
+
+# ------------------------------------------------------- kernel formula code, compiled for the host
+HARNESS = r"""
+#include <cstdio>
+#include "act_functions.cuh"
+#include "dropout.cu"
+template <int A> void run(int v, const float* xs, int n, float p0, float p1, float p2) {
+  for (int i = 0; i < n; ++i) {
+    const float x = xs[i];
+    const float dy = 0.5f + 0.25f * (float)(i % 5);
+    const float y = gk_act<A>(x, p0, p1, p2);
+    std::printf("A %d %d %a %a\n", v, i, y, gk_dact<A>(dy, x, y, p0, p1, p2));
+  }
+}
+#define CASE(ID) case ID: run<ID>(v, xs, n, p0, p1, p2); break;
+int main() {
+  static const float xs[] = {@XS@};
+  const int n = sizeof(xs) / sizeof(xs[0]);
+  static const int ids[] = {@IDS@};
+  static const float ps[][3] = {@PS@};
+  for (int v = 0; v < (int)(sizeof(ids) / sizeof(ids[0])); ++v) {
+    const float p0 = ps[v][0], p1 = ps[v][1], p2 = ps[v][2];
+    switch (ids[v]) { CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10)
+                      CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16) default: break; }
+  }
+  static const unsigned int kat[][6] = {@KAT@};
+  for (int k = 0; k < (int)(sizeof(kat) / sizeof(kat[0])); ++k) {
+    const uint4 r = gk_philox4x32_10(make_uint4(kat[k][0], kat[k][1], kat[k][2], kat[k][3]), kat[k][4], kat[k][5]);
+    std::printf("P %u %u %u %u\n", r.x, r.y, r.z, r.w);
+  }
+  return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_harness(tmp_path_factory):
+    """Run the kernels' formula code (host-compiled by nvcc) on the test inputs; parsed output."""
+    if NVCC is None:
+        pytest.skip("nvcc not found: cannot host-compile the kernel formulas")
+    x = _grid32()
+    params = [K.act_params(n, p) for n, p in VARIANTS]
+    fmt = lambda v: "INFINITY" if v == math.inf else float(np.float32(v)).hex() + "f"  # noqa: E731
+    src = (HARNESS.replace("@XS@", ", ".join(fmt(v) for v in x))
+           .replace("@IDS@", ", ".join(str(K.ACT_IDS[n]) for n, _ in VARIANTS))
+           .replace("@PS@", ", ".join("{" + ", ".join(fmt(v) for v in p) + "}" for p in params))
+           .replace("@KAT@", ", ".join("{" + ", ".join(f"{v}u" for v in c + k) + "}" for c, k, _ in PHILOX_KAT)))
+    d = tmp_path_factory.mktemp("harness")
+    (d / "harness.cu").write_text("#include <cmath>\n" + src)
+    build = subprocess.run([NVCC, "-std=c++17", "-arch=sm_80", f"-I{K.kernel_dir()}", "-o", str(d / "harness"),
+                            str(d / "harness.cu")], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    out = subprocess.run([str(d / "harness")], capture_output=True, text=True, timeout=60, check=True).stdout
+    acts: dict[int, list] = {}
+    philox = []
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[0] == "A":
+            acts.setdefault(int(parts[1]), []).append((float.fromhex(parts[3]), float.fromhex(parts[4])))
+        else:
+            philox.append(tuple(int(v) for v in parts[1:]))
+    return x, acts, philox
+
+
+@pytest.mark.parametrize("v", range(len(VARIANTS)), ids=[f"{n}{p}" for n, p in VARIANTS])
+def test_kernel_activation_formulas_match_twin_on_host(host_harness, v):
+    x, acts, _ = host_harness
+    name, params = VARIANTS[v]
+    got = np.array(acts[v], dtype=np.float32)
+    y = NP.activation(name, x, params)
+    dy = _dy_for(x)
+    np.testing.assert_allclose(got[:, 0], y, **F32)
+    np.testing.assert_allclose(got[:, 1], NP.activation_backward(name, dy, x, y, params), **F32)
+
+
+def test_kernel_philox_matches_known_answers_on_host(host_harness):
+    assert host_harness[2] == [want for _, _, want in PHILOX_KAT]
+
+
+# ---------------------------------------------------------------------------------- GPU
+def _cupy_ops():
+    if "cupy" not in backend.available_backends():
+        pytest.skip("the CuPy backend is not available here (no CuPy or no GPU)")
+    from gpukeras.backend.cupy_backend import CupyOps
+
+    return CupyOps()
+
+
+F16 = dict(rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("name,params", VARIANTS, ids=[f"{n}{p}" for n, p in VARIANTS])
+def test_gpu_activation_matches_numpy(name, params, dtype):
+    cp = _cupy_ops()
+    x = _grid32().astype(dtype)
+    dy = _dy_for(x)
+    y = NP.activation(name, x, params)
+    tol = F32 if dtype == "float32" else F16
+    gy = cp.activation(name, cp.asarray(x), params)
+    assert gy.dtype == x.dtype
+    np.testing.assert_allclose(cp.to_numpy(gy).astype(np.float64), y.astype(np.float64), **tol)
+    dx = NP.activation_backward(name, dy, x, y, params)
+    gdx = cp.activation_backward(name, cp.asarray(dy), cp.asarray(x), cp.asarray(y), params)
+    np.testing.assert_allclose(cp.to_numpy(gdx).astype(np.float64), dx.astype(np.float64), **tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("activation", ["linear", "relu", "gelu", "tanh", "silu"])
+@pytest.mark.parametrize("rows", [3, 1000])
+@pytest.mark.parametrize("has_bias", [True, False])
+def test_gpu_dense_matches_numpy(activation, dtype, rows, has_bias):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(6)
+    x, w, b = (rng.normal(size=s).astype(dtype) * 0.5 for s in ((rows, 64), (64, 100), (100,)))
+    b = b if has_bias else None
+    dy = rng.normal(size=(rows, 100)).astype(dtype)
+    y, z = NP.dense(x, w, b, activation)
+    gy, gz = cp.dense(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), activation)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else F16
+    np.testing.assert_allclose(cp.to_numpy(gz).astype(float), z.astype(float), **tol)
+    np.testing.assert_allclose(cp.to_numpy(gy).astype(float), y.astype(float), **tol)
+    ref = NP.dense_backward(dy, x, w, z, y, activation, (), has_bias)
+    got = cp.dense_backward(cp.asarray(dy), cp.asarray(x), cp.asarray(w), gz, gy, activation, (), has_bias)
+    btol = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=5e-2, atol=5e-1)
+    for r, g in zip(ref, got):
+        assert (r is None) == (g is None)
+        if r is not None:
+            np.testing.assert_allclose(cp.to_numpy(g).astype(float), r.astype(float), **btol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape", [(5, 10), (300, 1000), (2, 3, 7)])
+def test_gpu_sparse_softmax_xent_matches_numpy(dtype, shape):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(7)
+    logits = (rng.normal(size=shape) * 3).astype(dtype)
+    labels = rng.integers(0, shape[-1], size=shape[:-1])
+    loss, probs = NP.sparse_softmax_cross_entropy(logits.astype(np.float32), labels)
+    gl, gp = cp.sparse_softmax_cross_entropy(cp.asarray(logits), cp.asarray(labels))
+    tol = F32 if dtype == "float32" else dict(rtol=1e-2, atol=2e-3)
+    np.testing.assert_allclose(cp.to_numpy(gl).astype(float), loss, **tol)
+    np.testing.assert_allclose(cp.to_numpy(gp).astype(float), probs, **tol)
+    dloss = rng.uniform(0.5, 2, size=shape[:-1]).astype(np.float32)
+    grad = NP.sparse_softmax_cross_entropy_backward(dloss, probs, labels)
+    gg = cp.sparse_softmax_cross_entropy_backward(cp.asarray(dloss.astype(dtype)), gp, cp.asarray(labels))
+    np.testing.assert_allclose(cp.to_numpy(gg).astype(float), grad, **tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_gpu_sigmoid_bce_matches_twin(dtype):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(8)
+    z = (rng.normal(size=(257, 3)) * 5).astype(dtype)
+    t = rng.uniform(size=(257, 3)).astype(dtype)
+    loss, probs = K.sigmoid_bce(np, z.astype(np.float32), t.astype(np.float32))
+    gl, gp = cp.sigmoid_binary_cross_entropy(cp.asarray(z), cp.asarray(t))
+    tol = F32 if dtype == "float32" else F16
+    np.testing.assert_allclose(cp.to_numpy(gl).astype(float), loss, **tol)
+    np.testing.assert_allclose(cp.to_numpy(gp).astype(float), probs, **tol)
+    dl = rng.uniform(size=(257, 3)).astype(dtype)
+    ref = K.sigmoid_bce_backward(dl.astype(np.float32), probs, t.astype(np.float32))
+    got = cp.sigmoid_binary_cross_entropy_backward(cp.asarray(dl), gp, cp.asarray(t))
+    np.testing.assert_allclose(cp.to_numpy(got).astype(float), ref, **tol)
+
+
+GPU_SHAPES = [(64, 33), (33,), (8193,), (3, 5, 7), (1,), (20000,)]
+
+
+def _both(cp, arrays):
+    return [a.copy() for a in arrays], [cp.asarray(a) for a in arrays]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_gpu_fused_sgd_matches_per_weight_loop(momentum, nesterov):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(9)
+    (w, gw), (g, gg), (m, gm) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(3))
+    for _ in range(3):
+        NP.sgd_update(w, g, m, 0.01, momentum, nesterov)
+        cp.sgd_update(gw, gg, gm, 0.01, momentum, nesterov)
+    for a, b in zip(w + m, gw + gm):
+        np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_gpu_fused_adam_matches_per_weight_loop(amsgrad):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(10)
+    (w, gw), (g, gg) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(2))
+    zeros = [np.zeros_like(a) for a in w]
+    (m, gm), (v, gv), (h, gh) = (_both(cp, zeros) for _ in range(3))
+    for step in range(1, 4):
+        Ops.adam_update(NP, w, g, m, v, 1e-3, 0.9, 0.999, 1e-7, step, h if amsgrad else None)
+        cp.adam_update(gw, gg, gm, gv, 1e-3, 0.9, 0.999, 1e-7, step, gh if amsgrad else None)
+    for a, b in zip(w + m + v, gw + gm + gv):
+        np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("centered,momentum", [(False, 0.0), (True, 0.9)])
+def test_gpu_fused_rmsprop_matches_per_weight_loop(centered, momentum):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(11)
+    (w, gw), (g, gg) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(2))
+    zeros = [np.zeros_like(a) for a in w]
+    (v, gv), (a, ga), (mo, gmo) = (_both(cp, zeros) for _ in range(3))
+    for _ in range(3):
+        NP.rmsprop_update(w, g, v, mo if momentum else None, a if centered else None, 1e-3, 0.9, momentum, 1e-7)
+        cp.rmsprop_update(gw, gg, gv, gmo if momentum else None, ga if centered else None, 1e-3, 0.9, momentum, 1e-7)
+    for x, y in zip(w + v, gw + gv):
+        np.testing.assert_allclose(cp.to_numpy(y), x, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_gpu_dropout_is_the_philox_twin_stream(dtype, rate):
+    cp = _cupy_ops()
+    seed_rng = np.random.default_rng(12)
+    seed = int(np.random.default_rng(12).integers(0, 2**63 - 1, dtype=np.int64))
+    mask = cp.to_numpy(cp.dropout_mask((129, 1001), rate, seed_rng, dtype=dtype))
+    np.testing.assert_array_equal(mask, K.philox_dropout_mask((129, 1001), rate, seed, dtype))
+    kept = mask != 0
+    assert abs(kept.mean() - (1 - rate)) < 4 * math.sqrt(rate * (1 - rate) / kept.size)
+    x = np.random.default_rng(13).normal(size=(129, 1001)).astype(dtype)
+    y, m2 = cp.dropout(cp.asarray(x), rate, np.random.default_rng(12))
+    np.testing.assert_array_equal(cp.to_numpy(m2), mask)
+    np.testing.assert_allclose(cp.to_numpy(y).astype(float), (x * mask).astype(float), rtol=1e-3)
