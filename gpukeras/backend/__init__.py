@@ -22,6 +22,9 @@ class BackendUnavailableError(RuntimeError):
 
 def _cupy_problem() -> str | None:
     """Why CuPy cannot run here, or None when it can (checked with a tiny op)."""
+    from gpukeras.backend.kernels import cache_dir
+
+    cache_dir()  # before CuPy's first import, which fixes where it caches compiled kernels
     try:
         import cupy
     except ImportError as exc:
