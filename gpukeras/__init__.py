@@ -19,6 +19,7 @@ from gpukeras import (
     optimizers,
     random,
     regularizers,
+    saving,
     utils,
 )
 from gpukeras.autodiff import GradientTape
@@ -31,5 +32,5 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",
     "activations", "backend", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
-    "metrics", "models", "ops", "optimizers", "random", "regularizers", "utils",
+    "metrics", "models", "ops", "optimizers", "random", "regularizers", "saving", "utils",
 ]

@@ -196,3 +196,20 @@ def test_get_weights_returns_copies_not_live_arrays() -> None:
     for held, original in zip(before, snapshot):
         np.testing.assert_array_equal(held, original)
     assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), snapshot))
+
+
+class NoTrainingArg(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1)
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+
+def test_subclassed_call_without_training_argument_trains() -> None:
+    model = NoTrainingArg()
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(np.ones((8, 2), "float32"), np.ones((8, 1), "float32"), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert model.predict(np.ones((3, 2), "float32"), verbose=0).shape == (3, 1)

@@ -26,9 +26,11 @@ class Functional(Model):
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model inputs must come straight from Input(...); {t} does not.")
         self._nodes = _topological_nodes(self.outputs, self.inputs)
-        for node in self._nodes:
-            if node.layer not in self._layers:
-                self._layers.append(node.layer)
+        from gpukeras.saving.config import operation_order
+
+        for layer in operation_order(self.inputs, self.outputs):  # Keras 3's `layers` (and weights) order
+            if all(layer is not known for known in self._layers):
+                self._layers.append(layer)
         self._takes_training = {id(n.layer): "training" in inspect.signature(n.layer.call).parameters
                                 for n in self._nodes}
         self.built = True
@@ -85,6 +87,18 @@ class Functional(Model):
             for sym, val in zip(flatten(node.outputs), flatten(out)):
                 computed[id(sym)] = val
         return map_structure(lambda t: computed[id(t)], self._outputs_struct)
+
+
+    def get_config(self) -> dict[str, Any]:
+        from gpukeras.saving.config import functional_get_config
+
+        return functional_get_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Functional:
+        from gpukeras.saving.config import functional_from_config
+
+        return functional_from_config(cls, config, custom_objects)
 
 
 def _functional_name() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from gpukeras.autodiff import stop_recording
@@ -70,7 +71,16 @@ class Model(Trainer, Layer):
         if self.built and all(layer.built for layer in self._layers):
             return
         with stop_recording():
-            self(self._pack_inputs(self._to_backend([x[:1] for x in xs])), training=False)
+            self._forward(self._pack_inputs(self._to_backend([x[:1] for x in xs])), training=False)
+
+    def _forward(self, inputs: Any, training: bool) -> Any:
+        """Call the model, passing `training` only when its `call` accepts it (as Keras does)."""
+        takes = self.__dict__.get("_call_takes_training")
+        if takes is None:
+            params = inspect.signature(self.call).parameters
+            takes = "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+            object.__setattr__(self, "_call_takes_training", takes)
+        return self(inputs, training=training) if takes else self(inputs)
 
     def _check_input_shapes(self, xs: list[Any]) -> None:
         expected = self._input_shapes()
@@ -99,3 +109,42 @@ class Model(Trainer, Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable}
+
+    # ------------------------------------------------------------------ saving (gpukeras.saving)
+    def save(self, filepath: Any, overwrite: bool = True, zipped: bool | None = None, **kwargs: Any) -> None:
+        """Save the whole model to a `.keras` file (or a legacy `.h5` file)."""
+        from gpukeras.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save all weights (and optimizer state) to a `.weights.h5` file."""
+        from gpukeras.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> None:
+        """Load weights from a `.weights.h5`, `.keras` or legacy `.h5` file."""
+        from gpukeras.saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def get_compile_config(self) -> dict[str, Any] | None:
+        """The arguments `compile` was called with, serialized (None when not compiled)."""
+        from gpukeras.saving.config import get_compile_config
+
+        return get_compile_config(self)
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        """Compile from `get_compile_config()`'s output and build the optimizer."""
+        from gpukeras.saving.config import compile_from_config
+
+        compile_from_config(self, config)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's config (as in config.json) as a JSON string."""
+        import json
+
+        from gpukeras.saving.config import serialize_model
+
+        return json.dumps(serialize_model(self), **kwargs)
