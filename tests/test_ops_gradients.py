@@ -455,6 +455,30 @@ _add("dense-relu-3d-input", "dense", lambda x, k, b: ops.dense(x, k, b, activati
 _add("dense-default-linear", "dense", ops.dense, _dense_inputs("linear", (), (2, 3, 3), seed=8),
      lambda x, k, b: x @ k + b)
 
+
+# --- convolution, pooling, normalization (gpukeras/ops/convolution.py)
+_add("conv-2d-same-stride2", "conv", lambda x, k: ops.conv(x, k, strides=2, padding="same"),
+     [_rand((2, 5, 5, 2), seed=60), _rand((3, 3, 2, 3), seed=61)])
+_add("conv-1d-dilated", "conv", lambda x, k: ops.conv(x, k, dilation_rate=2),
+     [_rand((2, 7, 2), seed=62), _rand((2, 2, 3), seed=63)])
+_add("conv-2d-channels-first-grouped", "conv", lambda x, k: ops.conv(x, k, data_format="channels_first"),
+     [_rand((2, 4, 4, 3), seed=64), _rand((2, 2, 2, 4), seed=65)])
+_add("conv_transpose-2d-same", "conv_transpose", lambda x, k: ops.conv_transpose(x, k, 2, "same"),
+     [_rand((1, 3, 3, 2), seed=66), _rand((3, 3, 2, 2), seed=67)])
+_add("max_pool-2d-same", "max_pool", lambda x: ops.max_pool(x, 2, 1, "same"), [_distinct((2, 4, 5, 2), seed=68)],
+     lambda x: np.maximum.reduce([np.pad(x, [(0, 0), (0, 1), (0, 1), (0, 0)], constant_values=-np.inf)
+                                  [:, i:i + 4, j:j + 5] for i in (0, 1) for j in (0, 1)]))
+_add("average_pool-2d-valid", "average_pool", lambda x: ops.average_pool(x, 2), [_rand((2, 4, 6, 2), seed=69)],
+     lambda x: x.reshape(2, 2, 2, 3, 2, 2).mean(axis=(2, 4)))
+_add("moments-mean", "moments", lambda x: ops.moments(x, (0, 1))[0], [_rand((3, 4, 2), seed=70)],
+     lambda x: x.mean(axis=(0, 1)))
+_add("moments-variance-keepdims", "moments", lambda x: ops.moments(x, (1,), keepdims=True)[1],
+     [_rand((3, 4, 2), seed=71)], lambda x: x.var(axis=1, keepdims=True))
+_add("batch_normalization", "batch_normalization",
+     lambda x, m, v, o, s: ops.batch_normalization(x, m, v, -1, offset=o, scale=s, epsilon=1e-3),
+     [_rand((4, 3), seed=72), _rand((3,), seed=73), _pos((3,), seed=74), _rand((3,), seed=75), _rand((3,), seed=76)],
+     lambda x, m, v, o, s: (x - m) / np.sqrt(v + 1e-3) * s + o)
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 

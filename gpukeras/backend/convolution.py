@@ -64,7 +64,7 @@ class ConvolutionOps:
     col2im_chunk_bytes = 4 << 20  # host only: column-gradient block size for col2im
 
     # ------------------------------------------------------------------ helpers
-    def _pad_spatial(self, x: Array, pads: Pads, value: float = 0.0) -> Array:
+    def pad_spatial(self, x: Array, pads: Pads, value: float = 0.0) -> Array:
         """x with each spatial axis padded by `pads` (no copy when there is no padding)."""
         if not any(lo or hi for lo, hi in pads):
             return x
@@ -73,7 +73,8 @@ class ConvolutionOps:
         out[(slice(None),) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[1:-1], pads))] = x
         return out
 
-    def _crop_spatial(self, x: Array, pads: Pads) -> Array:
+    def crop_spatial(self, x: Array, pads: Pads) -> Array:
+        """Inverse of `pad_spatial`: a view without the padding."""
         if not any(lo or hi for lo, hi in pads):
             return x
         return x[(slice(None),) + tuple(slice(lo, n - hi) for n, (lo, hi) in zip(x.shape[1:-1], pads))]
@@ -92,7 +93,7 @@ class ConvolutionOps:
                 dilation_rate: Sequence[int], groups: int) -> tuple[Array, tuple[int, ...]]:
         """Column matrix (M, K) (or (groups, M, K/groups)) and the output spatial sizes."""
         pads, out = conv_padding(x.shape[1:-1], kernel_sizes, strides, dilation_rate, padding)
-        win = self._windows(self._pad_spatial(x, pads), out, kernel_sizes, strides, dilation_rate)
+        win = self._windows(self.pad_spatial(x, pads), out, kernel_sizes, strides, dilation_rate)
         m = x.shape[0] * math.prod(out)
         if groups == 1:
             return self.xp.ascontiguousarray(win).reshape(m, -1), out
@@ -190,7 +191,7 @@ class ConvolutionOps:
                 axes = tuple(range(1, 2 * d + 2)) + (0, 2 * d + 2)
                 dcols = xp.ascontiguousarray(xp.transpose(dcg, axes)).reshape((nb,) + out + ksz + (cin,))
             self._col2im_add(dx[b0:b0 + step], dcols, out, ksz, strides, dilation_rate)
-        return self._crop_spatial(dx, pads)
+        return self.crop_spatial(dx, pads)
 
     def conv_kernel_grad(self, dy: Array, x: Array, kernel_shape: Sequence[int], strides: Sequence[int],
                          padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
@@ -210,7 +211,7 @@ class ConvolutionOps:
         """Per-output window sizes without the padding (TensorFlow's "same" average), or one number."""
         if not any(lo or hi for lo, hi in pads):
             return float(math.prod(pool_size))
-        ones = self._pad_spatial(self.xp.ones((1,) + tuple(in_sizes) + (1,), dtype=dtype), pads)
+        ones = self.pad_spatial(self.xp.ones((1,) + tuple(in_sizes) + (1,), dtype=dtype), pads)
         counts = self.xp.zeros((1,) + tuple(out) + (1,), dtype=dtype)
         for offs in itertools.product(*(range(k) for k in pool_size)):
             counts += ones[_offset_slices(offs, out, strides, (1,) * len(out))]
@@ -222,7 +223,7 @@ class ConvolutionOps:
         xp = self.xp
         pads, out = self._pool_geometry(x, pool_size, strides, padding)
         is_max = mode == "max"
-        xp_ = self._pad_spatial(x, pads, -xp.inf if is_max else 0.0)
+        xp_ = self.pad_spatial(x, pads, -xp.inf if is_max else 0.0)
         acc = None
         ones = (1,) * len(out)
         for offs in itertools.product(*(range(k) for k in pool_size)):
@@ -252,16 +253,17 @@ class ConvolutionOps:
         offsets = list(itertools.product(*(range(k) for k in pool_size)))
         disjoint = all(s >= k for s, k in zip(strides, pool_size))  # each input in at most one window
         if mode == "max":
-            xp_ = self._pad_spatial(x, pads, -xp.inf)
+            xp_ = self.pad_spatial(x, pads, -xp.inf)
             pending = None  # windows whose maximum has not been credited yet
-            for offs in offsets:
+            for i, offs in enumerate(offsets):
                 sl = _offset_slices(offs, out, strides, ones)
                 hit = xp_[sl] == y
                 if pending is None:
                     pending = ~hit
                 else:
                     hit &= pending
-                    pending &= ~hit
+                    if i + 1 < len(offsets):
+                        pending ^= hit  # hit is within pending: this clears the credited windows
                 if disjoint:
                     dx[sl] = dy * hit  # a bool factor: cheaper than where()
                 else:
@@ -274,7 +276,7 @@ class ConvolutionOps:
                     dx[_offset_slices(offs, out, strides, ones)] = g
                 else:
                     dx[_offset_slices(offs, out, strides, ones)] += g
-        return self._crop_spatial(dx, pads)
+        return self.crop_spatial(dx, pads)
 
     # ------------------------------------------------------------------ normalization
     def normalize(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None = None,

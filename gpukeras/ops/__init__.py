@@ -1,5 +1,13 @@
 """gpukeras.ops: Keras 3's op namespace, differentiable, on the active backend."""
 
+from gpukeras.ops.convolution import (
+    average_pool,
+    batch_normalization,
+    conv,
+    conv_transpose,
+    max_pool,
+    moments,
+)
 from gpukeras.ops.core import (
     convert_to_numpy,
     convert_to_tensor,

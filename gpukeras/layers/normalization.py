@@ -1,0 +1,189 @@
+"""Normalization layers: BatchNormalization and LayerNormalization (one fused primitive each way)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpukeras import constraints, initializers, regularizers
+from gpukeras.layers.layer import Layer
+from gpukeras.ops.convolution import batch_normalization, normalize_train
+
+
+def _check_axes(axes: Any, ndim: int, layer: Layer) -> tuple[int, ...]:
+    """Axes as non-negative ints, each within the input's rank."""
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{type(layer).__name__} {layer.name!r}: invalid `axis` {a} for inputs of rank {ndim}.")
+        out.append(a % ndim)
+    return tuple(out)
+
+
+class BatchNormalization(Layer):
+    """Normalize with batch statistics when training (updating moving ones), with the moving ones otherwise.
+
+    moving = moving * momentum + batch_stat * (1 - momentum); the batch variance is the biased one.
+    A frozen layer (trainable=False) always runs in inference mode, as in Keras 3.
+    """
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones",
+                 beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, synchronized: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"BatchNormalization: `axis` must be an integer, got axis={axis!r}.")
+        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNormalization: `momentum` must be a number in [0, 1], got momentum={momentum!r}.")
+        if not isinstance(epsilon, (int, float)) or epsilon <= 0:
+            raise ValueError(f"BatchNormalization: `epsilon` must be a positive number, got epsilon={epsilon!r}.")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = bool(synchronized)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+
+    def build(self, input_shape: Any) -> None:
+        (axis,) = _check_axes((self.axis,), len(input_shape), self)
+        dim = input_shape[axis]
+        if dim is None:
+            raise ValueError(f"BatchNormalization {self.name!r}: axis {self.axis} of the input shape "
+                             f"{tuple(input_shape)} must be known.")
+        self._ndim = len(input_shape)
+        self._feature_axis = axis
+        if self.scale:
+            self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma",
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight((dim,), self.beta_initializer, name="beta",
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self.moving_mean = self.add_weight((dim,), self.moving_mean_initializer, name="moving_mean", trainable=False)
+        self.moving_variance = self.add_weight((dim,), self.moving_variance_initializer, name="moving_variance",
+                                               trainable=False)
+        self.built = True
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        if inputs.ndim != self._ndim:
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected "
+                             f"ndim={self._ndim}, found ndim={inputs.ndim}. Full shape received: {inputs.shape}")
+        axis = self._feature_axis
+        if training and self.trainable:
+            reduce_axes = tuple(i for i in range(inputs.ndim) if i != axis)
+            param_shape = tuple(inputs.shape[i] if i == axis else 1 for i in range(inputs.ndim))
+            y, mean, var = normalize_train(inputs, self.gamma, self.beta, reduce_axes, param_shape, self.epsilon)
+            # Direct writes on the variables: not ops, so nothing is recorded on the tape.
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean.data * m + mean.reshape(-1) * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance.data * m + var.reshape(-1) * (1.0 - m))
+            return y
+        return batch_normalization(inputs, self.moving_mean.value, self.moving_variance.value, axis,
+                                   offset=self.beta, scale=self.gamma, epsilon=self.epsilon)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            "synchronized": self.synchronized,
+        }
+
+
+class LayerNormalization(Layer):
+    """Normalize each sample over `axis` (default the last) with its own mean and variance, then scale/shift."""
+
+    def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 rms_scaling: bool = False, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
+        if not isinstance(axes, (list, tuple)) or not axes or not all(
+                isinstance(a, int) and not isinstance(a, bool) for a in axes):
+            raise ValueError(f"LayerNormalization: `axis` must be an int or a list of ints, got axis={axis!r}.")
+        if not isinstance(epsilon, (int, float)) or epsilon <= 0:
+            raise ValueError(f"LayerNormalization: `epsilon` must be a positive number, got epsilon={epsilon!r}.")
+        if rms_scaling:
+            raise NotImplementedError("LayerNormalization: rms_scaling=True is not supported yet.")
+        self.axis = axis if isinstance(axis, int) else list(axis)
+        self._axes_arg = tuple(axes)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.rms_scaling = False
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma = None
+        self.beta = None
+
+    def build(self, input_shape: Any) -> None:
+        ndim = len(input_shape)
+        self._axes = tuple(sorted(_check_axes(self._axes_arg, ndim, self)))
+        shape = tuple(input_shape[a] for a in self._axes)
+        if any(d is None for d in shape):
+            raise ValueError(f"LayerNormalization {self.name!r}: normalized axes {self._axes} of the input shape "
+                             f"{tuple(input_shape)} must be known.")
+        self._ndim = ndim
+        self._param_shape = tuple(input_shape[i] if i in self._axes else 1 for i in range(ndim))
+        if self.scale:
+            self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma",
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight(shape, self.beta_initializer, name="beta",
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+        self.built = True
+
+    def call(self, inputs: Any) -> Any:
+        if inputs.ndim != self._ndim:
+            raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected "
+                             f"ndim={self._ndim}, found ndim={inputs.ndim}. Full shape received: {inputs.shape}")
+        y, _, _ = normalize_train(inputs, self.gamma, self.beta, self._axes, self._param_shape, self.epsilon)
+        return y
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+        }
