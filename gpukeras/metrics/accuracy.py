@@ -14,19 +14,19 @@ def _float(matches: Any) -> Tensor:
 
 
 def accuracy(y_true: Any, y_pred: Any) -> Tensor:
-    """Fraction of exactly equal entries along the last axis."""
+    """1 where an entry equals its label, else 0, elementwise (Keras 3: Mean averages over all entries)."""
     B = _backend.active
     p = array_of(y_pred)
     t, p = match_rank(array_of(y_true, p.dtype), p)
-    return Tensor(B.mean(B.cast(B.compare("equal", t, p), "float32"), axis=-1))
+    return _float(B.compare("equal", t, p))
 
 
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> Tensor:
-    """Fraction of entries where (y_pred > threshold) equals the 0/1 label, along the last axis."""
+    """1 where (y_pred > threshold) equals the 0/1 label, else 0, elementwise (as Keras 3)."""
     B = _backend.active
     t, p = match_rank(array_of(y_true), array_of(y_pred))
     predicted = B.cast(B.compare("greater", p, threshold), t.dtype)
-    return Tensor(B.mean(B.cast(B.compare("equal", t, predicted), "float32"), axis=-1))
+    return _float(B.compare("equal", t, predicted))
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> Tensor:

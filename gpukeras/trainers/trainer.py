@@ -310,6 +310,8 @@ class Trainer:
                     break
         finally:
             self._in_fit = False
+            if epochs > initial_epoch:  # EMA optimizers copy their averages into the model now
+                self.optimizer.finalize_variable_values(self._trainable_cache)
         cbs.on_train_end(epoch_logs)
         return cbs.history
 
