@@ -213,3 +213,10 @@ def test_subclassed_call_without_training_argument_trains() -> None:
     history = model.fit(np.ones((8, 2), "float32"), np.ones((8, 1), "float32"), epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
     assert model.predict(np.ones((3, 2), "float32"), verbose=0).shape == (3, 1)
+
+
+def test_training_argument_only_reaches_layers_that_take_it() -> None:
+    x = np.ones((2, 3), "float32")
+    dense = layers.Dense(2)
+    np.testing.assert_array_equal(dense(x, training=True).numpy(), dense(x).numpy())
+    assert layers.Dropout(0.5)(x, training=True).shape == (2, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -209,6 +210,8 @@ class Layer:
             from gpukeras.layers.symbolic import call_symbolic
 
             return call_symbolic(self, inputs, args, kwargs)
+        if "training" in kwargs and not _call_accepts_training(type(self)):
+            del kwargs["training"]  # Keras passes `training` only to calls that take it
         if type(inputs) is not Tensor:
             inputs = _to_tensors(inputs)
         if not self.built:
@@ -240,6 +243,19 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_accepts_training: dict[type, bool] = {}
+
+
+def _call_accepts_training(cls: type) -> bool:
+    """Whether `cls.call` takes a `training` argument (or **kwargs); cached per class."""
+    known = _accepts_training.get(cls)
+    if known is None:
+        params = inspect.signature(cls.call).parameters
+        known = _accepts_training[cls] = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    return known
 
 
 def _any_symbolic(x: Any) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from gpukeras.autodiff import stop_recording
@@ -71,16 +70,7 @@ class Model(Trainer, Layer):
         if self.built and all(layer.built for layer in self._layers):
             return
         with stop_recording():
-            self._forward(self._pack_inputs(self._to_backend([x[:1] for x in xs])), training=False)
-
-    def _forward(self, inputs: Any, training: bool) -> Any:
-        """Call the model, passing `training` only when its `call` accepts it (as Keras does)."""
-        takes = self.__dict__.get("_call_takes_training")
-        if takes is None:
-            params = inspect.signature(self.call).parameters
-            takes = "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-            object.__setattr__(self, "_call_takes_training", takes)
-        return self(inputs, training=training) if takes else self(inputs)
+            self(self._pack_inputs(self._to_backend([x[:1] for x in xs])), training=False)
 
     def _check_input_shapes(self, xs: list[Any]) -> None:
         expected = self._input_shapes()

@@ -118,7 +118,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ steps
     def _loss_and_outputs(self, x: list[Any], y: list[Any], sw: list[Any] | None, training: bool):
-        y_pred = self._flat_outputs(self._forward(self._pack_inputs(x), training=training))
+        y_pred = self._flat_outputs(self(self._pack_inputs(x), training=training))
         if self._compiled_loss is None:
             total, parts = None, []
         else:
@@ -378,7 +378,7 @@ class Trainer:
         with stop_recording():
             for step, (bx, _, _) in enumerate(source.epoch(steps)):
                 cbs.on_predict_batch_begin(step)
-                outs = self._flat_outputs(self._forward(self._pack_inputs(self._to_backend(bx)), training=False))
+                outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(bx)), training=False))
                 chunks.append([B.to_numpy(o.data) for o in outs])
                 cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
         source.end_epoch()
@@ -420,7 +420,7 @@ class Trainer:
         self._build_from_data(xs)
         self._check_input_shapes(xs)
         with stop_recording():
-            outs = self._flat_outputs(self._forward(self._pack_inputs(self._to_backend(xs)), training=False))
+            outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(xs)), training=False))
         return self._unflatten_outputs([_backend.active.to_numpy(o.data) for o in outs])
 
     def _batch_result(self, return_dict: bool) -> Any:

@@ -1,0 +1,120 @@
+"""gpukeras on one workload through the public API: Sequential, compile, fit(verbose=0).
+
+Epochs are timed by a Callback (on_epoch_begin/end) inside one `fit` call; the first
+`--warmup` epochs are dropped. Also reports the per-step time of a `train_on_batch` loop.
+`--variant numpy|cupy` picks the backend (GPUKERAS_BACKEND).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+if not __package__:  # run by path: siblings importable, the stdlib not shadowed
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
+    import _child as C  # noqa: E402
+    import workloads as W  # noqa: E402
+else:
+    from gpukeras.bench import _child as C
+    from gpukeras.bench import workloads as W
+
+import numpy as np  # noqa: E402
+
+
+def has_conv(keras: Any) -> bool:
+    """True when gpukeras has the layers W3 needs."""
+    return all(hasattr(keras.layers, n) for n in ("Conv2D", "MaxPooling2D", "Flatten", "Dropout"))
+
+
+def build_model(keras: Any, w: W.Workload) -> Any:
+    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits."""
+    layers = [keras.Input(w.input_shape)]
+    if w.kind == "mlp":
+        layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
+    else:
+        if not has_conv(keras):
+            raise C.NotAvailable("gpukeras has no Conv2D/MaxPooling2D yet")
+        for f in W.CNN_FILTERS:
+            layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
+        layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
+    layers.append(keras.layers.Dense(W.NUM_CLASSES))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _body(args: Any) -> dict[str, Any]:
+    if args.variant:
+        os.environ["GPUKERAS_BACKEND"] = args.variant
+    elif args.device == "gpu":
+        os.environ["GPUKERAS_BACKEND"] = "cupy"
+    try:
+        import gpukeras as keras
+    except ImportError as exc:
+        raise C.NotInstalled(f"gpukeras: {exc}") from exc
+    except RuntimeError as exc:  # BackendUnavailableError: e.g. cupy asked for, no GPU
+        raise C.NotAvailable(str(exc)) from exc
+    w = W.get(args.workload)
+    res = C.base_result("gpukeras", w, args)
+    B = keras.backend.get()
+    n, batch = C.sizes(args, w)
+    x, y = W.make_data(w, n)
+    if hasattr(keras.utils, "set_random_seed"):
+        keras.utils.set_random_seed(0)
+    model = build_model(keras, w)
+
+    times: list[float] = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            B.synchronize()
+            times.append(time.perf_counter() - self._t0)
+            self.last_loss = (logs or {}).get("loss")
+
+    timer = EpochTimer()
+    snap = C.cpu_snapshot()
+    model.fit(x, y, batch_size=batch, epochs=args.warmup + args.epochs, verbose=0, shuffle=True,
+              callbacks=[timer])
+    res.update(C.summarize(times[args.warmup:], n, batch, snap))
+    res["final_loss"] = timer.last_loss
+
+    # Manual loop: train_on_batch on pre-sliced NumPy batches, median over chunks of steps.
+    steps = n // batch
+    chunk = min(steps, 64)
+    batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(chunk)]
+
+    def run_chunk() -> None:
+        for bx, by in batches:
+            model.train_on_batch(bx, by)
+        B.synchronize()
+
+    run_chunk()
+    manual = C.time_repeats(run_chunk, C.manual_repeats(args))
+    res["manual_step_ms"] = 1000.0 * statistics.median(manual) / chunk
+    res["backend"] = keras.backend.backend()
+    res["versions"] = {"gpukeras": keras.__version__, "numpy": np.__version__}
+    if res["backend"] == "cupy":
+        cupy = B.xp  # CuPy reaches us through the backend package only
+
+        res["versions"]["cupy"] = cupy.__version__
+        res["gpu_peak_mb"] = cupy.get_default_memory_pool().total_bytes() / 2**20
+        res["gpu_peak_note"] = "CuPy pool size at the end (the pool keeps freed blocks)"
+    res["blas"] = C.blas_info()
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one workload, one JSON line."""
+    return C.run_main("gpukeras", _body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Turn a comparison run into Markdown (ratios to gpukeras), JSON and a PNG bar chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gpukeras.bench import workloads as W
+
+# Table order; anything else follows in the order run.
+ORDER = ("gpukeras", "bound", "numpy-ref", "keras3-jax", "torch", "keras3-tensorflow", "keras3-torch")
+LABELS = {
+    "gpukeras": "gpukeras",
+    "bound": "GEMM-only bound",
+    "numpy-ref": "hand-written NumPy",
+    "keras3-jax": "Keras 3 / JAX",
+    "keras3-torch": "Keras 3 / torch",
+    "keras3-tensorflow": "Keras 3 / TF",
+    "torch": "PyTorch eager",
+}
+OTHERS = ("keras3-jax", "torch", "keras3-tensorflow", "keras3-torch")  # "other frameworks" for targets
+
+
+def label(r: dict[str, Any]) -> str:
+    """Display name of a result row, with the backend where it matters."""
+    name = LABELS.get(r["framework"], r["framework"])
+    if r["framework"] in ("gpukeras", "bound", "numpy-ref") and r.get("backend"):
+        name += f" ({r['backend']})"
+    return name
+
+
+def _num(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return "—"
+    if digits == 0 and v >= 1000:
+        return f"{v / 1000:.1f}k"
+    return f"{v:.{digits}f}"
+
+
+def _by_workload(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        out.setdefault(r["workload"], []).append(r)
+    for rows in out.values():
+        rows.sort(key=lambda r: ORDER.index(r["framework"]) if r["framework"] in ORDER else len(ORDER))
+    return out
+
+
+def _ok(rows: list[dict[str, Any]], fw: str) -> dict[str, Any] | None:
+    for r in rows:
+        if r["framework"] == fw and r.get("status") == "ok":
+            return r
+    return None
+
+
+def targets(rows: list[dict[str, Any]], key: str, device: str) -> list[str]:
+    """Issue 5's targets for this workload: met or missed, and by how much."""
+    gk, bound, torch = _ok(rows, "gpukeras"), _ok(rows, "bound"), _ok(rows, "torch")
+    if gk is None:
+        return []
+    sps = gk["samples_per_s"]
+    others = [r for r in rows if r["framework"] in OTHERS and r.get("status") == "ok"]
+    best = max(others, key=lambda r: r["samples_per_s"], default=None)
+    lines = []
+
+    def check(what: str, ratio: float, need: float) -> None:
+        verdict = "met" if ratio >= need else f"missed by {100 * (1 - ratio / need):.0f}%"
+        lines.append(f"- {what}: {ratio:.2f}× (target ≥ {need:g}×) — {verdict}")
+
+    if bound is not None:
+        lines.append(f"- gpukeras reaches {100 * sps / bound['samples_per_s']:.0f}% of the GEMM-only bound")
+    gpu = device == "gpu"
+    if key == "W1":
+        if best is not None and not gpu:
+            check(f"vs best other framework ({label(best)})", sps / best["samples_per_s"], 1.0)
+        if torch is not None:
+            check("vs PyTorch eager", sps / torch["samples_per_s"], 2.0 if gpu else 1.8)
+    elif key == "W2" and bound is not None:
+        check("vs GEMM-only bound", sps / bound["samples_per_s"], 0.90 if gpu else 0.95)
+    elif key == "W3" and best is not None and not gpu:
+        check(f"vs best other framework ({label(best)})", sps / best["samples_per_s"], 1.0)
+    return lines
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The comparison as Markdown: a header with machine and versions, one table per workload."""
+    m, cfg = data["machine"], data["config"]
+    out = [f"# gpukeras benchmark — {m['date']}", ""]
+    out.append(f"Machine: {m['cpu_model']}, {m['nproc']} cores, {m['mem_gib']:.0f} GiB, {m['platform']}"
+               + (f"; GPU: {m['gpu']}" if m.get("gpu") else "") + ".")
+    out.append(f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in sorted(data.get("versions", {}).items()))
+               + ".")
+    if m.get("blas"):
+        out.append(f"BLAS (NumPy, via threadpoolctl): {m['blas']}.")
+    unset = m.get("unset_env") or {}
+    out.append("OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset in every runner's environment"
+               + (f" (were {unset})" if unset else " (not set here)") + ".")
+    noisy = [(r.get("others_cpu") or 0, r) for r in data["results"] if r.get("status") == "ok"]
+    if noisy:
+        worst, r = max(noisy, key=lambda t: t[0])
+        out.append(f"Other processes' share of the CPUs while a runner ran: at most {100 * worst:.0f}% "
+                   f"({r['workload']} {label(r)})" + (" — **rows marked noisy are unreliable**" if worst > 0.1
+                                                       else "") + ".")
+    if m.get("updated_rows"):
+        out.append(f"First run {m.get('first_run')}; re-measured at {m['date']}: {', '.join(m['updated_rows'])}.")
+    out.append(f"Mode: {'quick' if cfg['quick'] else 'full'}; device {cfg['device']}; warm-up {cfg['warmup']} "
+               f"epoch, median of {cfg['epochs']} timed epochs; Adam(1e-3), sparse CE from logits, float32.")
+    out.append("")
+    out.append("`× gpukeras` = that framework's samples/s ÷ gpukeras's in this run (> 1: faster than gpukeras). "
+               "`train_on_batch` = per-step time of a manual loop. The bound times only the step's GEMMs. "
+               "A note 'noisy' means other processes used that share of the machine's CPU time during the run.")
+    for key, rows in _by_workload(data["results"]).items():
+        w = W.get(key)
+        gk = _ok(rows, "gpukeras")
+        batch = next((r.get("batch") for r in rows if r.get("batch")), None)
+        out += ["", f"## {key} {w.name} (batch {batch})", ""]
+        out.append("| framework | samples/s | ms/step | × gpukeras | train_on_batch ms/step | peak RSS MiB "
+                   "| GPU peak MiB | note |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            if r.get("status") != "ok":
+                out.append(f"| {label(r)} | — | — | — | — | — | — | {r.get('status')}"
+                           + (f": {r['note']}" if r.get("note") else "") + " |")
+                continue
+            ratio = _num(r["samples_per_s"] / gk["samples_per_s"], 2) if gk else "—"
+            note = r.get("note", "")
+            if (r.get("others_cpu") or 0) > 0.1:
+                note = (note + "; " if note else "") + f"noisy: other processes used {100 * r['others_cpu']:.0f}% CPU"
+            if r["framework"] == "bound":
+                note = note or f"{r.get('gflops', 0):.0f} GFLOP/s"
+            rss = None if r["framework"] == "bound" else r.get("peak_rss_mb")
+            out.append(f"| {label(r)} | {_num(r['samples_per_s'])} | {_num(r['step_ms'], 3)} | {ratio} "
+                       f"| {_num(r.get('manual_step_ms'), 3)} | {_num(rss)} | {_num(r.get('gpu_peak_mb'))} "
+                       f"| {note} |")
+        lines = targets(rows, key, cfg["device"])
+        if lines:
+            out += ["", *lines]
+    return "\n".join(out) + "\n"
+
+
+def chart(data: dict[str, Any], path: Path) -> bool:
+    """Horizontal bars of samples/s per framework, one panel per workload; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    groups = [(k, [r for r in rows if r.get("status") == "ok"]) for k, rows in _by_workload(data["results"]).items()]
+    groups = [(k, rows) for k, rows in groups if rows]
+    if not groups:
+        return False
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 1.2 + 0.45 * sum(len(r) for _, r in groups) + len(groups)),
+                             squeeze=False)
+    for ax, (key, rows) in zip(axes[:, 0], groups):
+        names = [label(r) for r in rows][::-1]
+        vals = [r["samples_per_s"] for r in rows][::-1]
+        colors = ["#d62728" if r["framework"] == "gpukeras" else "#bbbbbb" if r["framework"] == "bound"
+                  else "#1f77b4" for r in rows][::-1]
+        bars = ax.barh(names, vals, color=colors)
+        for b, v in zip(bars, vals):
+            ax.text(b.get_width(), b.get_y() + b.get_height() / 2, " " + _num(v), va="center", fontsize=8)
+        ax.set_title(f"{key} {W.get(key).name}", fontsize=10, loc="left")
+        ax.set_xlabel("samples/s (higher is better)", fontsize=8)
+        ax.set_xlim(0, max(vals) * 1.18)
+        ax.tick_params(labelsize=8)
+    m = data["machine"]
+    fig.suptitle(f"gpukeras bench {m['date'][:10]} — {m['cpu_model']}, {m['nproc']} cores ({data['config']['device']})",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(data: dict[str, Any], out_dir: Path, make_chart: bool = True) -> dict[str, Path]:
+    """Write table.md, results.json and (when possible) chart.png into out_dir; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out_dir / "table.md", "json": out_dir / "results.json"}
+    paths["table"].write_text(markdown(data))
+    paths["json"].write_text(json.dumps(data, indent=1, default=str) + "\n")
+    if make_chart and chart(data, out_dir / "chart.png"):
+        paths["chart"] = out_dir / "chart.png"
+    return paths
