@@ -1,17 +1,53 @@
 """NumPy backend: the reference implementation of every primitive, and the CPU fast path.
 
 Each CUDA kernel in `kernels/` has its NumPy twin here (or in `base.Ops`): the GPU tests
-compare the two. Hot ops write into their outputs in place to avoid per-step allocations.
+compare the two. The hottest float32 paths (Adam, SGD-momentum, Dense's bias + ReLU forward
+and backward) run in `_cpu_kernels`, a small C extension that does in one pass what NumPy does
+in up to twelve; it is optional, and without it the NumPy code below computes the same bits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import concurrent.futures
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from gpukeras.backend.base import Array, Ops, adam_step_size
+
+try:
+    from gpukeras.backend import _cpu_kernels as cpu_kernels
+except ImportError:  # not compiled (no C compiler at install): the NumPy paths below
+    cpu_kernels = None
+
+# Arrays at least this long are updated by several threads (the C loops release the GIL).
+_THREADED_SIZE = 1 << 18
+_WORKERS = os.cpu_count() or 1
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _run_split(fn: Callable[..., None], arrays: Sequence[np.ndarray], *scalars: Any) -> None:
+    """fn(*flat_slices, *scalars) over the whole arrays, in equal slices on every core when large."""
+    global _pool
+    size = arrays[0].size
+    if size < _THREADED_SIZE or _WORKERS == 1:
+        fn(*arrays, *scalars)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="gpukeras-cpu")
+    bounds = np.linspace(0, size, _WORKERS + 1).astype(int)
+    jobs = [_pool.submit(fn, *(f[lo:hi] for f in flat), *scalars) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    for job in jobs:
+        job.result()
+
+
+def _fast(*arrays: Any) -> bool:
+    """True when the C kernels can take these arrays (float32, C-contiguous)."""
+    return cpu_kernels is not None and all(
+        a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
 
 
 class NumpyOps(Ops):
@@ -30,13 +66,37 @@ class NumpyOps(Ops):
 
     def dense(self, x, kernel, bias, activation, params=()):
         z = np.matmul(x, kernel)
+        relu = activation == "relu" and not params
+        if relu and bias is not None and _fast(z, bias):
+            y = np.empty_like(z)
+            cpu_kernels.bias_relu(z, bias, y)
+            return y, z
         if bias is not None:
             np.add(z, bias, out=z)
         if activation == "linear":
             return z, z
-        if activation == "relu" and not params:
+        if relu:
             return np.maximum(z, 0), z
         return self.activation(activation, z, params), z
+
+    def dense_backward(self, dy, x, kernel, z, y, activation, params=(), has_bias=True, need_dx=True):
+        if not (activation == "relu" and not params and has_bias and _fast(dy, z)):
+            return super().dense_backward(dy, x, kernel, z, y, activation, params, has_bias, need_dx)
+        dz = np.empty_like(dy)
+        dbias = np.empty(dy.shape[-1], dtype=dy.dtype)
+        cpu_kernels.relu_grad_bias(dy, z, dz, dbias)
+        x2 = x.reshape(-1, x.shape[-1])
+        dkernel = np.matmul(x2.T, dz.reshape(-1, dz.shape[-1]))
+        dx = np.matmul(dz, kernel.T) if need_dx else None
+        return dx, dkernel, dbias
+
+    def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
+                   lr: float, momentum: float, nesterov: bool) -> None:
+        """SGD; with momentum each float32 weight is one fused C pass (twin: base.Ops.sgd_update)."""
+        if not momentum or not _fast(*params, *grads, *moments):
+            return super().sgd_update(params, grads, moments, lr, momentum, nesterov)
+        for w, g, m in zip(params, grads, moments):
+            _run_split(cpu_kernels.sgd_momentum, (w, g, m), lr, momentum, bool(nesterov))
 
     def adam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
                     vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
@@ -44,7 +104,15 @@ class NumpyOps(Ops):
         """Adam with in-place ufuncs and one scratch buffer per weight (twin of the fused CUDA update).
 
         Rounds like Keras 3: alpha in the weights' precision, then w -= (m * alpha) / (sqrt(v) + eps).
+        Float32 weights go through one fused C pass each, threaded when large.
         """
+        arrays = [*params, *grads, *ms, *vs, *(vhats or ())]
+        if _fast(*arrays):
+            alpha = float(adam_step_size(lr, beta_1, beta_2, step, np.float32))
+            for i, (w, g) in enumerate(zip(params, grads)):
+                group = (w, g, ms[i], vs[i]) + ((vhats[i],) if vhats is not None else ())
+                _run_split(_adam_slice, group, alpha, 1.0 - beta_1, 1.0 - beta_2, epsilon)
+            return
         alphas: dict[Any, Any] = {}
         for i, (w, g) in enumerate(zip(params, grads)):
             alpha = alphas.get(w.dtype)
@@ -69,3 +137,12 @@ class NumpyOps(Ops):
 
     def _add_at(self, out: Array, idx: Any, values: Array) -> None:
         np.add.at(out, idx, values)
+
+
+def _adam_slice(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *rest: Any) -> None:
+    """One slice of the fused Adam update (with vhat when AMSGrad passes one before the scalars)."""
+    if len(rest) == 5:
+        vhat, alpha, c1, c2, eps = rest
+        cpu_kernels.adam(w, g, m, v, alpha, c1, c2, eps, vhat)
+    else:
+        cpu_kernels.adam(w, g, m, v, *rest)

@@ -1,0 +1,253 @@
+/* Fused CPU kernels for the NumPy backend: one pass over memory where NumPy needs many.
+ *
+ * Each function mirrors a NumPy twin in numpy_backend.py / base.py operation by operation
+ * (float32 arithmetic, same order, no fused multiply-add: built with -ffp-contract=off), so
+ * results equal the twin's bit for bit. Buffers come through the buffer protocol (float32,
+ * C-contiguous); loops run with the GIL released, so callers may split work across threads.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buf;
+
+static int get_f32(PyObject *obj, Buf *b, int writable, const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    b->held = 0;
+    if (PyObject_GetBuffer(obj, &b->view, flags) != 0) {
+        return -1;
+    }
+    b->held = 1;
+    if (b->view.itemsize != 4 || b->view.format == NULL || strcmp(b->view.format, "f") != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 array", name);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Buf *bufs, int n) {
+    for (int i = 0; i < n; i++) {
+        if (bufs[i].held) {
+            PyBuffer_Release(&bufs[i].view);
+            bufs[i].held = 0;
+        }
+    }
+}
+
+static int same_len(Buf *bufs, int n) {
+    for (int i = 1; i < n; i++) {
+        if (bufs[i].view.len != bufs[0].view.len) {
+            PyErr_SetString(PyExc_ValueError, "all arrays must have the same number of elements");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The loops take restrict pointers and carry no branches, so the compiler vectorizes them;
+ * target_clones adds an AVX2 build picked at load time on CPUs that have it. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+VECTOR_CLONES
+static void adam_loop(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+                      Py_ssize_t size, float alpha, float c1, float c2, float eps) {
+    for (Py_ssize_t i = 0; i < size; i++) {
+        float gi = g[i];
+        float mi = m[i] + (gi - m[i]) * c1;
+        float vi = v[i] + (gi * gi - v[i]) * c2;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= (mi * alpha) / (sqrtf(vi) + eps);
+    }
+}
+
+VECTOR_CLONES
+static void amsgrad_loop(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
+                         float *restrict vhat, Py_ssize_t size, float alpha, float c1, float c2, float eps) {
+    for (Py_ssize_t i = 0; i < size; i++) {
+        float gi = g[i];
+        float mi = m[i] + (gi - m[i]) * c1;
+        float vi = v[i] + (gi * gi - v[i]) * c2;
+        float hi = vhat[i] > vi ? vhat[i] : vi;
+        m[i] = mi;
+        v[i] = vi;
+        vhat[i] = hi;
+        w[i] -= (mi * alpha) / (sqrtf(hi) + eps);
+    }
+}
+
+VECTOR_CLONES
+static void sgd_loop(float *restrict w, const float *restrict g, float *restrict m, Py_ssize_t size, float lr,
+                     float mom, int nesterov) {
+    if (nesterov) {
+        for (Py_ssize_t i = 0; i < size; i++) {
+            float step = lr * g[i];
+            float mi = m[i] * mom - step;
+            m[i] = mi;
+            w[i] += mom * mi - step;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < size; i++) {
+            float mi = m[i] * mom - lr * g[i];
+            m[i] = mi;
+            w[i] += mi;
+        }
+    }
+}
+
+VECTOR_CLONES
+static void bias_relu_loop(float *restrict z, const float *restrict b, float *restrict y, Py_ssize_t size,
+                           Py_ssize_t cols) {
+    for (Py_ssize_t r = 0; r < size; r += cols) {
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            float zi = z[r + c] + b[c];
+            z[r + c] = zi;
+            y[r + c] = zi < 0.0f ? 0.0f : zi; /* NaN passes through, as np.maximum does */
+        }
+    }
+}
+
+VECTOR_CLONES
+static void relu_grad_bias_loop(const float *restrict dy, const float *restrict z, float *restrict dz,
+                                float *restrict db, Py_ssize_t size, Py_ssize_t cols) {
+    for (Py_ssize_t c = 0; c < cols; c++) {
+        db[c] = 0.0f;
+    }
+    for (Py_ssize_t r = 0; r < size; r += cols) {
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            float d = dy[r + c] * (float)(z[r + c] > 0.0f); /* NaN/Inf in dy propagate as in NumPy */
+            dz[r + c] = d;
+            db[c] += d;
+        }
+    }
+}
+
+/* adam(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon[, vhat]) in place:
+ *   m += (g - m) * c1;  v += (g*g - v) * c2;  [vhat = max(vhat, v)]
+ *   w -= (m * alpha) / (sqrt(v or vhat) + eps)                                      */
+static PyObject *adam(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ow, *og, *om, *ov, *ovhat = Py_None;
+    float alpha, c1, c2, eps;
+    if (!PyArg_ParseTuple(args, "OOOOffff|O", &ow, &og, &om, &ov, &alpha, &c1, &c2, &eps, &ovhat)) {
+        return NULL;
+    }
+    Buf bufs[5];
+    memset(bufs, 0, sizeof bufs);
+    int n = ovhat == Py_None ? 4 : 5;
+    if (get_f32(ow, &bufs[0], 1, "w") || get_f32(og, &bufs[1], 0, "g") || get_f32(om, &bufs[2], 1, "m") ||
+        get_f32(ov, &bufs[3], 1, "v") || (n == 5 && get_f32(ovhat, &bufs[4], 1, "vhat")) || same_len(bufs, n)) {
+        release(bufs, 5);
+        return NULL;
+    }
+    float *w = bufs[0].view.buf, *m = bufs[2].view.buf, *v = bufs[3].view.buf;
+    const float *g = bufs[1].view.buf;
+    float *vhat = n == 5 ? bufs[4].view.buf : NULL;
+    Py_ssize_t size = bufs[0].view.len / 4;
+    Py_BEGIN_ALLOW_THREADS
+    if (vhat == NULL) {
+        adam_loop(w, g, m, v, size, alpha, c1, c2, eps);
+    } else {
+        amsgrad_loop(w, g, m, v, vhat, size, alpha, c1, c2, eps);
+    }
+    Py_END_ALLOW_THREADS
+    release(bufs, 5);
+    Py_RETURN_NONE;
+}
+
+/* sgd_momentum(w, g, m, lr, momentum, nesterov): m = m*momentum - lr*g; w += m (or momentum*m - lr*g). */
+static PyObject *sgd_momentum(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ow, *og, *om;
+    float lr, mom;
+    int nesterov;
+    if (!PyArg_ParseTuple(args, "OOOffp", &ow, &og, &om, &lr, &mom, &nesterov)) {
+        return NULL;
+    }
+    Buf bufs[3];
+    memset(bufs, 0, sizeof bufs);
+    if (get_f32(ow, &bufs[0], 1, "w") || get_f32(og, &bufs[1], 0, "g") || get_f32(om, &bufs[2], 1, "m") ||
+        same_len(bufs, 3)) {
+        release(bufs, 3);
+        return NULL;
+    }
+    Py_ssize_t size = bufs[0].view.len / 4;
+    Py_BEGIN_ALLOW_THREADS
+    sgd_loop(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, size, lr, mom, nesterov);
+    Py_END_ALLOW_THREADS
+    release(bufs, 3);
+    Py_RETURN_NONE;
+}
+
+/* bias_relu(z, bias, y): z += bias (row-broadcast, in place); y = max(z, 0). One pass. */
+static PyObject *bias_relu(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *oz, *ob, *oy;
+    if (!PyArg_ParseTuple(args, "OOO", &oz, &ob, &oy)) {
+        return NULL;
+    }
+    Buf bufs[3];
+    memset(bufs, 0, sizeof bufs);
+    if (get_f32(oz, &bufs[0], 1, "z") || get_f32(ob, &bufs[1], 0, "bias") || get_f32(oy, &bufs[2], 1, "y")) {
+        release(bufs, 3);
+        return NULL;
+    }
+    Py_ssize_t cols = bufs[1].view.len / 4, size = bufs[0].view.len / 4;
+    if (cols == 0 || size % cols != 0 || bufs[2].view.len != bufs[0].view.len) {
+        PyErr_SetString(PyExc_ValueError, "bias_relu: z and y must be (rows, len(bias)) arrays");
+        release(bufs, 3);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    bias_relu_loop(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, size, cols);
+    Py_END_ALLOW_THREADS
+    release(bufs, 3);
+    Py_RETURN_NONE;
+}
+
+/* relu_grad_bias(dy, z, dz, db): dz = dy where z > 0 else 0; db = column sums of dz, rows added in order. */
+static PyObject *relu_grad_bias(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ody, *oz, *odz, *odb;
+    if (!PyArg_ParseTuple(args, "OOOO", &ody, &oz, &odz, &odb)) {
+        return NULL;
+    }
+    Buf bufs[4];
+    memset(bufs, 0, sizeof bufs);
+    if (get_f32(ody, &bufs[0], 0, "dy") || get_f32(oz, &bufs[1], 0, "z") || get_f32(odz, &bufs[2], 1, "dz") ||
+        get_f32(odb, &bufs[3], 1, "db") || same_len(bufs, 3)) {
+        release(bufs, 4);
+        return NULL;
+    }
+    Py_ssize_t cols = bufs[3].view.len / 4, size = bufs[0].view.len / 4;
+    if (cols == 0 || size % cols != 0) {
+        PyErr_SetString(PyExc_ValueError, "relu_grad_bias: dy must be (rows, len(db))");
+        release(bufs, 4);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    relu_grad_bias_loop(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, bufs[3].view.buf, size, cols);
+    Py_END_ALLOW_THREADS
+    release(bufs, 4);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"adam", adam, METH_VARARGS, "Fused Keras Adam update in place (float32)."},
+    {"sgd_momentum", sgd_momentum, METH_VARARGS, "Fused Keras SGD-momentum update in place (float32)."},
+    {"bias_relu", bias_relu, METH_VARARGS, "z += bias; y = relu(z), one pass (float32)."},
+    {"relu_grad_bias", relu_grad_bias, METH_VARARGS, "dz = dy * (z > 0); db = sum(dz, axis=0) (float32)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__cpu_kernels(void) { return PyModule_Create(&module); }

@@ -1,0 +1,102 @@
+"""The NumPy backend's fused C kernels equal their pure-NumPy twins bit for bit."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from gpukeras.backend import numpy_backend
+from gpukeras.backend.numpy_backend import NumpyOps
+
+pytestmark = pytest.mark.skipif(numpy_backend.cpu_kernels is None and shutil.which("cc") is None,
+                                reason="no C compiler here, so gpukeras._cpu_kernels was not built")
+
+
+def test_extension_is_built_where_a_compiler_exists() -> None:
+    assert numpy_backend.cpu_kernels is not None, "gpukeras.backend._cpu_kernels failed to build on install"
+
+
+def _twins(monkeypatch, run):
+    """run(ops) with the C kernels, then with them switched off; returns both results."""
+    fast = run(NumpyOps())
+    monkeypatch.setattr(numpy_backend, "cpu_kernels", None)
+    slow = run(NumpyOps())
+    return fast, slow
+
+
+def _state(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    params = [rng.normal(size=s).astype("float32") for s in shapes]
+    grads = [rng.normal(size=s).astype("float32") * 0.1 for s in shapes]
+    slots = [[np.abs(rng.normal(size=s)).astype("float32") * 0.01 for s in shapes] for _ in range(3)]
+    return params, grads, slots
+
+
+# 300_000 elements crosses the threaded-split threshold (2^18).
+SHAPES = [[(7, 5), (5,)], [(300_000,), (3,)]]
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_matches_numpy_twin(monkeypatch, shapes, amsgrad) -> None:
+    def run(ops):
+        params, grads, (m, v, vhat) = _state(shapes)
+        for step in range(1, 4):
+            ops.adam_update(params, grads, m, v, 1e-3, 0.9, 0.999, 1e-7, step, vhat if amsgrad else None)
+        return params + m + v + (vhat if amsgrad else [])
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_matches_numpy_twin(monkeypatch, shapes, nesterov) -> None:
+    def run(ops):
+        params, grads, (m, _, _) = _state(shapes, seed=1)
+        for _ in range(3):
+            ops.sgd_update(params, grads, m, 0.05, 0.9, nesterov)
+        return params + m
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dense_relu_forward_and_backward_match_numpy_twin(monkeypatch) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(33, 17)).astype("float32")
+    kernel = rng.normal(size=(17, 9)).astype("float32")
+    bias = rng.normal(size=(9,)).astype("float32")
+    dy = rng.normal(size=(33, 9)).astype("float32")
+
+    def run(ops):
+        y, z = ops.dense(x, kernel, bias, "relu")
+        return [y, z, *ops.dense_backward(dy, x, kernel, z, y, "relu")]
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_kernels_refuse_wrong_dtype_and_sizes() -> None:
+    kernels = numpy_backend.cpu_kernels
+    w = np.zeros(4, "float32")
+    with pytest.raises(TypeError, match="float32"):
+        kernels.adam(w.astype("float64"), w, w, w, 1.0, 0.1, 0.1, 1e-7)
+    with pytest.raises(ValueError, match="same number of elements"):
+        kernels.adam(w, np.zeros(3, "float32"), w, w, 1.0, 0.1, 0.1, 1e-7)
+
+
+def test_relu_kernels_propagate_nan_like_numpy(monkeypatch) -> None:
+    x = np.array([[np.nan, 1.0], [-1.0, 2.0]], "float32")
+    kernel = np.eye(2, dtype="float32")
+    bias = np.zeros(2, "float32")
+    dy = np.array([[1.0, np.nan], [np.inf, 1.0]], "float32")
+
+    def run(ops):
+        y, z = ops.dense(x, kernel, bias, "relu")
+        return [y, *ops.dense_backward(dy, x, kernel, z, y, "relu")]
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_array_equal(a, b)
