@@ -100,3 +100,23 @@ def test_relu_kernels_propagate_nan_like_numpy(monkeypatch) -> None:
 
     for a, b in zip(*_twins(monkeypatch, run)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sparse_softmax_cross_entropy_matches_numpy_twin(monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    logits = (rng.normal(size=(37, 10)) * 5).astype("float32")
+    labels = rng.integers(0, 10, 37)
+    dloss = rng.normal(size=37).astype("float32")
+
+    def run(ops):
+        loss, probs = ops.sparse_softmax_cross_entropy(logits, labels)
+        return [loss, probs, ops.sparse_softmax_cross_entropy_backward(dloss, probs, labels)]
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)
+
+
+def test_cross_entropy_kernel_refuses_out_of_range_labels() -> None:
+    with pytest.raises(ValueError, match="label 10 at row 1"):
+        numpy_backend.cpu_kernels.sparse_softmax_xent(np.zeros((2, 10), "float32"), np.array([0, 10]),
+                                                      np.empty(2, "float32"), np.empty((2, 10), "float32"))

@@ -240,11 +240,117 @@ static PyObject *relu_grad_bias(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* sparse_softmax_xent(logits, labels, loss, probs): per row, probs = softmax(logits) and
+ * loss = log(sum(exp(logits - max))) - (logits[label] - max). labels: C-contiguous int64. */
+static PyObject *sparse_softmax_xent(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *oz, *ol, *oloss, *op;
+    if (!PyArg_ParseTuple(args, "OOOO", &oz, &ol, &oloss, &op)) {
+        return NULL;
+    }
+    Buf bufs[4];
+    memset(bufs, 0, sizeof bufs);
+    if (get_f32(oz, &bufs[0], 0, "logits") || get_f32(oloss, &bufs[2], 1, "loss") ||
+        get_f32(op, &bufs[3], 1, "probs")) {
+        release(bufs, 4);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(ol, &bufs[1].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        release(bufs, 4);
+        return NULL;
+    }
+    bufs[1].held = 1;
+    Py_ssize_t rows = bufs[2].view.len / 4;
+    if (bufs[1].view.itemsize != 8 || bufs[1].view.len / 8 != rows || rows == 0 ||
+        bufs[0].view.len % (rows * 4) != 0 || bufs[3].view.len != bufs[0].view.len) {
+        PyErr_SetString(PyExc_ValueError, "sparse_softmax_xent: logits (rows, classes), int64 labels (rows,)");
+        release(bufs, 4);
+        return NULL;
+    }
+    Py_ssize_t cols = bufs[0].view.len / (rows * 4);
+    const float *z = bufs[0].view.buf;
+    const long long *labels = bufs[1].view.buf;
+    float *loss = bufs[2].view.buf, *p = bufs[3].view.buf;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (labels[r] < 0 || labels[r] >= cols) {
+            PyErr_Format(PyExc_ValueError, "label %lld at row %zd is outside [0, %zd)", labels[r], r, cols);
+            release(bufs, 4);
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        const float *zr = z + r * cols;
+        float *pr = p + r * cols;
+        float mx = zr[0];
+        for (Py_ssize_t c = 1; c < cols; c++) {
+            mx = zr[c] > mx ? zr[c] : mx;
+        }
+        float total = 0.0f;
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            pr[c] = expf(zr[c] - mx);
+            total += pr[c];
+        }
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            pr[c] /= total;
+        }
+        loss[r] = logf(total) - (zr[labels[r]] - mx);
+    }
+    Py_END_ALLOW_THREADS
+    release(bufs, 4);
+    Py_RETURN_NONE;
+}
+
+/* sparse_softmax_xent_grad(probs, labels, dloss, grad): grad = probs * dloss[:, None], minus dloss at the label. */
+static PyObject *sparse_softmax_xent_grad(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *op, *ol, *od, *og;
+    if (!PyArg_ParseTuple(args, "OOOO", &op, &ol, &od, &og)) {
+        return NULL;
+    }
+    Buf bufs[4];
+    memset(bufs, 0, sizeof bufs);
+    if (get_f32(op, &bufs[0], 0, "probs") || get_f32(od, &bufs[2], 0, "dloss") || get_f32(og, &bufs[3], 1, "grad")) {
+        release(bufs, 4);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(ol, &bufs[1].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        release(bufs, 4);
+        return NULL;
+    }
+    bufs[1].held = 1;
+    Py_ssize_t rows = bufs[2].view.len / 4;
+    if (bufs[1].view.itemsize != 8 || bufs[1].view.len / 8 != rows || rows == 0 ||
+        bufs[0].view.len % (rows * 4) != 0 || bufs[3].view.len != bufs[0].view.len) {
+        PyErr_SetString(PyExc_ValueError, "sparse_softmax_xent_grad: probs (rows, classes), int64 labels (rows,)");
+        release(bufs, 4);
+        return NULL;
+    }
+    Py_ssize_t cols = bufs[0].view.len / (rows * 4);
+    const float *p = bufs[0].view.buf, *d = bufs[2].view.buf;
+    const long long *labels = bufs[1].view.buf;
+    float *g = bufs[3].view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            g[r * cols + c] = p[r * cols + c] * d[r];
+        }
+        if (labels[r] >= 0 && labels[r] < cols) {
+            g[r * cols + labels[r]] -= d[r];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(bufs, 4);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS, "Fused Keras Adam update in place (float32)."},
     {"sgd_momentum", sgd_momentum, METH_VARARGS, "Fused Keras SGD-momentum update in place (float32)."},
     {"bias_relu", bias_relu, METH_VARARGS, "z += bias; y = relu(z), one pass (float32)."},
     {"relu_grad_bias", relu_grad_bias, METH_VARARGS, "dz = dy * (z > 0); db = sum(dz, axis=0) (float32)."},
+    {"sparse_softmax_xent", sparse_softmax_xent, METH_VARARGS, "Per-row softmax cross-entropy and softmax."},
+    {"sparse_softmax_xent_grad", sparse_softmax_xent_grad, METH_VARARGS, "(softmax - onehot) * dloss."},
     {NULL, NULL, 0, NULL},
 };
 

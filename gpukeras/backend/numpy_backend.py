@@ -90,6 +90,24 @@ class NumpyOps(Ops):
         dx = np.matmul(dz, kernel.T) if need_dx else None
         return dx, dkernel, dbias
 
+    def sparse_softmax_cross_entropy(self, logits: Array, labels: Array) -> tuple[Array, Array]:
+        """Fused per-row softmax and cross-entropy in C for float32 (twin: base.Ops)."""
+        if logits.ndim != 2 or not _fast(logits):
+            return super().sparse_softmax_cross_entropy(logits, labels)
+        labels = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
+        loss = np.empty(logits.shape[0], dtype=np.float32)
+        probs = np.empty_like(logits)
+        cpu_kernels.sparse_softmax_xent(logits, labels, loss, probs)
+        return loss, probs
+
+    def sparse_softmax_cross_entropy_backward(self, dloss: Array, probs: Array, labels: Array) -> Array:
+        if probs.ndim != 2 or not _fast(probs) or dloss.dtype != np.float32:
+            return super().sparse_softmax_cross_entropy_backward(dloss, probs, labels)
+        grad = np.empty_like(probs)
+        cpu_kernels.sparse_softmax_xent_grad(probs, np.ascontiguousarray(labels, dtype=np.int64).reshape(-1),
+                                             np.ascontiguousarray(dloss).reshape(-1), grad)
+        return grad
+
     def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
                    lr: float, momentum: float, nesterov: bool) -> None:
         """SGD; with momentum each float32 weight is one fused C pass (twin: base.Ops.sgd_update)."""
