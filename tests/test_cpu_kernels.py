@@ -120,3 +120,33 @@ def test_cross_entropy_kernel_refuses_out_of_range_labels() -> None:
     with pytest.raises(ValueError, match="label 10 at row 1"):
         numpy_backend.cpu_kernels.sparse_softmax_xent(np.zeros((2, 10), "float32"), np.array([0, 10]),
                                                       np.empty(2, "float32"), np.empty((2, 10), "float32"))
+
+
+@pytest.mark.parametrize("pool_size, strides", [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((2, 2), (1, 1))])
+def test_max_pool_matches_numpy_twin_including_ties(monkeypatch, pool_size, strides) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, size=(2, 7, 6, 3)).astype("float32")  # many ties inside windows
+
+    def run(ops):
+        y = ops.pool(x, "max", pool_size, strides, "valid")
+        dy = np.arange(y.size, dtype="float32").reshape(y.shape)
+        return [y, ops.pool_backward(dy, x, y, "max", pool_size, strides, "valid")]
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_conv_bias_relu_matches_numpy_twin(monkeypatch) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 9, 8, 2)).astype("float32")
+    kernel = rng.normal(size=(3, 3, 2, 4)).astype("float32")
+    bias = rng.normal(size=(4,)).astype("float32")
+
+    def run(ops):
+        y, cols, z = ops.conv_activation(x, kernel, bias, (1, 1), "same", (1, 1), 1, "relu")
+        dy = np.linspace(-1, 1, y.size, dtype="float32").reshape(y.shape)
+        return [y, z, *ops.conv_activation_backward(dy, x.shape, kernel, cols, z, y, (1, 1), "same", (1, 1), 1,
+                                                    "relu")]
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

@@ -8,6 +8,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -344,11 +345,149 @@ static PyObject *sparse_softmax_xent_grad(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Max pooling over (N, H, W, C) float32 with "valid" windows. The backward recomputes each
+ * window's first maximum (row-major order, TensorFlow's tie rule) and adds dy there. */
+static int pool_args(PyObject *args, Buf *bufs, int backward, Py_ssize_t dims[8]) {
+    PyObject *ox, *oy, *odx = NULL, *ody = NULL;
+    Py_ssize_t n, h, w, c, ph, pw, sh, sw;
+    int ok = backward ? PyArg_ParseTuple(args, "OOOO(nnnn)(nn)(nn)", &ox, &oy, &ody, &odx, &n, &h, &w, &c, &ph, &pw,
+                                         &sh, &sw)
+                      : PyArg_ParseTuple(args, "OO(nnnn)(nn)(nn)", &ox, &oy, &n, &h, &w, &c, &ph, &pw, &sh, &sw);
+    if (!ok) {
+        return -1;
+    }
+    if (get_f32(ox, &bufs[0], 0, "x") || get_f32(oy, &bufs[1], !backward, "y") ||
+        (backward && (get_f32(ody, &bufs[2], 0, "dy") || get_f32(odx, &bufs[3], 1, "dx")))) {
+        return -1;
+    }
+    Py_ssize_t oh = ph > 0 && sh > 0 && h >= ph ? (h - ph) / sh + 1 : 0;
+    Py_ssize_t ow = pw > 0 && sw > 0 && w >= pw ? (w - pw) / sw + 1 : 0;
+    if (oh == 0 || ow == 0 || bufs[0].view.len != n * h * w * c * 4 || bufs[1].view.len != n * oh * ow * c * 4 ||
+        (backward && (bufs[2].view.len != bufs[1].view.len || bufs[3].view.len != bufs[0].view.len))) {
+        PyErr_SetString(PyExc_ValueError, "max_pool2d: shapes do not match (N, H, W, C) and the pool geometry");
+        return -1;
+    }
+    Py_ssize_t vals[8] = {n, h, w, c, ph, pw, sh, sw};
+    memcpy(dims, vals, sizeof vals);
+    return 0;
+}
+
+static PyObject *max_pool2d(PyObject *self, PyObject *args) {
+    (void)self;
+    Buf bufs[4];
+    memset(bufs, 0, sizeof bufs);
+    Py_ssize_t d[8];
+    if (pool_args(args, bufs, 0, d)) {
+        release(bufs, 4);
+        return NULL;
+    }
+    Py_ssize_t n = d[0], h = d[1], w = d[2], c = d[3], ph = d[4], pw = d[5], sh = d[6], sw = d[7];
+    Py_ssize_t oh = (h - ph) / sh + 1, ow = (w - pw) / sw + 1;
+    const float *x = bufs[0].view.buf;
+    float *y = bufs[1].view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t b = 0; b < n; b++) {
+        for (Py_ssize_t i = 0; i < oh; i++) {
+            for (Py_ssize_t j = 0; j < ow; j++) {
+                float *out = y + ((b * oh + i) * ow + j) * c;
+                for (Py_ssize_t u = 0; u < ph; u++) {
+                    for (Py_ssize_t v = 0; v < pw; v++) {
+                        const float *in = x + ((b * h + i * sh + u) * w + j * sw + v) * c;
+                        if (u == 0 && v == 0) {
+                            memcpy(out, in, (size_t)c * sizeof(float));
+                        } else {
+                            for (Py_ssize_t k = 0; k < c; k++) {
+                                out[k] = (in[k] > out[k] || in[k] != in[k]) ? in[k] : out[k];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(bufs, 4);
+    Py_RETURN_NONE;
+}
+
+VECTOR_CLONES
+static void pool_credit_set(float *restrict dx, const float *restrict x, const float *restrict y,
+                            const float *restrict dy, float *restrict rest, Py_ssize_t c) {
+    for (Py_ssize_t k = 0; k < c; k++) {
+        float hit = (float)(x[k] == y[k]) * rest[k];
+        dx[k] = hit * dy[k];
+        rest[k] -= hit;
+    }
+}
+
+VECTOR_CLONES
+static void pool_credit_add(float *restrict dx, const float *restrict x, const float *restrict y,
+                            const float *restrict dy, float *restrict rest, Py_ssize_t c) {
+    for (Py_ssize_t k = 0; k < c; k++) {
+        float hit = (float)(x[k] == y[k]) * rest[k];
+        dx[k] += hit * dy[k];
+        rest[k] -= hit;
+    }
+}
+
+static PyObject *max_pool2d_grad(PyObject *self, PyObject *args) {
+    (void)self;
+    Buf bufs[4];
+    memset(bufs, 0, sizeof bufs);
+    Py_ssize_t d[8];
+    if (pool_args(args, bufs, 1, d)) {
+        release(bufs, 4);
+        return NULL;
+    }
+    Py_ssize_t n = d[0], h = d[1], w = d[2], c = d[3], ph = d[4], pw = d[5], sh = d[6], sw = d[7];
+    Py_ssize_t oh = (h - ph) / sh + 1, ow = (w - pw) / sw + 1;
+    const float *x = bufs[0].view.buf, *y = bufs[1].view.buf, *dy = bufs[2].view.buf;
+    float *dx = bufs[3].view.buf;
+    float *rest = malloc((size_t)c * sizeof(float)); /* 1 while a channel's maximum is not yet credited */
+    if (rest == NULL) {
+        release(bufs, 4);
+        return PyErr_NoMemory();
+    }
+    /* Windows that neither overlap nor leave gaps write every dx element once: no zeroing needed. */
+    int disjoint = sh >= ph && sw >= pw;
+    int tiles = disjoint && sh == ph && sw == pw && oh * sh == h && ow * sw == w;
+    Py_BEGIN_ALLOW_THREADS
+    if (!tiles) {
+        memset(dx, 0, (size_t)bufs[3].view.len);
+    }
+    for (Py_ssize_t b = 0; b < n; b++) {
+        for (Py_ssize_t i = 0; i < oh; i++) {
+            for (Py_ssize_t j = 0; j < ow; j++) {
+                const float *yo = y + ((b * oh + i) * ow + j) * c, *dyo = dy + ((b * oh + i) * ow + j) * c;
+                for (Py_ssize_t k = 0; k < c; k++) {
+                    rest[k] = 1.0f;
+                }
+                for (Py_ssize_t u = 0; u < ph; u++) {
+                    for (Py_ssize_t v = 0; v < pw; v++) {
+                        Py_ssize_t at = ((b * h + i * sh + u) * w + j * sw + v) * c;
+                        if (disjoint) {
+                            pool_credit_set(dx + at, x + at, yo, dyo, rest, c);
+                        } else {
+                            pool_credit_add(dx + at, x + at, yo, dyo, rest, c);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(rest);
+    release(bufs, 4);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS, "Fused Keras Adam update in place (float32)."},
     {"sgd_momentum", sgd_momentum, METH_VARARGS, "Fused Keras SGD-momentum update in place (float32)."},
     {"bias_relu", bias_relu, METH_VARARGS, "z += bias; y = relu(z), one pass (float32)."},
     {"relu_grad_bias", relu_grad_bias, METH_VARARGS, "dz = dy * (z > 0); db = sum(dz, axis=0) (float32)."},
+    {"max_pool2d", max_pool2d, METH_VARARGS, "Max pooling, (N, H, W, C) float32, valid windows."},
+    {"max_pool2d_grad", max_pool2d_grad, METH_VARARGS, "Its backward: dy to each window's first maximum."},
     {"sparse_softmax_xent", sparse_softmax_xent, METH_VARARGS, "Per-row softmax cross-entropy and softmax."},
     {"sparse_softmax_xent_grad", sparse_softmax_xent_grad, METH_VARARGS, "(softmax - onehot) * dloss."},
     {NULL, NULL, 0, NULL},

@@ -145,6 +145,23 @@ class ConvolutionOps:
             y += bias
         return y.reshape((x.shape[0],) + out + (kernel.shape[-1],)), cols
 
+    def conv_activation(self, x: Array, kernel: Array, bias: Array | None, strides: Sequence[int], padding: Any,
+                        dilation_rate: Sequence[int], groups: int, activation: str,
+                        params: tuple = ()) -> tuple[Array, Array, Array]:
+        """activation(conv(x) + bias) as one primitive: returns (y, cols, z), z the pre-activation."""
+        z, cols = self.conv(x, kernel, bias, strides, padding, dilation_rate, groups)
+        y = z if activation == "linear" else self.activation(activation, z, params)
+        return y, cols, z
+
+    def conv_activation_backward(self, dy: Array, x_shape: Sequence[int], kernel: Array, cols: Array, z: Array,
+                                 y: Array, strides: Sequence[int], padding: Any, dilation_rate: Sequence[int],
+                                 groups: int, activation: str, params: tuple = (), has_bias: bool = True,
+                                 need_dx: bool = True) -> tuple[Array | None, Array, Array | None]:
+        """(dx, dkernel, dbias) of `conv_activation`."""
+        dz = dy if activation == "linear" else self.activation_backward(activation, dy, z, y, params)
+        return self.conv_backward(dz, x_shape, kernel, cols, strides, padding, dilation_rate, groups,
+                                  has_bias, need_dx)
+
     def conv_backward(self, dy: Array, x_shape: Sequence[int], kernel: Array, cols: Array,
                       strides: Sequence[int], padding: Any, dilation_rate: Sequence[int], groups: int = 1,
                       has_bias: bool = True, need_dx: bool = True) -> tuple[Array | None, Array, Array | None]:

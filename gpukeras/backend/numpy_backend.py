@@ -44,6 +44,17 @@ def _run_split(fn: Callable[..., None], arrays: Sequence[np.ndarray], *scalars: 
         job.result()
 
 
+def _max_pool2d_geometry(x: Any, mode: str, pool_size: Sequence[int], strides: Sequence[int],
+                         padding: Any) -> tuple[tuple[int, ...], tuple[int, int]] | None:
+    """(input shape, output size) when the C max-pool kernel applies, else None."""
+    if mode != "max" or padding != "valid" or x.ndim != 4 or len(pool_size) != 2 or not _fast(x):
+        return None
+    out = tuple((x.shape[1 + i] - pool_size[i]) // strides[i] + 1 for i in range(2))
+    if min(out) <= 0:
+        return None
+    return tuple(x.shape), out
+
+
 def _fast(*arrays: Any) -> bool:
     """True when the C kernels can take these arrays (float32, C-contiguous)."""
     return cpu_kernels is not None and all(
@@ -107,6 +118,50 @@ class NumpyOps(Ops):
         cpu_kernels.sparse_softmax_xent_grad(probs, np.ascontiguousarray(labels, dtype=np.int64).reshape(-1),
                                              np.ascontiguousarray(dloss).reshape(-1), grad)
         return grad
+
+    def conv_activation(self, x, kernel, bias, strides, padding, dilation_rate, groups, activation, params=()):
+        """Conv + bias + ReLU with the bias and ReLU in one C pass over the GEMM output (float32)."""
+        if not (activation == "relu" and not params and bias is not None and groups == 1 and _fast(x, kernel)):
+            return super().conv_activation(x, kernel, bias, strides, padding, dilation_rate, groups, activation,
+                                           params)
+        cols, out = self._im2col(x, kernel.shape[:-2], strides, padding, dilation_rate, groups)
+        z = np.matmul(cols, kernel.reshape(-1, kernel.shape[-1]))
+        y = np.empty_like(z)
+        cpu_kernels.bias_relu(z, np.ascontiguousarray(bias), y)
+        shape = (x.shape[0], *out, kernel.shape[-1])
+        return y.reshape(shape), cols, z.reshape(shape)
+
+    def conv_activation_backward(self, dy, x_shape, kernel, cols, z, y, strides, padding, dilation_rate, groups,
+                                 activation, params=(), has_bias=True, need_dx=True):
+        if not (activation == "relu" and not params and has_bias and groups == 1 and _fast(dy, z)):
+            return super().conv_activation_backward(dy, x_shape, kernel, cols, z, y, strides, padding,
+                                                    dilation_rate, groups, activation, params, has_bias, need_dx)
+        dz = np.empty_like(dy)
+        dbias = np.empty(dy.shape[-1], dtype=dy.dtype)
+        cpu_kernels.relu_grad_bias(dy, z, dz, dbias)
+        dx, dkernel, _ = self.conv_backward(dz, x_shape, kernel, cols, strides, padding, dilation_rate, groups,
+                                            has_bias=False, need_dx=need_dx)
+        return dx, dkernel, dbias
+
+    def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
+             padding: Any = "valid") -> Array:
+        """2-D max pooling with valid windows in C for float32 (twin: ConvolutionOps.pool)."""
+        geometry = _max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        if geometry is None:
+            return super().pool(x, mode, pool_size, strides, padding)
+        (n, h, w, c), out = geometry
+        y = np.empty((n, *out, c), dtype=np.float32)
+        cpu_kernels.max_pool2d(x, y, (n, h, w, c), tuple(pool_size), tuple(strides))
+        return y
+
+    def pool_backward(self, dy: Array, x: Array, y: Array, mode: str, pool_size: Sequence[int],
+                      strides: Sequence[int], padding: Any = "valid") -> Array:
+        geometry = _max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        if geometry is None or not _fast(dy, y):
+            return super().pool_backward(dy, x, y, mode, pool_size, strides, padding)
+        dx = np.empty_like(x)
+        cpu_kernels.max_pool2d_grad(x, y, dy, dx, x.shape, tuple(pool_size), tuple(strides))
+        return dx
 
     def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
                    lr: float, momentum: float, nesterov: bool) -> None:

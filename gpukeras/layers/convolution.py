@@ -8,7 +8,6 @@ from gpukeras import activations, constraints, initializers, regularizers
 from gpukeras.backend.convolution import conv_padding
 from gpukeras.layers.layer import Layer
 from gpukeras.ops.convolution import conv_bias, normalize_data_format, normalize_padding, normalize_tuple
-from gpukeras.ops.nn import activation as _activation_op
 
 
 def check_input_rank(layer: Layer, shape: Any, ndim: int) -> None:
@@ -107,11 +106,12 @@ class BaseConv(Layer):
         if self._channels(inputs.shape) != expected:
             raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs with {expected} channels, "
                              f"got shape {tuple(inputs.shape)}.")
-        y = conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding, self.data_format,
-                      self.dilation_rate, self.groups)
         if self._fused is not None:
             name, params = self._fused
-            return y if name == "linear" else _activation_op(name, y, params)
+            return conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding, self.data_format,
+                             self.dilation_rate, self.groups, name, params)
+        y = conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding, self.data_format,
+                      self.dilation_rate, self.groups)
         return self.activation(y)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:

@@ -82,8 +82,9 @@ def _check_rank(x: Any, rank: int, what: str) -> None:
 
 # ---------------------------------------------------------------------------- convolution
 def conv_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any = 1, padding: str = "valid",
-              data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1) -> Tensor:
-    """Convolution plus optional bias, as one primitive (what the Conv layers call)."""
+              data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1,
+              activation: str = "linear", params: tuple = ()) -> Tensor:
+    """activation(conv(inputs) + bias) as one primitive with one backward (what the Conv layers call)."""
     B = _backend.active
     fmt = normalize_data_format(data_format)
     w = data_of(kernel)
@@ -98,12 +99,12 @@ def conv_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any = 1, padd
         raise ValueError(f"conv: inputs have {a.shape[-1]} channels but the kernel expects "
                          f"{w.shape[-2]} x groups={groups} = {w.shape[-2] * groups} (kernel shape {w.shape}).")
     b = None if bias is None else data_of(bias)
-    y, cols = B.conv(a, w, b, strides, padding, dilation, groups)
+    y, cols, z = B.conv_activation(a, w, b, strides, padding, dilation, groups, activation, params)
     need_dx = isinstance(x, Tensor) and x.needs_grad
 
     def backward(g):
-        dx, dw, db = B.conv_backward(g, a.shape, w, cols, strides, padding, dilation, groups,
-                                     b is not None, need_dx)
+        dx, dw, db = B.conv_activation_backward(g, a.shape, w, cols, z, y, strides, padding, dilation, groups,
+                                                activation, params, b is not None, need_dx)
         return (dx, dw) if b is None else (dx, dw, db)
 
     out = attach(y, (x, kernel) if bias is None else (x, kernel, bias), backward)
