@@ -62,6 +62,18 @@ bench_rc=$?
 log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.txt"; fi
 
-log "done: tests rc=$test_rc, bench rc=$bench_rc; files in $OUT"
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ]; then exit 1; fi
+# The framework comparison (W1-W3 vs PyTorch and the cuBLAS GEMM-only bound), quick mode.
+COMPARE_TIMEOUT=${COMPARE_TIMEOUT:-240}
+if [ "$DRY" = 1 ]; then COMPARE_ARGS=(--workloads W1 --frameworks gpukeras,bound --samples 256 --epochs 1); \
+  else COMPARE_ARGS=(--gpu); fi
+log "framework comparison (timeout ${COMPARE_TIMEOUT}s)"
+start=$(date +%s)
+timeout "$COMPARE_TIMEOUT" "$PY" -m gpukeras.bench --quick --no-chart --out "$OUT/compare" "${COMPARE_ARGS[@]}" \
+  > "$OUT/compare.log" 2>&1
+compare_rc=$?
+log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
+
+log "done: tests rc=$test_rc, bench rc=$bench_rc, compare rc=$compare_rc; files in $OUT"
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$compare_rc" -ne 0 ]; then exit 1; fi
 exit 0

@@ -150,3 +150,12 @@ def test_conv_bias_relu_matches_numpy_twin(monkeypatch) -> None:
 
     for a, b in zip(*_twins(monkeypatch, run)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_malloc_tuning_applies_on_glibc_and_can_be_switched_off(monkeypatch) -> None:
+    import platform
+
+    if platform.libc_ver()[0] == "glibc":
+        assert numpy_backend.keep_freed_memory()
+    monkeypatch.setenv("GPUKERAS_MALLOC_TUNING", "0")
+    assert not numpy_backend.keep_freed_memory()

@@ -9,7 +9,9 @@ in up to twelve; it is optional, and without it the NumPy code below computes th
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +46,27 @@ def _run_split(fn: Callable[..., None], arrays: Sequence[np.ndarray], *scalars: 
         job.result()
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks for reuse instead of returning them to the OS.
+
+    Training frees and reallocates the same multi-megabyte activations and gradients every
+    step; glibc serves blocks above 128 KiB with fresh mmap pages, so each step paid thousands
+    of page faults (17% of a W2 step). Like PyTorch's caching allocator, the process keeps its
+    peak memory in exchange. Opt out with GPUKERAS_MALLOC_TUNING=0. Returns whether it applied.
+    """
+    if os.environ.get("GPUKERAS_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's maximum (32 MiB on 64-bit)
+        ok &= libc.mallopt(m_trim_threshold, 1 << 30)
+        ok &= libc.mallopt(m_top_pad, 64 << 20)
+        return bool(ok)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): leave the allocator alone
+        return False
+
+
 def _max_pool2d_geometry(x: Any, mode: str, pool_size: Sequence[int], strides: Sequence[int],
                          padding: Any) -> tuple[tuple[int, ...], tuple[int, int]] | None:
     """(input shape, output size) when the C max-pool kernel applies, else None."""
@@ -66,6 +89,9 @@ class NumpyOps(Ops):
 
     name = "numpy"
     xp = np
+
+    def __init__(self) -> None:
+        keep_freed_memory()
 
     def to_numpy(self, x: Array) -> np.ndarray:
         return np.asarray(x)
