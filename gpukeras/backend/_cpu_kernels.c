@@ -241,6 +241,20 @@ static PyObject *relu_grad_bias(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Labels (rows,) int64 into bufs[1]; bufs[0] (rows, classes) and bufs[3] (same size) are checked too. */
+static int get_labels(PyObject *ol, Buf *bufs, Py_ssize_t rows) {
+    if (PyObject_GetBuffer(ol, &bufs[1].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        return -1;
+    }
+    bufs[1].held = 1;
+    if (bufs[1].view.itemsize != 8 || bufs[1].view.len / 8 != rows || rows == 0 ||
+        bufs[0].view.len % (rows * 4) != 0 || bufs[3].view.len != bufs[0].view.len) {
+        PyErr_SetString(PyExc_ValueError, "softmax cross-entropy: (rows, classes) float32 and int64 labels (rows,)");
+        return -1;
+    }
+    return 0;
+}
+
 /* sparse_softmax_xent(logits, labels, loss, probs): per row, probs = softmax(logits) and
  * loss = log(sum(exp(logits - max))) - (logits[label] - max). labels: C-contiguous int64. */
 static PyObject *sparse_softmax_xent(PyObject *self, PyObject *args) {
@@ -256,15 +270,8 @@ static PyObject *sparse_softmax_xent(PyObject *self, PyObject *args) {
         release(bufs, 4);
         return NULL;
     }
-    if (PyObject_GetBuffer(ol, &bufs[1].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-        release(bufs, 4);
-        return NULL;
-    }
-    bufs[1].held = 1;
     Py_ssize_t rows = bufs[2].view.len / 4;
-    if (bufs[1].view.itemsize != 8 || bufs[1].view.len / 8 != rows || rows == 0 ||
-        bufs[0].view.len % (rows * 4) != 0 || bufs[3].view.len != bufs[0].view.len) {
-        PyErr_SetString(PyExc_ValueError, "sparse_softmax_xent: logits (rows, classes), int64 labels (rows,)");
+    if (get_labels(ol, bufs, rows)) {
         release(bufs, 4);
         return NULL;
     }
@@ -315,15 +322,8 @@ static PyObject *sparse_softmax_xent_grad(PyObject *self, PyObject *args) {
         release(bufs, 4);
         return NULL;
     }
-    if (PyObject_GetBuffer(ol, &bufs[1].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-        release(bufs, 4);
-        return NULL;
-    }
-    bufs[1].held = 1;
     Py_ssize_t rows = bufs[2].view.len / 4;
-    if (bufs[1].view.itemsize != 8 || bufs[1].view.len / 8 != rows || rows == 0 ||
-        bufs[0].view.len % (rows * 4) != 0 || bufs[3].view.len != bufs[0].view.len) {
-        PyErr_SetString(PyExc_ValueError, "sparse_softmax_xent_grad: probs (rows, classes), int64 labels (rows,)");
+    if (get_labels(ol, bufs, rows)) {
         release(bufs, 4);
         return NULL;
     }

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 
 from gpukeras import random as _random
 from gpukeras.callbacks.callback import Callback
+from gpukeras.saving.keras_archive import atomic_write
 
 _FORMAT = "gpukeras-backup-1"
 
@@ -196,20 +196,9 @@ def _fsync_dir(folder: str) -> None:
 
 
 def _atomic_write(path: str, write: Any) -> None:
-    """Call write(file) on a temporary file next to `path`, fsync it, then rename it onto `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
+    """The saving package's atomic write, plus an fsync of the folder so the rename survives a crash."""
+    atomic_write(path, write)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
