@@ -220,3 +220,16 @@ def test_training_argument_only_reaches_layers_that_take_it() -> None:
     dense = layers.Dense(2)
     np.testing.assert_array_equal(dense(x, training=True).numpy(), dense(x).numpy())
     assert layers.Dropout(0.5)(x, training=True).shape == (2, 3)
+
+
+def test_per_output_loss_logs_skip_outputs_without_a_loss() -> None:
+    inp = keras.Input(shape=(3,))
+    out1 = layers.Dense(1, name="out1")(inp)
+    out2 = layers.Dense(2, name="out2")(inp)
+    model = keras.Model(inp, [out1, out2])
+    model.compile(optimizer="sgd", loss={"out2": "mse"})
+    x = np.ones((4, 3), "float32")
+    logs = model.evaluate(x, [np.zeros((4, 1)), np.ones((4, 2))], verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "out2_loss"}
+    np.testing.assert_allclose(logs["out2_loss"], logs["loss"], rtol=1e-6)
+    assert all(hasattr(m, "variables") for m in model.metrics)  # the loss trackers are real Metrics

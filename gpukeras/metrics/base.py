@@ -124,6 +124,11 @@ class Mean(Metric):
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         B = _backend.active
+        if type(values) is Tensor and values.ndim == 0 and isinstance(sample_weight, int):
+            # The training loop's loss tracker, every step: a scalar weighted by the batch size.
+            B.add_inplace(self.total.data, B.multiply(values.data, sample_weight))
+            B.add_inplace(self.count.data, sample_weight)
+            return
         values, weight = samplewise(values, sample_weight, "mean", self.dtype)
         B.add_inplace(self.total.data, B.sum(values))
         if weight is not None:

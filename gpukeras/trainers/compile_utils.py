@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gpukeras import backend as _backend
 from gpukeras import losses as losses_module
 from gpukeras import metrics as metrics_module
 from gpukeras import ops
@@ -141,25 +140,6 @@ class CompiledMetrics:
     def reset_state(self) -> None:
         for m in self.metrics:
             m.reset_state()
-
-
-class RunningMean:
-    """Batch-size-weighted running mean kept as backend values (no device sync per step)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self.total: Any = 0.0
-        self.count = 0
-
-    def update_state(self, value: Tensor, weight: int) -> None:
-        self.total = _backend.active.add(self.total, _backend.active.multiply(value.data, weight))
-        self.count += weight
-
-    def result(self) -> float:
-        return float(self.total) / self.count if self.count else 0.0
 
 
 def _as_list(spec: Any) -> list[Any]:

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from gpukeras import backend as _backend
+from gpukeras import metrics as metrics_module
 from gpukeras import optimizers as optimizers_module
 from gpukeras import random as _random
 from gpukeras.autodiff import gradient, recording, stop_recording
 from gpukeras.callbacks.callback_list import CallbackList
 from gpukeras.tensor import Tensor
 from gpukeras.trainers import arrays
-from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, RunningMean
+from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
 
 _TF2_COMPILE_ARGS = {"sample_weight_mode", "target_tensors", "distribute", "experimental_run_tf_function"}
@@ -76,8 +77,10 @@ class Trainer:
         self.loss = loss
         self._compiled_loss = compiled_loss
         self._compiled_metrics = compiled_metrics
-        self._loss_tracker = RunningMean("loss")
-        self._output_loss_trackers = [RunningMean(f"{n}_loss") for n in names] if len(names) > 1 else []
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        # One per output that has a loss, in the order CompiledLoss returns their values.
+        self._output_loss_trackers = [] if compiled_loss is None or len(names) < 2 else [
+            metrics_module.Mean(name=f"{n}_loss") for n, fn in zip(names, compiled_loss.losses) if fn is not None]
         self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                               "metrics": metrics, "weighted_metrics": weighted_metrics,
                               "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
@@ -108,10 +111,7 @@ class Trainer:
 
     def _metric_results(self) -> dict[str, float]:
         """Current values of the loss and metrics, read back to the host."""
-        logs = {"loss": self._loss_tracker.result()}
-        for tracker in self._output_loss_trackers:
-            if tracker.count:
-                logs[tracker.name] = tracker.result()
+        logs = {m.name: float(m.result()) for m in [self._loss_tracker, *self._output_loss_trackers]}
         for m in self._compiled_metrics.metrics:
             logs[m.name] = float(m.result())
         return logs
@@ -133,14 +133,8 @@ class Trainer:
         variables = self._trainable_cache
         with recording():
             loss, parts, y_pred = self._loss_and_outputs(x, y, sw, training=True)
-        grads = gradient(loss, variables)
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        if len(pairs) < len(variables):
-            if not pairs:
-                raise ValueError("No gradients reached any trainable weight: is the loss connected to the model?")
-            self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        else:
-            self.optimizer.apply(grads, variables)
+        # The optimizer skips (and warns about) weights the loss does not reach.
+        self.optimizer.apply(gradient(loss, variables), variables)
         self._update_trackers(loss, parts, y, y_pred, sw, batch_size)
 
     def _test_step(self, x: list[Any], y: list[Any], sw: list[Any] | None, batch_size: int) -> None:
@@ -149,9 +143,9 @@ class Trainer:
         self._update_trackers(loss, parts, y, y_pred, sw, batch_size)
 
     def _update_trackers(self, loss, parts, y, y_pred, sw, batch_size: int) -> None:
-        self._loss_tracker.update_state(loss, batch_size)
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
         for tracker, part in zip(self._output_loss_trackers, parts):
-            tracker.update_state(part, batch_size)
+            tracker.update_state(part, sample_weight=batch_size)
         with stop_recording():
             self._compiled_metrics.update_state(y, [Tensor(p.data) for p in y_pred], sw)
 
