@@ -5,8 +5,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
-
 from gpukeras.callbacks.monitor import MonitorCallback
 
 
@@ -47,14 +45,14 @@ class EarlyStopping(MonitorCallback):
         if current is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = _copy_weights(self.model)
+            self.best_weights = self.model.get_weights()  # copies, never live arrays
             self.best_epoch = epoch
         self.wait += 1
         if self._is_improvement(current, self.best):
             self.best = current
             self.best_epoch = epoch
             if self.restore_best_weights:
-                self.best_weights = _copy_weights(self.model)
+                self.best_weights = self.model.get_weights()  # copies, never live arrays
             if self.baseline is None or self._is_improvement(current, self.baseline):
                 self.wait = 0
             return
@@ -78,8 +76,3 @@ class EarlyStopping(MonitorCallback):
             warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
                           f"Available metrics are: {','.join(list(logs.keys()))}", stacklevel=2)
         return value
-
-
-def _copy_weights(model: Any) -> list[np.ndarray]:
-    """A snapshot of the model's weights (copies: a host backend may hand out live arrays)."""
-    return [np.array(w, copy=True) for w in model.get_weights()]

@@ -194,12 +194,10 @@ class Layer:
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"Layer {type(self).__name__} must implement call().")
 
-    def _maybe_build(self, inputs: Any) -> None:
-        if self.built:
-            return
-        shape = _shapes_of(inputs)
-        self._build_shape = shape
-        self.build(shape)
+    def _build_for(self, input_shape: Any) -> None:
+        """Build once for `input_shape` (concrete or symbolic call), then apply `weights=` if given."""
+        self._build_shape = input_shape
+        self.build(input_shape)
         self.built = True
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
@@ -215,7 +213,7 @@ class Layer:
         if type(inputs) is not Tensor:
             inputs = _to_tensors(inputs)
         if not self.built:
-            self._maybe_build(inputs)
+            self._build_for(_shapes_of(inputs))
         if self._losses:
             self._losses = []
         outputs = self.call(inputs, *args, **kwargs)

@@ -138,12 +138,7 @@ def call_symbolic(layer: Layer, inputs: Any, args: tuple, kwargs: dict) -> Any:
     """Call `layer` on KerasTensors: build it, infer output shapes, record the node."""
     shapes = map_structure(lambda t: t.shape, inputs)
     if not layer.built:
-        layer._build_shape = shapes
-        layer.build(shapes)
-        layer.built = True
-        if layer._initial_weights is not None:
-            layer.set_weights(layer._initial_weights)
-            layer._initial_weights = None
+        layer._build_for(shapes)
     if type(layer).compute_output_shape is not Layer.compute_output_shape:
         out_shapes = layer.compute_output_shape(shapes)
     else:

@@ -259,8 +259,6 @@ class Trainer:
             if value is not None and (not isinstance(value, numbers.Integral) or value <= 0):
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         verbose = _resolve_verbose(verbose)
-        if x is None:
-            raise ValueError("fit: `x` is required.")
         loading = _check_loading(workers, use_multiprocessing, max_queue_size)
         source, val = self._source(x, y, sample_weight, class_weight, batch_size, shuffle, loading, "fit",
                                    validation_split)
@@ -338,8 +336,6 @@ class Trainer:
         self._check_ready("evaluate")
         batch_size = self._check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
-        if x is None:
-            raise ValueError("evaluate: `x` is required.")
         loading = _check_loading(workers, use_multiprocessing, max_queue_size)
         source, _ = self._source(x, y, sample_weight, None, batch_size, False, loading, "evaluate")
         first_x, first_y, _ = source.first()
