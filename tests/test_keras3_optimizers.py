@@ -18,7 +18,6 @@ import gpukeras as keras
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "keras3_optimizers.json").read_text())
 DATA = FIXTURE["data"]
 RTOL, ATOL = 1e-5, 2e-6
-KNOWN_FINAL_WEIGHT_GAPS: dict[str, str] = {}  # none left: list a scenario here with the reason if one appears
 
 
 def _optimizer(spec: dict):
@@ -47,9 +46,5 @@ def test_optimizer_training_matches_keras3(scenario: dict) -> None:
     assert int(np.asarray(model.optimizer.iterations.numpy())) == scenario["optimizer_iterations"]
     weights = [(got, np.asarray(expected)) for got, expected in zip(model.get_weights(), scenario["final_weights"],
                                                                     strict=True)]
-    if name in KNOWN_FINAL_WEIGHT_GAPS:
-        if all(np.allclose(got, expected, rtol=RTOL, atol=ATOL) for got, expected in weights):
-            pytest.fail(f"{name}: final weights now match Keras 3; remove it from KNOWN_FINAL_WEIGHT_GAPS")
-        pytest.xfail(KNOWN_FINAL_WEIGHT_GAPS[name])
     for i, (got, expected) in enumerate(weights):
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL, err_msg=f"{name}: weight {i}")
