@@ -200,39 +200,14 @@ class NumpyOps(Ops):
     def adam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
                     vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
                     step: int, vhats: Sequence[Array] | None = None) -> None:
-        """Adam with in-place ufuncs and one scratch buffer per weight (twin of the fused CUDA update).
-
-        Rounds like Keras 3: alpha in the weights' precision, then w -= (m * alpha) / (sqrt(v) + eps).
-        Float32 weights go through one fused C pass each, threaded when large.
-        """
-        arrays = [*params, *grads, *ms, *vs, *(vhats or ())]
-        if _fast(*arrays):
-            alpha = float(adam_step_size(lr, beta_1, beta_2, step, np.float32))
-            for i, (w, g) in enumerate(zip(params, grads)):
-                group = (w, g, ms[i], vs[i]) + ((vhats[i],) if vhats is not None else ())
-                _run_split(_adam_slice, group, alpha, 1.0 - beta_1, 1.0 - beta_2, epsilon)
-            return
-        alphas: dict[Any, Any] = {}
+        """Adam: float32 weights in one fused C pass each (threaded when large); else base.Ops's update,
+        which is the kernel's twin (same operation order, Keras 3's rounding)."""
+        if not _fast(*params, *grads, *ms, *vs, *(vhats or ())):
+            return super().adam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, step, vhats)
+        alpha = float(adam_step_size(lr, beta_1, beta_2, step, np.float32))
         for i, (w, g) in enumerate(zip(params, grads)):
-            alpha = alphas.get(w.dtype)
-            if alpha is None:
-                alpha = alphas[w.dtype] = adam_step_size(lr, beta_1, beta_2, step, w.dtype)
-            m, v = ms[i], vs[i]
-            tmp = np.subtract(g, m)
-            tmp *= 1.0 - beta_1
-            m += tmp
-            np.multiply(g, g, out=tmp)
-            tmp -= v
-            tmp *= 1.0 - beta_2
-            v += tmp
-            denom = v
-            if vhats is not None:
-                np.maximum(vhats[i], v, out=vhats[i])
-                denom = vhats[i]
-            np.sqrt(denom, out=tmp)
-            tmp += epsilon
-            np.divide(np.multiply(m, alpha), tmp, out=tmp)
-            w -= tmp
+            group = (w, g, ms[i], vs[i]) + ((vhats[i],) if vhats is not None else ())
+            _run_split(_adam_slice, group, alpha, 1.0 - beta_1, 1.0 - beta_2, epsilon)
 
     def _add_at(self, out: Array, idx: Any, values: Array) -> None:
         np.add.at(out, idx, values)
