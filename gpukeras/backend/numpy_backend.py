@@ -50,9 +50,10 @@ def keep_freed_memory() -> bool:
     """Ask glibc to keep freed blocks for reuse instead of returning them to the OS.
 
     Training frees and reallocates the same multi-megabyte activations and gradients every
-    step; glibc serves blocks above 128 KiB with fresh mmap pages, so each step paid thousands
-    of page faults (17% of a W2 step). Like PyTorch's caching allocator, the process keeps its
-    peak memory in exchange. Opt out with GPUKERAS_MALLOC_TUNING=0. Returns whether it applied.
+    step; glibc serves large blocks with fresh mmap pages, so each step paid thousands of page
+    faults (the W3 convnet step: 108 ms without this, 70 ms with it; MLP steps barely change).
+    Like PyTorch's caching allocator, the process keeps its peak memory in exchange. Opt out with
+    GPUKERAS_MALLOC_TUNING=0. Returns whether it applied.
     """
     if os.environ.get("GPUKERAS_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
         return False
