@@ -43,19 +43,19 @@ template <int A>
 GK_HD float gk_act(float x, float p0, float p1, float p2) {
   if (A == GK_LINEAR) return x;
   if (A == GK_RELU) {
-    const float y = x >= p2 ? x : (p0 != 0.0f ? p0 * (x - p2) : 0.0f);
-    return fminf(y, p1);
+    const float y = x < p2 ? (p0 != 0.0f ? p0 * (x - p2) : 0.0f) : x;  // NaN stays NaN
+    return gk_min(y, p1);
   }
-  if (A == GK_RELU6) return fminf(fmaxf(x, 0.0f), 6.0f);
+  if (A == GK_RELU6) return gk_min(gk_max(x, 0.0f), 6.0f);
   if (A == GK_LEAKY_RELU) return x >= 0.0f ? x : x * p0;
-  if (A == GK_ELU) return x > 0.0f ? x : p0 * expm1f(fminf(x, 0.0f));
-  if (A == GK_SELU) return GK_SELU_SCALE * (x > 0.0f ? x : GK_SELU_ALPHA * expm1f(fminf(x, 0.0f)));
+  if (A == GK_ELU) return x > 0.0f ? x : p0 * expm1f(gk_min(x, 0.0f));
+  if (A == GK_SELU) return GK_SELU_SCALE * (x > 0.0f ? x : GK_SELU_ALPHA * expm1f(gk_min(x, 0.0f)));
   if (A == GK_GELU) return 0.5f * x * erfcf(-x * GK_RSQRT_2);
   if (A == GK_GELU_TANH) return 0.5f * x * (1.0f + tanhf(GK_SQRT_2_OVER_PI * (x + GK_GELU_C * x * x * x)));
   if (A == GK_SILU) return x * gk_sigmoid(x);
   if (A == GK_SIGMOID) return gk_sigmoid(x);
-  if (A == GK_HARD_SIGMOID) return fminf(fmaxf(x / 6.0f + 0.5f, 0.0f), 1.0f);
-  if (A == GK_HARD_SILU) return x * fminf(fmaxf(x / 6.0f + 0.5f, 0.0f), 1.0f);
+  if (A == GK_HARD_SIGMOID) return gk_min(gk_max(x / 6.0f + 0.5f, 0.0f), 1.0f);
+  if (A == GK_HARD_SILU) return x * gk_min(gk_max(x / 6.0f + 0.5f, 0.0f), 1.0f);
   if (A == GK_TANH) return tanhf(x);
   if (A == GK_SOFTPLUS) return gk_softplus(x);
   if (A == GK_SOFTSIGN) return x / (1.0f + fabsf(x));
@@ -70,13 +70,13 @@ GK_HD float gk_dact(float dy, float x, float y, float p0, float p1, float p2) {
   if (A == GK_LINEAR) return dy;
   if (A == GK_RELU) {
     float d = x > p2 ? 1.0f : p0;
-    if (x >= p1) d = 0.0f;
+    if (x >= p1 && p1 <= GK_FLT_MAX) d = 0.0f;  // p1 = +inf means no cap: the slope at x = +inf is 1
     return dy * d;
   }
   if (A == GK_RELU6) return (x > 0.0f && x < 6.0f) ? dy : 0.0f * dy;
   if (A == GK_LEAKY_RELU) return x > 0.0f ? dy : dy * p0;
-  if (A == GK_ELU) return x > 0.0f ? dy : dy * p0 * expf(fminf(x, 0.0f));
-  if (A == GK_SELU) return dy * (x > 0.0f ? GK_SELU_SCALE : GK_SELU_SCALE * GK_SELU_ALPHA * expf(fminf(x, 0.0f)));
+  if (A == GK_ELU) return x > 0.0f ? dy : dy * p0 * expf(gk_min(x, 0.0f));
+  if (A == GK_SELU) return dy * (x > 0.0f ? GK_SELU_SCALE : GK_SELU_SCALE * GK_SELU_ALPHA * expf(gk_min(x, 0.0f)));
   if (A == GK_GELU) {
     const float cdf = 0.5f * erfcf(-x * GK_RSQRT_2);
     const float pdf = expf(-0.5f * x * x) * GK_RSQRT_2PI;

@@ -25,6 +25,7 @@ typedef long long gk_index;
 
 #define GK_NEG_INF __int_as_float(static_cast<int>(0xff800000u))
 #define GK_NAN __int_as_float(0x7fc00000)
+#define GK_FLT_MAX 3.402823466e+38f  // NVRTC has no <float.h> / <math.h> (no FLT_MAX, no INFINITY)
 
 __device__ __forceinline__ float gk_to_float(float v) { return v; }
 __device__ __forceinline__ void gk_from_float(float v, float* out) { *out = v; }
@@ -48,6 +49,11 @@ __device__ __forceinline__ void gk_store(T* p, gk_index i, float v) { gk_from_fl
   for (gk_index i = (gk_index)blockIdx.x * blockDim.x + threadIdx.x; i < (gk_index)(n); \
        i += (gk_index)blockDim.x * gridDim.x)
 
+// NumPy's maximum / minimum: a NaN operand gives NaN (fmaxf / fminf would return the other one,
+// silently turning NaN activations into numbers and hiding a diverged model from TerminateOnNaN).
+GK_HD float gk_max(float a, float b) { return (a != a || b != b) ? a + b : fmaxf(a, b); }
+GK_HD float gk_min(float a, float b) { return (a != a || b != b) ? a + b : fminf(a, b); }
+
 // Numerically stable logistic sigmoid: exp of a non-positive number only.
 GK_HD float gk_sigmoid(float x) {
   const float e = expf(-fabsf(x));
@@ -55,7 +61,7 @@ GK_HD float gk_sigmoid(float x) {
 }
 
 // softplus(x) = max(x, 0) + log1p(exp(-|x|)), no overflow.
-GK_HD float gk_softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+GK_HD float gk_softplus(float x) { return gk_max(x, 0.0f) + log1pf(expf(-fabsf(x))); }
 
 __device__ __forceinline__ float gk_warp_sum(float v) {
   for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);

@@ -83,7 +83,7 @@ extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tenso
     v[i] = vi;
     float denom_v = vi;
     if (amsgrad) {
-      denom_v = fmaxf(vhat[i], vi);
+      denom_v = gk_max(vhat[i], vi);  // NaN-propagating, as NumPy's maximum
       vhat[i] = denom_v;
     }
     w[i] = __fsub_rn(wi, __fdiv_rn(__fmul_rn(mi, alpha), __fadd_rn(__fsqrt_rn(denom_v), eps)));

@@ -331,7 +331,7 @@ class Ops(ConvolutionOps):
         xp = self.xp
         if negative_slope == 0.0 and max_value is None and threshold == 0.0:
             return xp.maximum(x, 0).astype(x.dtype, copy=False)
-        y = xp.where(x >= threshold, x, negative_slope * (x - threshold) if negative_slope else 0)
+        y = xp.where(x < threshold, negative_slope * (x - threshold) if negative_slope else 0, x)  # NaN stays
         if max_value is not None:
             y = xp.minimum(y, max_value)
         return y.astype(x.dtype, copy=False)
