@@ -84,6 +84,7 @@ class CupyOps(Ops):
         except K.KernelUnavailableError:
             return False
         fn(grid, block, args)
+        K.launch_counts[name] += 1
         return True
 
     @staticmethod

@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ _PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$", re.MULTILINE)
 _lock = threading.Lock()
 _modules: dict[tuple[str, str, int], Any] = {}  # (file, suffix, device) -> RawModule or the exception
 _sources: dict[str, str] = {}
+# Kernel name -> launches in this process: lets tests tell a kernel run from a silent fallback.
+launch_counts: Counter[str] = Counter()
 
 
 def act_params(name: str, params: tuple) -> tuple[float, float, float] | None:
@@ -126,9 +130,34 @@ def cache_dir() -> str:
     return os.environ["CUPY_CACHE_DIR"]
 
 
+def half_header_dirs() -> list[str]:
+    """Directories holding cuda_fp16.h / cuda_bf16.h, which NVRTC does not find by itself.
+
+    Looked for in $CUDA_PATH / $CUDA_HOME, beside `nvcc`, in /usr/local/cuda and in the NVIDIA
+    CUDA wheels (nvidia/cu13, nvidia/cuda_runtime) that pip-installed CuPy uses.
+    """
+    roots = [os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME")]
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        roots.append(str(Path(nvcc).resolve().parent.parent))
+    roots.append("/usr/local/cuda")
+    candidates = [Path(r) / "include" for r in roots if r]
+    for entry in sys.path:
+        for sub in ("nvidia/cu13/include", "nvidia/cu12/include", "nvidia/cuda_runtime/include"):
+            candidates.append(Path(entry or ".") / sub)
+    found: list[str] = []
+    for path in candidates:
+        if (path / "cuda_fp16.h").is_file() and str(path) not in found:
+            found.append(str(path))
+    return found[:1]
+
+
 def compile_options(suffix: str) -> tuple[str, ...]:
-    """NVRTC options for the module of one storage dtype."""
-    return ("-std=c++17", f"-DGK_{suffix.upper()}=1")
+    """NVRTC options for the module of one storage dtype (half types get the CUDA header path)."""
+    options = ("-std=c++17", f"-DGK_{suffix.upper()}=1")
+    if suffix != "f32":
+        options += tuple(f"-I{d}" for d in half_header_dirs())
+    return options
 
 
 def module(filename: str, suffix: str) -> Any:
