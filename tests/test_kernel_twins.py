@@ -9,6 +9,7 @@ float16, forward and backward; the one-launch optimizers against the per-weight 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -345,11 +346,34 @@ def test_kernel_philox_matches_known_answers_on_host(host_harness):
 
 # ---------------------------------------------------------------------------------- GPU
 def _cupy_ops():
-    if "cupy" not in backend.available_backends():
-        pytest.skip("the CuPy backend is not available here (no CuPy or no GPU)")
+    if backend.backend() != "cupy":
+        pytest.skip("kernel tests run under the cupy backend (a GPU, or cupy-emulated on the CPU)")
     from gpukeras.backend.cupy_backend import CupyOps
 
     return CupyOps()
+
+
+@contextlib.contextmanager
+def _launches(*names: str):
+    """Fail unless each kernel ran inside the block (a build failure falls back to generic code silently)."""
+    before = K.launch_counts.copy()
+    yield
+    missing = [n for n in names if K.launch_counts[n] == before[n]]
+    assert not missing, f"these kernels never ran (generic fallback?): {missing}"
+
+
+def _sfx(dtype: str) -> str:
+    return K.DTYPE_SUFFIX[dtype]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("suffix", ["f32", "f16"])
+@pytest.mark.parametrize("filename", K.KERNEL_FILES)
+def test_gpu_every_kernel_module_builds(filename, suffix):
+    _cupy_ops()
+    K.clear()
+    module = K.module(filename, suffix)  # raises KernelUnavailableError with the compiler's message
+    assert module is not None
 
 
 F16 = dict(rtol=2e-2, atol=2e-2)
@@ -360,15 +384,16 @@ F16 = dict(rtol=2e-2, atol=2e-2)
 @pytest.mark.parametrize("name,params", VARIANTS, ids=[f"{n}{p}" for n, p in VARIANTS])
 def test_gpu_activation_matches_numpy(name, params, dtype):
     cp = _cupy_ops()
-    x = _grid32().astype(dtype)
+    x = np.concatenate([_grid32(), np.float32([np.nan, np.inf, -np.inf])]).astype(dtype)  # NaN must stay NaN
     dy = _dy_for(x)
     y = NP.activation(name, x, params)
     tol = F32 if dtype == "float32" else F16
-    gy = cp.activation(name, cp.asarray(x), params)
+    with _launches(f"gk_act_{name}_fwd_{_sfx(dtype)}", f"gk_act_{name}_bwd_{_sfx(dtype)}"):
+        gy = cp.activation(name, cp.asarray(x), params)
+        gdx = cp.activation_backward(name, cp.asarray(dy), cp.asarray(x), cp.asarray(y), params)
     assert gy.dtype == x.dtype
     np.testing.assert_allclose(cp.to_numpy(gy).astype(np.float64), y.astype(np.float64), **tol)
     dx = NP.activation_backward(name, dy, x, y, params)
-    gdx = cp.activation_backward(name, cp.asarray(dy), cp.asarray(x), cp.asarray(y), params)
     np.testing.assert_allclose(cp.to_numpy(gdx).astype(np.float64), dx.astype(np.float64), **tol)
 
 
@@ -384,12 +409,16 @@ def test_gpu_dense_matches_numpy(activation, dtype, rows, has_bias):
     b = b if has_bias else None
     dy = rng.normal(size=(rows, 100)).astype(dtype)
     y, z = NP.dense(x, w, b, activation)
-    gy, gz = cp.dense(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), activation)
+    fused = activation != "linear" or has_bias  # plain x @ w needs no epilogue kernel
+    fwd = [f"gk_dense_fwd_{activation}_{_sfx(dtype)}"] if fused else []
+    with _launches(*fwd):
+        gy, gz = cp.dense(cp.asarray(x), cp.asarray(w), None if b is None else cp.asarray(b), activation)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else F16
     np.testing.assert_allclose(cp.to_numpy(gz).astype(float), z.astype(float), **tol)
     np.testing.assert_allclose(cp.to_numpy(gy).astype(float), y.astype(float), **tol)
     ref = NP.dense_backward(dy, x, w, z, y, activation, (), has_bias)
-    got = cp.dense_backward(cp.asarray(dy), cp.asarray(x), cp.asarray(w), gz, gy, activation, (), has_bias)
+    with _launches(*[f"gk_dense_bwd_{activation}_{_sfx(dtype)}"] if fused else []):
+        got = cp.dense_backward(cp.asarray(dy), cp.asarray(x), cp.asarray(w), gz, gy, activation, (), has_bias)
     btol = dict(rtol=1e-4, atol=1e-4) if dtype == "float32" else dict(rtol=5e-2, atol=5e-1)
     for r, g in zip(ref, got):
         assert (r is None) == (g is None)
@@ -406,13 +435,15 @@ def test_gpu_sparse_softmax_xent_matches_numpy(dtype, shape):
     logits = (rng.normal(size=shape) * 3).astype(dtype)
     labels = rng.integers(0, shape[-1], size=shape[:-1])
     loss, probs = NP.sparse_softmax_cross_entropy(logits.astype(np.float32), labels)
-    gl, gp = cp.sparse_softmax_cross_entropy(cp.asarray(logits), cp.asarray(labels))
+    with _launches(f"gk_sxent_fwd_{_sfx(dtype)}"):
+        gl, gp = cp.sparse_softmax_cross_entropy(cp.asarray(logits), cp.asarray(labels))
     tol = F32 if dtype == "float32" else dict(rtol=1e-2, atol=2e-3)
     np.testing.assert_allclose(cp.to_numpy(gl).astype(float), loss, **tol)
     np.testing.assert_allclose(cp.to_numpy(gp).astype(float), probs, **tol)
     dloss = rng.uniform(0.5, 2, size=shape[:-1]).astype(np.float32)
     grad = NP.sparse_softmax_cross_entropy_backward(dloss, probs, labels)
-    gg = cp.sparse_softmax_cross_entropy_backward(cp.asarray(dloss.astype(dtype)), gp, cp.asarray(labels))
+    with _launches(f"gk_sxent_bwd_{_sfx(dtype)}"):
+        gg = cp.sparse_softmax_cross_entropy_backward(cp.asarray(dloss.astype(dtype)), gp, cp.asarray(labels))
     np.testing.assert_allclose(cp.to_numpy(gg).astype(float), grad, **tol)
 
 
@@ -424,13 +455,15 @@ def test_gpu_sigmoid_bce_matches_twin(dtype):
     z = (rng.normal(size=(257, 3)) * 5).astype(dtype)
     t = rng.uniform(size=(257, 3)).astype(dtype)
     loss, probs = K.sigmoid_bce(np, z.astype(np.float32), t.astype(np.float32))
-    gl, gp = cp.sigmoid_binary_cross_entropy(cp.asarray(z), cp.asarray(t))
+    with _launches(f"gk_sbce_fwd_{_sfx(dtype)}"):
+        gl, gp = cp.sigmoid_binary_cross_entropy(cp.asarray(z), cp.asarray(t))
     tol = F32 if dtype == "float32" else F16
     np.testing.assert_allclose(cp.to_numpy(gl).astype(float), loss, **tol)
     np.testing.assert_allclose(cp.to_numpy(gp).astype(float), probs, **tol)
     dl = rng.uniform(size=(257, 3)).astype(dtype)
     ref = K.sigmoid_bce_backward(dl.astype(np.float32), probs, t.astype(np.float32))
-    got = cp.sigmoid_binary_cross_entropy_backward(cp.asarray(dl), gp, cp.asarray(t))
+    with _launches(f"gk_sbce_bwd_{_sfx(dtype)}"):
+        got = cp.sigmoid_binary_cross_entropy_backward(cp.asarray(dl), gp, cp.asarray(t))
     np.testing.assert_allclose(cp.to_numpy(got).astype(float), ref, **tol)
 
 
@@ -449,7 +482,8 @@ def test_gpu_fused_sgd_matches_per_weight_loop(momentum, nesterov):
     (w, gw), (g, gg), (m, gm) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(3))
     for _ in range(3):
         NP.sgd_update(w, g, m, 0.01, momentum, nesterov)
-        cp.sgd_update(gw, gg, gm, 0.01, momentum, nesterov)
+        with _launches("gk_sgd_multi_f32"):
+            cp.sgd_update(gw, gg, gm, 0.01, momentum, nesterov)
     for a, b in zip(w + m, gw + gm):
         np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-7)
 
@@ -464,7 +498,8 @@ def test_gpu_fused_adam_matches_per_weight_loop(amsgrad):
     (m, gm), (v, gv), (h, gh) = (_both(cp, zeros) for _ in range(3))
     for step in range(1, 4):
         Ops.adam_update(NP, w, g, m, v, 1e-3, 0.9, 0.999, 1e-7, step, h if amsgrad else None)
-        cp.adam_update(gw, gg, gm, gv, 1e-3, 0.9, 0.999, 1e-7, step, gh if amsgrad else None)
+        with _launches("gk_adam_multi_f32"):
+            cp.adam_update(gw, gg, gm, gv, 1e-3, 0.9, 0.999, 1e-7, step, gh if amsgrad else None)
     for a, b in zip(w + m + v, gw + gm + gv):
         np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-8)
 
@@ -479,7 +514,9 @@ def test_gpu_fused_rmsprop_matches_per_weight_loop(centered, momentum):
     (v, gv), (a, ga), (mo, gmo) = (_both(cp, zeros) for _ in range(3))
     for _ in range(3):
         NP.rmsprop_update(w, g, v, mo if momentum else None, a if centered else None, 1e-3, 0.9, momentum, 1e-7)
-        cp.rmsprop_update(gw, gg, gv, gmo if momentum else None, ga if centered else None, 1e-3, 0.9, momentum, 1e-7)
+        with _launches("gk_rmsprop_multi_f32"):
+            cp.rmsprop_update(gw, gg, gv, gmo if momentum else None, ga if centered else None, 1e-3, 0.9, momentum,
+                              1e-7)
     for x, y in zip(w + v, gw + gv):
         np.testing.assert_allclose(cp.to_numpy(y), x, rtol=1e-6, atol=1e-8)
 
@@ -491,11 +528,13 @@ def test_gpu_dropout_is_the_philox_twin_stream(dtype, rate):
     cp = _cupy_ops()
     seed_rng = np.random.default_rng(12)
     seed = int(np.random.default_rng(12).integers(0, 2**63 - 1, dtype=np.int64))
-    mask = cp.to_numpy(cp.dropout_mask((129, 1001), rate, seed_rng, dtype=dtype))
+    with _launches(f"gk_dropout_mask_{_sfx(dtype)}"):
+        mask = cp.to_numpy(cp.dropout_mask((129, 1001), rate, seed_rng, dtype=dtype))
     np.testing.assert_array_equal(mask, K.philox_dropout_mask((129, 1001), rate, seed, dtype))
     kept = mask != 0
     assert abs(kept.mean() - (1 - rate)) < 4 * math.sqrt(rate * (1 - rate) / kept.size)
     x = np.random.default_rng(13).normal(size=(129, 1001)).astype(dtype)
-    y, m2 = cp.dropout(cp.asarray(x), rate, np.random.default_rng(12))
+    with _launches(f"gk_dropout_{_sfx(dtype)}"):
+        y, m2 = cp.dropout(cp.asarray(x), rate, np.random.default_rng(12))
     np.testing.assert_array_equal(cp.to_numpy(m2), mask)
     np.testing.assert_allclose(cp.to_numpy(y).astype(float), (x * mask).astype(float), rtol=1e-3)

@@ -19,7 +19,8 @@ import pytest
 from gpukeras.backend import kernels as K
 
 NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.path.exists("/usr/local/bin/nvcc") else None)
-pytestmark = pytest.mark.skipif(NVCC is None, reason="nvcc (CUDA toolkit) not found; kernel compile check skipped")
+pytestmark = [pytest.mark.skipif(NVCC is None, reason="nvcc (CUDA toolkit) not found; kernel compile check skipped"),
+              pytest.mark.any_backend]
 ARCHS = ("sm_80", "sm_90")
 WERROR = ("-Werror", "all-warnings", "-Xptxas", "-Werror")
 

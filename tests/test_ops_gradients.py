@@ -22,7 +22,8 @@ import pytest
 from gradcheck import check_gradients
 
 import gpukeras
-from gpukeras import ops
+from gpukeras import backend, ops
+from gpukeras.backend import kernels as K
 from gpukeras.backend.base import ACTIVATIONS
 
 
@@ -405,8 +406,12 @@ _DROPOUT_RATE, _DROPOUT_SEED = 0.4, 7
 
 
 def _dropout_mask(shape: tuple[int, ...]) -> np.ndarray:
-    keep = np.random.default_rng(_DROPOUT_SEED).random(size=shape) >= _DROPOUT_RATE
-    return keep / (1.0 - _DROPOUT_RATE)
+    """The mask the active backend draws from default_rng(_DROPOUT_SEED): NumPy's stream, or Philox on CuPy."""
+    rng = np.random.default_rng(_DROPOUT_SEED)
+    if backend.backend() == "cupy":
+        seed = int(rng.integers(0, 2**63 - 1, dtype=np.int64))
+        return K.philox_dropout_mask(shape, _DROPOUT_RATE, seed, "float64")
+    return (rng.random(size=shape) >= _DROPOUT_RATE) / (1.0 - _DROPOUT_RATE)
 
 
 _add("nn-dropout", "dropout",

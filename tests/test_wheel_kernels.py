@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow  # ~25 s: copies the tree, builds a wheel, makes a venv
+pytestmark = [pytest.mark.slow, pytest.mark.any_backend]  # ~25 s: copies the tree, builds a wheel, makes a venv
 
 CHECK = """
 import importlib.util, json, pathlib

@@ -1,0 +1,321 @@
+"""A stand-in `cupy` package on NumPy, whose RawModules run our CUDA kernels on the CPU.
+
+With it installed (`install()`), `gpukeras.backend.set_backend("cupy")` works without a GPU and
+the CuPy backend's own code runs for real: its kernel launches (grids, argument types, the
+optimizer tensor tables) execute the `.cu` sources through kernel_runner.py, and its generic
+ops run on NumPy. Device arrays are a NumPy subclass that behaves like CuPy where bugs hide:
+a host numpy.ndarray mixed into a device op raises TypeError (as an index it is allowed, as in
+CuPy), reductions and scalar indexing return 0-d device arrays, `.get()` copies to the host.
+Not checked: `numpy.asarray(device)` (NumPy converts its own subclasses silently), streams and
+asynchrony, NVRTC's compiler and device math, and anything about speed.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import types
+from typing import Any
+
+import numpy as np
+
+from emulation import kernel_runner
+
+VERSION = "14.2.0+cpu-emulated"
+
+
+class _Pointer:
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr = ptr
+
+
+def _reject_host(values: Any, where: str) -> None:
+    """CuPy refuses host arrays in device operations; so do we."""
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            _reject_host(v, where)
+        elif isinstance(v, np.ndarray) and not isinstance(v, ndarray):
+            raise TypeError(f"Unsupported type <class 'numpy.ndarray'> in {where} (a host array in a device op)")
+
+
+def _to_device(value: Any) -> Any:
+    """Wrap NumPy results as device arrays; scalars from reductions become 0-d device arrays."""
+    if isinstance(value, ndarray):
+        return value
+    if isinstance(value, np.ndarray):
+        return value.view(ndarray)
+    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
+        return np.asarray(value).view(ndarray)
+    if isinstance(value, tuple):
+        return tuple(_to_device(v) for v in value)
+    if isinstance(value, list):
+        return [_to_device(v) for v in value]
+    return value
+
+
+def _host_view(value: Any) -> Any:
+    if isinstance(value, ndarray):
+        return value.view(np.ndarray)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_host_view(v) for v in value)
+    return value
+
+
+class ndarray(np.ndarray):  # noqa: N801 - the CuPy name
+    """A device array: NumPy memory, CuPy's rules."""
+
+    def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
+        host = np.array(self.view(np.ndarray), copy=True, order=order)
+        if out is not None:
+            out[...] = host
+            return out
+        return host
+
+    def set(self, arr: np.ndarray, stream: Any = None) -> None:
+        self.view(np.ndarray)[...] = arr
+
+    @property
+    def data(self) -> _Pointer:  # CuPy: a MemoryPointer with .ptr
+        return _Pointer(self.view(np.ndarray).ctypes.data)
+
+    @property
+    def device(self) -> Any:
+        return cuda.Device(0)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        _reject_host(inputs, f"cupy.{ufunc.__name__}")
+        _reject_host(kwargs.get("out", ()), f"cupy.{ufunc.__name__}(out=)")
+        if "out" in kwargs:
+            kwargs["out"] = _host_view(kwargs["out"])
+        result = getattr(ufunc, method)(*_host_view(inputs), **kwargs)
+        if method == "at":
+            return None
+        return _to_device(result)
+
+    def __array_function__(self, func: Any, types_: Any, args: Any, kwargs: Any) -> Any:
+        _reject_host(args, f"cupy.{func.__name__}")
+        return _to_device(func(*_host_view(args), **{k: _host_view(v) for k, v in kwargs.items()}))
+
+    # Indexing converts NumPy index arrays and values to device arrays, as CuPy does.
+    def __getitem__(self, key: Any) -> Any:
+        return _to_device(super().__getitem__(key))
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return "device " + repr(self.view(np.ndarray))
+
+
+# ------------------------------------------------------------------------- module functions
+def asarray(a: Any, dtype: Any = None, order: Any = None, **_: Any) -> ndarray:
+    """Host data is copied to the device; a device array of the right dtype is returned as is."""
+    if isinstance(a, ndarray):
+        return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
+    if isinstance(a, (list, tuple)):
+        _reject_host(a, "cupy.asarray of a list")
+    return np.array(a, dtype=dtype, order=order or "K", copy=True).view(ndarray)
+
+
+def array(a: Any, dtype: Any = None, copy: bool = True, order: str = "K", **_: Any) -> ndarray:
+    if isinstance(a, ndarray) and not copy:
+        return asarray(a, dtype)
+    return np.array(_host_view(a), dtype=dtype, order=order, copy=True).view(ndarray)
+
+
+def asnumpy(a: Any, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
+    return a.get(order=order, out=out) if isinstance(a, ndarray) else np.asarray(a, order=order)
+
+
+def ascontiguousarray(a: Any, dtype: Any = None) -> ndarray:
+    _reject_host([a], "cupy.ascontiguousarray")
+    return _to_device(np.ascontiguousarray(_host_view(a), dtype=dtype))
+
+
+def is_available() -> bool:
+    return True
+
+
+def _wrap_function(fn: Any, name: str) -> Any:
+    def device_fn(*args: Any, **kwargs: Any) -> Any:
+        _reject_host(args, f"cupy.{name}")
+        _reject_host(kwargs.values(), f"cupy.{name}")
+        return _to_device(fn(*_host_view(args), **{k: _host_view(v) for k, v in kwargs.items()}))
+
+    device_fn.__name__ = name
+    return device_fn
+
+
+class _Ufunc:
+    """cupy.<ufunc>: refuses host arrays; .at / .reduce keep working."""
+
+    def __init__(self, ufunc: np.ufunc) -> None:
+        self._ufunc = ufunc
+        self.__name__ = ufunc.__name__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _reject_host(args, f"cupy.{self.__name__}")
+        return _to_device(self._ufunc(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return _wrap_function(getattr(self._ufunc, name), f"{self.__name__}.{name}")
+
+
+class _Namespace(types.ModuleType):
+    """A module whose unknown attributes come from a NumPy namespace, wrapped for the device."""
+
+    def __init__(self, name: str, source: Any) -> None:
+        super().__init__(name)
+        self._source = source
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        value = getattr(self._source, name)
+        if isinstance(value, np.ufunc):
+            value = _Ufunc(value)
+        elif isinstance(value, types.ModuleType):
+            value = _Namespace(f"{self.__name__}.{name}", value)
+        elif callable(value) and not isinstance(value, type):
+            value = _wrap_function(value, name)
+        setattr(self, name, value)
+        return value
+
+
+# ------------------------------------------------------------------------- cupy.cuda
+class _Stream:
+    null = None
+
+    def __init__(self, non_blocking: bool = False, **_: Any) -> None:
+        self.ptr = 0
+
+    def synchronize(self) -> None:
+        pass
+
+    def use(self) -> _Stream:
+        return self
+
+    def __enter__(self) -> _Stream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def record(self, event: Any = None) -> Any:
+        return event or _Event()
+
+    def wait_event(self, event: Any) -> None:
+        pass
+
+
+class _Event:
+    """Kernels run synchronously here, so an event is a host timestamp."""
+
+    def __init__(self, *_: Any, **__: Any) -> None:
+        self.done = True
+        self.time = time.perf_counter()
+
+    def record(self, stream: Any = None) -> None:
+        self.time = time.perf_counter()
+
+    def synchronize(self) -> None:
+        pass
+
+
+class _Device:
+    attributes = {"MultiProcessorCount": 2}  # few SMs: small grids keep the CPU emulation quick
+    compute_capability = "90"
+
+    def __init__(self, device: int = 0) -> None:
+        self.id = device
+
+    def synchronize(self) -> None:
+        pass
+
+    def use(self) -> None:
+        pass
+
+    def __enter__(self) -> _Device:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+class _Pool:
+    def free_all_blocks(self, stream: Any = None) -> None:
+        pass
+
+    def used_bytes(self) -> int:
+        return 0
+
+    def total_bytes(self) -> int:
+        return 0
+
+    def n_free_blocks(self) -> int:
+        return 0
+
+
+_memory_pool, _pinned_pool = _Pool(), _Pool()
+
+cuda = types.ModuleType("cupy.cuda")
+cuda.Device = _Device
+cuda.Stream = _Stream
+cuda.Event = _Event
+cuda.get_current_stream = lambda device_id=-1: _Stream()
+cuda.get_elapsed_time = lambda start, stop: (stop.time - start.time) * 1e3
+cuda.alloc_pinned_memory = lambda nbytes: memoryview(bytearray(nbytes))
+cuda.runtime = types.SimpleNamespace(
+    getDevice=lambda: 0, getDeviceCount=lambda: 1, runtimeGetVersion=lambda: 13000,
+    driverGetVersion=lambda: 13000, deviceSynchronize=lambda: None,
+)
+cuda.is_available = is_available
+
+
+class RawModule(kernel_runner.Module):
+    def __init__(self, code: str | None = None, *, path: str | None = None, options: tuple = (), **_: Any) -> None:
+        if code is None:
+            raise NotImplementedError("the emulator builds from source text only")
+        super().__init__(code, tuple(options), ndarray)
+
+
+# ------------------------------------------------------------------------- cupyx
+def _erf(x: Any) -> Any:
+    _reject_host([x], "cupyx.scipy.special.erf")
+    host = _host_view(x)
+    return _to_device(np.vectorize(math.erf, otypes=[host.dtype])(host) if host.size else host.copy())
+
+
+def _scatter_add(a: ndarray, slices: Any, value: Any) -> None:
+    _reject_host([a, value], "cupyx.scatter_add")  # index arrays may be host arrays, as in indexing
+    np.add.at(_host_view(a), _host_view(slices), _host_view(value))
+
+
+def build_modules() -> dict[str, types.ModuleType]:
+    """The `cupy`, `cupy.cuda`, `cupyx`, ... entries for sys.modules."""
+    cupy = _Namespace("cupy", np)
+    for name in ("ndarray", "asarray", "array", "asnumpy", "ascontiguousarray", "is_available", "RawModule", "cuda"):
+        setattr(cupy, name, globals()[name])
+    cupy.__version__ = VERSION
+    cupy.get_default_memory_pool = lambda: _memory_pool
+    cupy.get_default_pinned_memory_pool = lambda: _pinned_pool
+    cupy.__file__ = __file__
+    special = types.ModuleType("cupyx.scipy.special")
+    special.erf = _erf
+    scipy = types.ModuleType("cupyx.scipy")
+    scipy.special = special
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scatter_add = _scatter_add
+    cupyx.scipy = scipy
+    return {"cupy": cupy, "cupy.cuda": cuda, "cupyx": cupyx, "cupyx.scipy": scipy, "cupyx.scipy.special": special}
+
+
+def install() -> None:
+    """Put the emulated CuPy in sys.modules (before gpukeras first imports the real one)."""
+    kernel_runner.cuda_include_dir()  # fail early, with the reason, when the emulator cannot work
+    kernel_runner.compiler()
+    sys.modules.update(build_modules())
