@@ -5,8 +5,9 @@
 2. One optimizer step (Adam and SGD-momentum) on a 20-weight model: one multi-tensor launch vs
    the per-weight loop of generic CuPy calls.
 Times are CUDA-event medians after warm-up, in one process, side by side. Writes results.json and
-results.md under --out. `--dry-run` runs the same code on NumPy at tiny sizes (no GPU needed) to
-check the script itself; its numbers mean nothing.
+results.md under --out. `--dry-run` runs the same code at tiny sizes without a GPU, to check the
+script itself: on the emulated CuPy (tests/emulation: our kernels compiled for the CPU) when g++
+and the CUDA headers are here, else on NumPy. Its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -58,8 +59,25 @@ def _timer(xp_name: str) -> Callable[[Callable[[], Any], int, int], float]:
     return run_cpu
 
 
+def _emulate_cupy() -> bool:
+    """Install the CPU stand-in for CuPy (dry runs); False when it cannot work here."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    try:
+        from emulation import cupy_on_numpy, kernel_runner
+    except ImportError:
+        return False
+    try:
+        cupy_on_numpy.install()
+    except kernel_runner.EmulationUnavailable:
+        return False
+    return True
+
+
+_ON_NUMPY = False  # a dry run without the emulator
+
+
 def _ops(dry: bool, kernels: bool) -> Any:
-    if dry:
+    if dry and _ON_NUMPY:
         from gpukeras.backend.numpy_backend import NumpyOps
 
         return NumpyOps()
@@ -185,9 +203,9 @@ def _gpu_name() -> str:
         return f"unknown ({exc})"
 
 
-def _versions(dry: bool) -> dict:
+def _versions() -> dict:
     v = {"python": platform.python_version(), "numpy": np.__version__}
-    if not dry:
+    if not _ON_NUMPY:
         try:
             from gpukeras.backend.cupy_backend import cupy
 
@@ -212,23 +230,26 @@ def _markdown(r: dict) -> str:
                      f"{o['speedup']:.2f}x | >= 3x |")
     if r.get("torch"):
         lines += ["", f"PyTorch for context: `{json.dumps(r['torch'])}`"]
-    if r["mode"] == "dry-run":
-        lines += ["", "Dry run on NumPy at tiny sizes: checks the script only; the numbers mean nothing."]
+    if r["mode"] != "gpu":
+        lines += ["", f"Dry run ({r['mode']}) at tiny sizes: checks the script only; the numbers mean nothing."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="directory for results.json / results.md")
-    parser.add_argument("--dry-run", action="store_true", help="NumPy, tiny sizes: rehearse without a GPU")
+    parser.add_argument("--dry-run", action="store_true", help="no GPU, tiny sizes: rehearse the script")
     parser.add_argument("--junit", type=Path, help="pytest JUnit XML to summarise in the results")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    timer = _timer("numpy" if args.dry_run else "cupy")
+    global _ON_NUMPY
+    _ON_NUMPY = args.dry_run and not _emulate_cupy()
+    timer = _timer("numpy" if _ON_NUMPY else "cupy")
+    mode = "gpu" if not args.dry_run else ("dry-run on numpy" if _ON_NUMPY else "dry-run on emulated cupy")
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "mode": "dry-run" if args.dry_run else "gpu", "gpu": "none (dry run)" if args.dry_run else _gpu_name(),
-        "versions": _versions(args.dry_run), "argv": sys.argv,
+        "mode": mode, "gpu": "none (dry run)" if args.dry_run else _gpu_name(),
+        "versions": _versions(), "argv": sys.argv,
         "tests": _junit_summary(args.junit) if args.junit else None, "dense": [], "optimizer": [], "errors": [],
     }
     for label, fn in [*((f"dense-{a}", lambda a=a: result["dense"].append(bench_dense(args.dry_run, timer, a)))

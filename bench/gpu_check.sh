@@ -6,7 +6,8 @@
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
 # bench.log, results.json, results.md, summary.txt. Each part has its own timeout; the
 # benchmarks run even when tests fail. `--dry-run` rehearses everything on NumPy (no GPU):
-# a small test subset and tiny benchmark sizes, to check that the script itself works.
+# a test subset on the emulated CuPy backend and tiny benchmark sizes, to check that the script
+# itself works.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -37,17 +38,19 @@ log "checkout $ROOT, results in $OUT, dry-run=$DRY"
 
 if [ "$DRY" = 1 ]; then
   BACKEND=numpy
-  TESTS=(tests/test_kernel_twins.py tests/test_backend_selection.py)
+  TEST_BACKENDS=cupy-emulated  # the CuPy backend's code with our kernels compiled for the CPU
+  TESTS=(tests/test_kernel_twins.py tests/test_backend_selection.py tests/test_training.py)
   BENCH_ARGS=(--dry-run)
 else
   BACKEND=cupy
+  TEST_BACKENDS=cupy
   TESTS=()
   BENCH_ARGS=()
 fi
 
-log "pytest on $BACKEND (timeout ${TEST_TIMEOUT}s)"
+log "pytest on $TEST_BACKENDS (timeout ${TEST_TIMEOUT}s)"
 start=$(date +%s)
-timeout "$TEST_TIMEOUT" env GPUKERAS_BACKEND=$BACKEND GPUKERAS_TEST_BACKENDS=$BACKEND \
+timeout "$TEST_TIMEOUT" env GPUKERAS_BACKEND=$BACKEND GPUKERAS_TEST_BACKENDS=$TEST_BACKENDS \
   "$PY" -m pytest -q -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OUT/junit.xml" "${TESTS[@]}" \
   > "$OUT/pytest.log" 2>&1
 test_rc=$?
