@@ -67,11 +67,18 @@ if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.t
 
 # The framework comparison (W1-W3 vs PyTorch and the cuBLAS GEMM-only bound), quick mode.
 COMPARE_TIMEOUT=${COMPARE_TIMEOUT:-240}
-if [ "$DRY" = 1 ]; then COMPARE_ARGS=(--workloads W1 --frameworks gpukeras,bound --samples 256 --epochs 1); \
-  else COMPARE_ARGS=(--gpu); fi
+COMPARE_PATH=$PYTHONPATH
+if [ "$DRY" = 1 ]; then
+  # the --gpu path on the emulated CuPy (tests/emulation/site makes `import cupy` load it)
+  COMPARE_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"
+  COMPARE_ARGS=(--gpu --workloads W1 --frameworks gpukeras,bound --samples 256 --epochs 1)
+else
+  COMPARE_ARGS=(--gpu)
+fi
 log "framework comparison (timeout ${COMPARE_TIMEOUT}s)"
 start=$(date +%s)
-timeout "$COMPARE_TIMEOUT" "$PY" -m gpukeras.bench --quick --no-chart --out "$OUT/compare" "${COMPARE_ARGS[@]}" \
+timeout "$COMPARE_TIMEOUT" env PYTHONPATH="$COMPARE_PATH" \
+  "$PY" -m gpukeras.bench --quick --no-chart --out "$OUT/compare" "${COMPARE_ARGS[@]}" \
   > "$OUT/compare.log" 2>&1
 compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"

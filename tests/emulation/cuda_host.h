@@ -53,6 +53,7 @@ struct Fiber {
   char* stack = nullptr;
   bool started = false;
   State state = DONE;
+  int barrier_site = 0;  // source line of the __syncthreads this thread waits at
   int shuffle_round = 0;
 };
 
@@ -90,13 +91,18 @@ inline bool prepare_fibers(int n) {
     if (f.stack != nullptr) continue;
     f.stack = static_cast<char*>(std::malloc(kStackBytes));
     if (f.stack == nullptr) return false;
-    getcontext(&f.start);
-    f.start.uc_stack.ss_sp = f.stack;
-    f.start.uc_stack.ss_size = kStackBytes;
-    f.start.uc_link = nullptr;
-    makecontext(&f.start, fiber_main, 0);
+    f.started = false;
   }
   return true;
+}
+
+// After a failed launch some fibers are parked inside the old kernel: start them afresh.
+inline void abandon_fibers() {
+  for (int i = 0; i < kMaxThreads; ++i)
+    if (g_fibers[i].state != DONE) {
+      g_fibers[i].started = false;
+      g_fibers[i].state = DONE;
+    }
 }
 
 // Run fiber i until it reaches a barrier or finishes.
@@ -108,15 +114,21 @@ __attribute__((noinline)) void resume(int i) {
   if (!_setjmp(g_scheduler)) {
     if (!f.started) {
       f.started = true;
+      getcontext(&f.start);
+      f.start.uc_stack.ss_sp = f.stack;
+      f.start.uc_stack.ss_size = kStackBytes;
+      f.start.uc_link = nullptr;
+      makecontext(&f.start, fiber_main, 0);
       setcontext(&f.start);
     }
     _longjmp(f.resume, 1);
   }
 }
 
-// Release whole warps waiting at a shuffle; then the block barrier once nobody is elsewhere.
-// Returns false when every live thread waits and none can go on (a divergent barrier).
-inline bool release_barriers() {
+// Release whole warps waiting at a shuffle; then the block barrier once every live thread waits
+// there (exited threads count as arrived, as on the hardware). 0: released; 3: every live thread
+// waits and none can go on; 4: threads wait at different __syncthreads (undefined on a GPU).
+inline int release_barriers() {
   bool released = false;
   for (int w = 0; w * 32 < g_threads; ++w) {
     const int end = (w + 1) * 32 < g_threads ? (w + 1) * 32 : g_threads;
@@ -132,19 +144,23 @@ inline bool release_barriers() {
       released = true;
     }
   }
-  if (released) return true;
-  bool any = false;
+  if (released) return 0;
+  int site = 0;
   for (int i = 0; i < g_threads; ++i) {
-    if (g_fibers[i].state == AT_BLOCK_BARRIER) any = true;
-    else if (g_fibers[i].state != DONE) return false;
+    if (g_fibers[i].state == AT_BLOCK_BARRIER) {
+      if (site != 0 && g_fibers[i].barrier_site != site) return 4;
+      site = g_fibers[i].barrier_site;
+    } else if (g_fibers[i].state != DONE) {
+      return 3;
+    }
   }
-  if (!any) return false;
+  if (site == 0) return 3;
   for (int i = 0; i < g_threads; ++i)
     if (g_fibers[i].state == AT_BLOCK_BARRIER) g_fibers[i].state = RUNNING;
-  return true;
+  return 0;
 }
 
-// 0 on success; 1 bad launch shape; 2 out of memory; 3 deadlock at a barrier.
+// 0 on success; 1 bad launch shape; 2 out of memory; 3 deadlock; 4 divergent __syncthreads.
 inline int run(dim3 grid, dim3 block, void (*body)(void*), void* context) {
   const long long n = (long long)block.x * block.y * block.z;
   if (n <= 0 || n > kMaxThreads || grid.x == 0 || grid.y == 0 || grid.z == 0) return 1;
@@ -174,7 +190,11 @@ inline int run(dim3 grid, dim3 block, void (*body)(void*), void* context) {
           bool done = true;
           for (int i = 0; i < g_threads; ++i) done = done && g_fibers[i].state == DONE;
           if (done) break;
-          if (!release_barriers()) return 3;
+          const int stuck = release_barriers();
+          if (stuck) {
+            abandon_fibers();
+            return stuck;
+          }
         }
       }
     }
@@ -225,7 +245,12 @@ int launch(void (*fn)(P...), unsigned gx, unsigned gy, unsigned gz, unsigned bx,
 }  // namespace gk_emu
 
 // ------------------------------------------------------------------------- device intrinsics
-inline void __syncthreads() { gk_emu::yield(gk_emu::AT_BLOCK_BARRIER); }
+// A barrier is told apart by its source line (the compiler may duplicate or merge call sites).
+inline void gk_emu_syncthreads(int line) {
+  gk_emu::g_fibers[gk_emu::g_current].barrier_site = line;
+  gk_emu::yield(gk_emu::AT_BLOCK_BARRIER);
+}
+#define __syncthreads() gk_emu_syncthreads(__LINE__)
 
 inline float __shfl_down_sync(unsigned /*mask*/, float v, int offset) {
   using namespace gk_emu;

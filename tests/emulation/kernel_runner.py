@@ -149,7 +149,8 @@ class Function:
         with _lock:
             rc = self._launch(*grid3, *block3, pointers)
         if rc:
-            why = {1: "bad launch shape", 2: "out of memory for fiber stacks", 3: "deadlock at a barrier"}
+            why = {1: "bad launch shape", 2: "out of memory for fiber stacks", 3: "deadlock at a barrier",
+                   4: "threads of one block wait at different __syncthreads (undefined behaviour on a GPU)"}
             raise RuntimeError(f"{self.name} grid={grid3} block={block3}: {why.get(rc, rc)}")
 
 
