@@ -49,6 +49,27 @@ class LazyLogs(Mapping):
         return len(self._get())
 
 
+class PredictBatchLogs(Mapping):
+    """`{"outputs": [host arrays]}` for one predict batch, copied from the device only when read."""
+
+    def __init__(self, outputs: list[Any]):
+        self._outputs = outputs
+        self._host: list[np.ndarray] | None = None
+
+    def __getitem__(self, key: str) -> list[np.ndarray]:
+        if key != "outputs":
+            raise KeyError(key)
+        if self._host is None:
+            self._host = [_backend.active.to_numpy(o) for o in self._outputs]
+        return self._host
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("outputs",))
+
+    def __len__(self) -> int:
+        return 1
+
+
 class Trainer:
     """Mixed into Model; relies on Model's `__call__`, `trainable_weights`, `losses`, input/output names."""
 
@@ -352,7 +373,11 @@ class Trainer:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
                 callbacks: Any = None, max_queue_size: int = 10, workers: int = 1,
                 use_multiprocessing: bool = False) -> Any:
-        """Model outputs for `x` as host NumPy arrays, concatenated over batches."""
+        """Model outputs for `x` as host NumPy arrays, concatenated over batches.
+
+        Batch outputs stay on the device and are joined there: one copy to the host at the end,
+        not a synchronising copy per batch.
+        """
         batch_size = self._check_batch_size(batch_size)
         verbose = _resolve_verbose(verbose)
         loading = _check_loading(workers, use_multiprocessing, max_queue_size)
@@ -363,17 +388,17 @@ class Trainer:
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=steps or source.steps)
         cbs.on_predict_begin()
-        chunks: list[list[np.ndarray]] = []
+        chunks: list[list[Any]] = []
         B = _backend.active
         with stop_recording():
             for step, (bx, _, _) in enumerate(source.epoch(steps)):
                 cbs.on_predict_batch_begin(step)
                 outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(bx)), training=False))
-                chunks.append([B.to_numpy(o.data) for o in outs])
-                cbs.on_predict_batch_end(step, {"outputs": chunks[-1]})
+                chunks.append([o.data for o in outs])
+                cbs.on_predict_batch_end(step, PredictBatchLogs(chunks[-1]))
         source.end_epoch()
         cbs.on_predict_end()
-        results = [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
+        results = [B.to_numpy(B.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]) for parts in zip(*chunks)]
         return self._unflatten_outputs(results)
 
     # ------------------------------------------------------------------ single batches

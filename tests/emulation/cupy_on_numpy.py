@@ -16,6 +16,7 @@ import math
 import sys
 import time
 import types
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -64,15 +65,40 @@ def _host_view(value: Any) -> Any:
     return value
 
 
+# Device -> host reads (each a synchronisation on a real GPU), by kind; tests reset and inspect it.
+host_reads: Counter[str] = Counter()
+
+
 class ndarray(np.ndarray):  # noqa: N801 - the CuPy name
     """A device array: NumPy memory, CuPy's rules."""
 
     def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
+        host_reads["get"] += 1
         host = np.array(self.view(np.ndarray), copy=True, order=order)
         if out is not None:
             out[...] = host
             return out
         return host
+
+    def __float__(self) -> float:
+        host_reads["float"] += 1
+        return float(self.view(np.ndarray))
+
+    def __int__(self) -> int:
+        host_reads["int"] += 1
+        return int(self.view(np.ndarray))
+
+    def __bool__(self) -> bool:
+        host_reads["bool"] += 1
+        return bool(self.view(np.ndarray))
+
+    def item(self, *args: Any) -> Any:
+        host_reads["item"] += 1
+        return self.view(np.ndarray).item(*args)
+
+    def tolist(self) -> Any:
+        host_reads["tolist"] += 1
+        return self.view(np.ndarray).tolist()
 
     def set(self, arr: np.ndarray, stream: Any = None) -> None:
         self.view(np.ndarray)[...] = arr
