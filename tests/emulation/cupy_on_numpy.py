@@ -17,6 +17,7 @@ import sys
 import time
 import types
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -191,16 +192,27 @@ class _Ufunc:
         return _wrap_function(getattr(self._ufunc, name), f"{self.__name__}.{name}")
 
 
-class _Namespace(types.ModuleType):
-    """A module whose unknown attributes come from a NumPy namespace, wrapped for the device."""
+def _real_cupy_names() -> frozenset[str]:
+    lines = (Path(__file__).with_name("cupy_names.txt")).read_text().splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
-    def __init__(self, name: str, source: Any) -> None:
+
+class _Namespace(types.ModuleType):
+    """A module whose unknown attributes come from a NumPy namespace, wrapped for the device.
+
+    `allowed` (for the top-level `cupy`): the names real CuPy has; others raise AttributeError.
+    """
+
+    def __init__(self, name: str, source: Any, allowed: frozenset[str] | None = None) -> None:
         super().__init__(name)
         self._source = source
+        self._allowed = allowed
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if self._allowed is not None and name not in self._allowed:
+            raise AttributeError(f"module 'cupy' has no attribute {name!r} (real CuPy lacks it too)")
         value = getattr(self._source, name)
         if isinstance(value, np.ufunc):
             value = _Ufunc(value)
@@ -323,7 +335,7 @@ def _scatter_add(a: ndarray, slices: Any, value: Any) -> None:
 
 def build_modules() -> dict[str, types.ModuleType]:
     """The `cupy`, `cupy.cuda`, `cupyx`, ... entries for sys.modules."""
-    cupy = _Namespace("cupy", np)
+    cupy = _Namespace("cupy", np, _real_cupy_names())
     for name in ("ndarray", "asarray", "array", "asnumpy", "ascontiguousarray", "is_available", "RawModule", "cuda"):
         setattr(cupy, name, globals()[name])
     cupy.__version__ = VERSION
