@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# One prepared GPU check: the whole test suite on the CuPy backend, then the kernel benchmarks.
+# One prepared GPU check: the whole test suite on the CuPy backend, the kernel benchmarks, the
+# seed program on NumPy and on CuPy, and the framework comparison (--gpu).
 #
 # Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
-# bench.log, results.json, results.md, summary.txt. Each part has its own timeout; the
-# benchmarks run even when tests fail. `--dry-run` rehearses everything on NumPy (no GPU):
-# a test subset on the emulated CuPy backend and tiny benchmark sizes, to check that the script
-# itself works.
+# bench.log, results.json, results.md, seed-*.log, compare/, summary.txt. Each part has its own
+# timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
+# GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
@@ -65,6 +65,18 @@ bench_rc=$?
 log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.txt"; fi
 
+# The seed program (gpukeras.demo) on NumPy and on CuPy: the same accuracy is expected.
+SEED_PATH=$PYTHONPATH
+if [ "$DRY" = 1 ]; then SEED_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
+seed_rc=0
+for b in numpy cupy; do
+  seed=$(timeout 180 env GPUKERAS_BACKEND=$b PYTHONPATH="$SEED_PATH" "$PY" -m gpukeras.demo 2>&1)
+  rc=$?
+  echo "$seed" > "$OUT/seed-$b.log"
+  log "seed program on $b: exit $rc, $(echo "$seed" | grep -E '^(loss|accuracy):' | tr '\n' ' ')"
+  if [ "$rc" -ne 0 ]; then seed_rc=$rc; fi
+done
+
 # The framework comparison (W1-W3 vs PyTorch and the cuBLAS GEMM-only bound), quick mode.
 COMPARE_TIMEOUT=${COMPARE_TIMEOUT:-240}
 COMPARE_PATH=$PYTHONPATH
@@ -84,6 +96,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: tests rc=$test_rc, bench rc=$bench_rc, compare rc=$compare_rc; files in $OUT"
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$compare_rc" -ne 0 ]; then exit 1; fi
+log "done: tests rc=$test_rc, bench rc=$bench_rc, seed rc=$seed_rc, compare rc=$compare_rc; files in $OUT"
+if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$seed_rc" -ne 0 ] || [ "$compare_rc" -ne 0 ]; then exit 1; fi
 exit 0
