@@ -555,11 +555,19 @@ def get(identifier: Any) -> Loss | None:
                      f"a config dict or a callable.")
 
 
+def binary_or_sparse(y_true_shape: Any, y_pred_shape: Any) -> tuple[bool, bool]:
+    """Keras's shape rule: binary when y_pred ends in 1; sparse when y_true has lower rank (or ends in 1)."""
+    t, p = tuple(y_true_shape), tuple(y_pred_shape)
+    t_last = t[-1] if t else None
+    p_last = p[-1] if p else None
+    binary = p_last == 1
+    sparse = len(t) < len(p) or (t_last == 1 and p_last is not None and p_last > 1)
+    return binary, sparse
+
+
 def resolve_crossentropy(identifier: str, y_true_shape: Any, y_pred_shape: Any) -> Loss:
     """Keras's "crossentropy"/"ce" shortcut: binary, sparse categorical or categorical by the shapes."""
-    from gpukeras.metrics import _is_binary_or_sparse
-
-    binary, sparse = _is_binary_or_sparse(y_true_shape, y_pred_shape)
+    binary, sparse = binary_or_sparse(y_true_shape, y_pred_shape)
     if binary:
         fn = binary_crossentropy
     else:

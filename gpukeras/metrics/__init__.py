@@ -141,16 +141,6 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
     return deserialize_object("metric", config, {cls.__name__: cls for cls in _CLASSES}, custom_objects)
 
 
-def _is_binary_or_sparse(y_true_shape: Any, y_pred_shape: Any) -> tuple[bool, bool]:
-    """Keras's shape rule: binary when y_pred ends in 1; sparse when y_true has lower rank (or ends in 1)."""
-    t, p = tuple(y_true_shape), tuple(y_pred_shape)
-    t_last = t[-1] if t else None
-    p_last = p[-1] if p else None
-    binary = p_last == 1
-    sparse = len(t) < len(p) or (t_last == 1 and p_last is not None and p_last > 1)
-    return binary, sparse
-
-
 def _loss_kind(loss: Any) -> str | None:
     """"binary", "sparse" or "categorical" when `loss` is that cross-entropy, else None."""
     if loss is None:
@@ -178,7 +168,7 @@ def resolve_accuracy(name: str, y_true_shape: Any, y_pred_shape: Any, loss: Any 
         raise ValueError(f"resolve_accuracy handles 'accuracy', 'acc', 'crossentropy' and 'ce', "
                          f"got {name!r}.")
     kind = _loss_kind(loss)
-    binary, sparse = _is_binary_or_sparse(y_true_shape, y_pred_shape)
+    binary, sparse = _losses.binary_or_sparse(y_true_shape, y_pred_shape)
     if kind == "binary" or (kind is None and binary):
         chosen = "binary"
     elif kind == "sparse" or (kind is None and sparse):
