@@ -235,6 +235,11 @@ def _markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write(out: Path, result: dict) -> None:
+    (out / "results.json").write_text(json.dumps(result, indent=2, default=str))
+    (out / "results.md").write_text(_markdown(result))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="directory for results.json / results.md")
@@ -263,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # keep going: one broken benchmark must not hide the others
             result["errors"].append(f"{label}: {type(exc).__name__}: {exc}")
             print(f"[bench] {label}: FAILED {exc}", flush=True)
-    (args.out / "results.json").write_text(json.dumps(result, indent=2, default=str))
-    (args.out / "results.md").write_text(_markdown(result))
+        _write(args.out, result)  # after each one: a run cut short by its time cap keeps what it measured
     print(_markdown(result))
     return 1 if result["errors"] else 0
 

@@ -19,47 +19,61 @@ mkdir -p "$OUT" || exit 2
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 PY=${PYTHON:-python}
-TEST_TIMEOUT=${TEST_TIMEOUT:-420}
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-240}
+# The device tool allows one 10-minute command: every part gets a cap, and all of them share a
+# deadline, most important first (core tests, kernel benchmarks, seed program, rest, comparison).
+BUDGET=${BUDGET:-560}
+DEADLINE=$(( $(date +%s) + BUDGET ))
+cap() { local left=$(( DEADLINE - $(date +%s) - 5 )); if [ "$left" -lt "$1" ]; then echo $(( left > 1 ? left : 1 )); else echo "$1"; fi; }
 
 log() { echo "[gpu_check $(date -u +%H:%M:%S)] $*" | tee -a "$OUT/summary.txt"; }
 
-log "checkout $ROOT, results in $OUT, dry-run=$DRY"
+log "checkout $ROOT, results in $OUT, dry-run=$DRY, budget ${BUDGET}s"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "host: $(uname -a)"
   echo "git: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo none) $(git -C "$ROOT" status --short 2>/dev/null | wc -l) changed files"
   timeout 30 nvidia-smi 2>&1 || echo "nvidia-smi unavailable"
   "$PY" -V 2>&1
-  timeout 60 "$PY" -c "import numpy; print('numpy', numpy.__version__)" 2>&1
-  timeout 60 "$PY" -c "import cupy; print('cupy', cupy.__version__, 'available', cupy.is_available())" 2>&1
-  timeout 60 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1
+  timeout 30 "$PY" -c "import numpy; print('numpy', numpy.__version__)" 2>&1
+  timeout 30 "$PY" -c "import cupy; print('cupy', cupy.__version__, 'available', cupy.is_available())" 2>&1
+  timeout 30 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1
 } > "$OUT/env.txt" 2>&1
 
+# Tests that say most about the GPU run first: kernels vs their twins, NVRTC, training, syncs.
+CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_seed_program.py tests/test_training.py
+      tests/test_device_sync.py tests/test_ops_gradients.py)
 if [ "$DRY" = 1 ]; then
   BACKEND=numpy
   TEST_BACKENDS=cupy-emulated  # the CuPy backend's code with our kernels compiled for the CPU
-  TESTS=(tests/test_kernel_twins.py tests/test_backend_selection.py tests/test_training.py)
+  REST=(tests/test_backend_selection.py tests/test_losses.py)
   BENCH_ARGS=(--dry-run)
 else
   BACKEND=cupy
   TEST_BACKENDS=cupy
-  TESTS=()
+  REST=(tests)
   BENCH_ARGS=()
 fi
 
-log "pytest on $TEST_BACKENDS (timeout ${TEST_TIMEOUT}s)"
-start=$(date +%s)
-timeout "$TEST_TIMEOUT" env GPUKERAS_BACKEND=$BACKEND GPUKERAS_TEST_BACKENDS=$TEST_BACKENDS \
-  "$PY" -m pytest -q -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OUT/junit.xml" "${TESTS[@]}" \
-  > "$OUT/pytest.log" 2>&1
-test_rc=$?
-log "pytest exit $test_rc after $(( $(date +%s) - start ))s: $(tail -n 1 "$OUT/pytest.log")"
+run_pytest() {  # name, cap seconds, pytest arguments...
+  local name=$1 limit; limit=$(cap "$2"); shift 2
+  log "pytest $name on $TEST_BACKENDS (cap ${limit}s)"
+  local t0; t0=$(date +%s)
+  timeout "$limit" env GPUKERAS_BACKEND=$BACKEND GPUKERAS_TEST_BACKENDS=$TEST_BACKENDS \
+    "$PY" -m pytest -q -p no:cacheprovider -o junit_family=xunit2 --junitxml="$OUT/junit-$name.xml" "$@" \
+    > "$OUT/pytest-$name.log" 2>&1
+  local rc=$?
+  log "pytest $name exit $rc after $(( $(date +%s) - t0 ))s: $(tail -n 1 "$OUT/pytest-$name.log")"
+  return $rc
+}
 
-log "benchmarks (timeout ${BENCH_TIMEOUT}s)"
+run_pytest core 180 "${CORE[@]}"
+core_rc=$?
+
+limit=$(cap 100)
+log "benchmarks (cap ${limit}s)"
 start=$(date +%s)
-timeout "$BENCH_TIMEOUT" env GPUKERAS_BACKEND=$BACKEND \
-  "$PY" "$ROOT/bench/bench_kernels_gpu.py" --out "$OUT" --junit "$OUT/junit.xml" "${BENCH_ARGS[@]}" \
+timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_kernels_gpu.py" --out "$OUT" --junit "$OUT/junit-core.xml" "${BENCH_ARGS[@]}" \
   > "$OUT/bench.log" 2>&1
 bench_rc=$?
 log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
@@ -70,15 +84,21 @@ SEED_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then SEED_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
 seed_rc=0
 for b in numpy cupy; do
-  seed=$(timeout 180 env GPUKERAS_BACKEND=$b PYTHONPATH="$SEED_PATH" "$PY" -m gpukeras.demo 2>&1)
+  seed=$(timeout "$(cap 60)" env GPUKERAS_BACKEND=$b PYTHONPATH="$SEED_PATH" "$PY" -m gpukeras.demo 2>&1)
   rc=$?
   echo "$seed" > "$OUT/seed-$b.log"
   log "seed program on $b: exit $rc, $(echo "$seed" | grep -E '^(loss|accuracy):' | tr '\n' ' ')"
   if [ "$rc" -ne 0 ]; then seed_rc=$rc; fi
 done
 
+# The rest of the suite (without the core files), leaving about two minutes for the comparison.
+IGNORES=()
+for f in "${CORE[@]}"; do IGNORES+=(--ignore="$f"); done
+run_pytest rest $(( $(cap 400) - 120 > 30 ? $(cap 400) - 120 : 30 )) "${REST[@]}" "${IGNORES[@]}"
+rest_rc=$?
+
 # The framework comparison (W1-W3 vs PyTorch and the cuBLAS GEMM-only bound), quick mode.
-COMPARE_TIMEOUT=${COMPARE_TIMEOUT:-240}
+COMPARE_TIMEOUT=$(cap 150)
 COMPARE_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then
   # the --gpu path on the emulated CuPy (tests/emulation/site makes `import cupy` load it)
@@ -96,6 +116,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: tests rc=$test_rc, bench rc=$bench_rc, seed rc=$seed_rc, compare rc=$compare_rc; files in $OUT"
-if [ "$test_rc" -ne 0 ] || [ "$bench_rc" -ne 0 ] || [ "$seed_rc" -ne 0 ] || [ "$compare_rc" -ne 0 ]; then exit 1; fi
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0
