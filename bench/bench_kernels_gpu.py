@@ -251,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     _ON_NUMPY = args.dry_run and not _emulate_cupy()
     timer = _timer("numpy" if _ON_NUMPY else "cupy")
     mode = "gpu" if not args.dry_run else ("dry-run on numpy" if _ON_NUMPY else "dry-run on emulated cupy")
+    versions = _versions()
+    if "cpu-emulated" in str(versions.get("cupy")):  # the stand-in reached through PYTHONPATH: never a GPU figure
+        mode = "emulated cupy on the CPU, not a GPU"
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "mode": mode, "gpu": "none (dry run)" if args.dry_run else _gpu_name(),
-        "versions": _versions(), "argv": sys.argv,
+        "mode": mode, "gpu": "none (dry run)" if mode != "gpu" else _gpu_name(),
+        "versions": versions, "argv": sys.argv,
         "tests": _junit_summary(args.junit) if args.junit else None, "dense": [], "optimizer": [], "errors": [],
     }
     for label, fn in [*((f"dense-{a}", lambda a=a: result["dense"].append(bench_dense(args.dry_run, timer, a)))
