@@ -13,10 +13,15 @@ import numpy as np
 import pytest
 
 import gpukeras as keras
+from gpukeras import backend
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "keras3_training.json").read_text())
 SCENARIOS = [k for k in FIXTURE if k not in ("versions", "recorded_on", "data")]
 RTOL, ATOL = 1e-5, 2e-6
+# On CuPy our kernels sum rows in another order than NumPy (and than Keras's recorded CPU run).
+# A last-bit difference in a gradient that is nearly 0 changes Adam's normalised step, so
+# weights may drift by a few 1e-6 absolute; formula errors show up at 1e-3 and above.
+DEVICE_ATOL = 1e-5
 
 
 def _data(name: str) -> np.ndarray:
@@ -75,17 +80,18 @@ def test_training_matches_keras3(name: str) -> None:
     if "class_weight" in fit:
         fit["class_weight"] = {int(k): v for k, v in fit["class_weight"].items()}
     history = model.fit(x, y, verbose=0, **fit)
+    atol = ATOL if backend.backend() == "numpy" else DEVICE_ATOL
 
     assert sorted(history.history) == sorted(scenario["history"])
     for key, expected in scenario["history"].items():
-        np.testing.assert_allclose(history.history[key], expected, rtol=RTOL, atol=ATOL, err_msg=f"{name}: {key}")
+        np.testing.assert_allclose(history.history[key], expected, rtol=RTOL, atol=atol, err_msg=f"{name}: {key}")
     for got, expected in zip(model.get_weights(), scenario["final_weights"]):
-        np.testing.assert_allclose(got, np.asarray(expected), rtol=RTOL, atol=ATOL, err_msg=f"{name}: weights")
+        np.testing.assert_allclose(got, np.asarray(expected), rtol=RTOL, atol=atol, err_msg=f"{name}: weights")
     np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(scenario["predictions"]),
-                               rtol=RTOL, atol=ATOL, err_msg=f"{name}: predictions")
+                               rtol=RTOL, atol=atol, err_msg=f"{name}: predictions")
     ev = setup["evaluate"]
     result = model.evaluate(_resolve(ev["x"], scenario), _resolve(ev["y"], scenario), verbose=0, return_dict=True)
     assert sorted(result) == sorted(scenario["evaluate"])
     for key, expected in scenario["evaluate"].items():
-        np.testing.assert_allclose(result[key], expected, rtol=RTOL, atol=ATOL, err_msg=f"{name}: evaluate {key}")
+        np.testing.assert_allclose(result[key], expected, rtol=RTOL, atol=atol, err_msg=f"{name}: evaluate {key}")
     assert int(model.optimizer.iterations.numpy()) == scenario["optimizer_iterations"]

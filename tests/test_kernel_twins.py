@@ -428,6 +428,36 @@ def test_gpu_dense_matches_numpy(activation, dtype, rows, has_bias):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape", [(5, 10), (300, 1000), (2, 3, 7), (4, 1)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_gpu_row_softmax_matches_numpy(name, dtype, shape):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(14)
+    x = (rng.normal(size=shape) * 3).astype(dtype)
+    x.reshape(-1, shape[-1])[0, 0] = np.nan  # a NaN row stays NaN, as in NumPy
+    dy = rng.normal(size=shape).astype(dtype)
+    y = NP.activation(name, x.astype(np.float32))
+    dx = NP.activation_backward(name, dy.astype(np.float32), x.astype(np.float32), y)
+    with _launches(f"gk_{name}_fwd_{_sfx(dtype)}", f"gk_{name}_bwd_{_sfx(dtype)}"):
+        gy = cp.activation(name, cp.asarray(x))
+        gdx = cp.activation_backward(name, cp.asarray(dy), cp.asarray(x), gy)
+    tol = F32 if dtype == "float32" else dict(rtol=1e-2, atol=5e-3)
+    np.testing.assert_allclose(cp.to_numpy(gy).astype(float), y, **tol)
+    np.testing.assert_allclose(cp.to_numpy(gdx).astype(float), dx, **tol)
+
+
+@pytest.mark.gpu
+def test_gpu_softmax_over_another_axis_uses_the_generic_code():
+    cp = _cupy_ops()
+    x = np.random.default_rng(15).normal(size=(6, 5)).astype(np.float32)
+    before = K.launch_counts.copy()
+    got = cp.to_numpy(cp.activation("softmax", cp.asarray(x), (0,)))
+    assert K.launch_counts == before
+    np.testing.assert_allclose(got, NP.activation("softmax", x, (0,)), **F32)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("shape", [(5, 10), (300, 1000), (2, 3, 7)])
 def test_gpu_sparse_softmax_xent_matches_numpy(dtype, shape):
     cp = _cupy_ops()

@@ -1,8 +1,9 @@
 """CuPy backend: the generic ops on GPU arrays, with our CUDA kernels for the hot primitives.
 
 Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations forward and
-backward, the fused Dense epilogues (bias + activation; activation gradient + bias gradient),
-fused sparse softmax cross-entropy and sigmoid binary cross-entropy, multi-tensor SGD / Adam /
+backward (softmax / log_softmax row-wise over the last axis), the fused Dense epilogues (bias +
+activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and sigmoid
+binary cross-entropy, multi-tensor SGD / Adam /
 RMSprop (one launch per step for all weights) and dropout. Each override falls back to the
 generic `Ops` code for dtypes, layouts or parameters its kernel does not cover, or when the
 kernel cannot be built (e.g. NVRTC finds no half headers). `GPUKERAS_CUPY_KERNELS=0` turns
@@ -130,7 +131,29 @@ class CupyOps(Ops):
         return (labels[..., None] == cupy.arange(num_classes)).astype(dtype)
 
     # ------------------------------------------------------------------ activations
+    def _row_softmax_shape(self, name: str, x: Array, params: tuple) -> tuple[int, int] | None:
+        """(rows, cols) when softmax / log_softmax of x runs over its last axis; else None."""
+        if name not in ("softmax", "log_softmax") or len(params) > 1 or x.ndim < 1 or x.size == 0:
+            return None
+        axis = params[0] if params else -1
+        if not isinstance(axis, (int, np.integer)) or axis not in (-1, x.ndim - 1):
+            return None
+        cols = x.shape[-1]
+        return x.size // cols, cols
+
+    def _row_block(self, cols: int) -> int:
+        return min(_BLOCK, (cols + 31) // 32 * 32)  # whole warps, at most one block of threads per row
+
     def activation(self, name: str, x: Array, params: tuple = ()) -> Array:
+        rows_cols = self._row_softmax_shape(name, x, params)
+        if rows_cols is not None and self._suffix(x) is not None:
+            x = cupy.ascontiguousarray(x)
+            y = cupy.empty_like(x)
+            rows, cols = rows_cols
+            if self._launch("softmax.cu", f"gk_{name}_fwd_{self._suffix(x)}", (self._grid(rows, 1),),
+                            (self._row_block(cols),), (x, y, np.int64(rows), np.int64(cols))):
+                return y
+            return super().activation(name, x, params)
         p = self._act_params(name, params) if name != "linear" else None
         suffix = self._suffix(x) if p is not None else None
         if suffix is None:
@@ -146,6 +169,16 @@ class CupyOps(Ops):
         return y
 
     def activation_backward(self, name: str, dy: Array, x: Array, y: Array, params: tuple = ()) -> Array:
+        rows_cols = self._row_softmax_shape(name, x, params)
+        if (rows_cols is not None and y is not None and dy.shape == y.shape == x.shape
+                and self._suffix(dy, y) is not None):
+            dy, y = cupy.ascontiguousarray(dy), cupy.ascontiguousarray(y)
+            dx = cupy.empty_like(dy)
+            rows, cols = rows_cols
+            if self._launch("softmax.cu", f"gk_{name}_bwd_{self._suffix(dy)}", (self._grid(rows, 1),),
+                            (self._row_block(cols),), (dy, y, dx, np.int64(rows), np.int64(cols))):
+                return dx
+            return super().activation_backward(name, dy, x, y, params)
         p = self._act_params(name, params) if name != "linear" else None
         suffix = self._suffix(dy, x, y) if p is not None else None
         if suffix is None or y is None or dy.shape != x.shape or y.shape != x.shape:
@@ -188,7 +221,7 @@ class CupyOps(Ops):
         cols = z.shape[-1]
         rows = z.size // cols
         y = z if activation == "linear" else cupy.empty_like(z)
-        bx = min(_BLOCK, (cols + 31) // 32 * 32)
+        bx = self._row_block(cols)
         grid = self._rows_grid(rows, cols, bx)
         b = bias if bias is not None else _NULL
         if not self._launch("dense.cu", f"gk_dense_fwd_{activation}_{suffix}", grid, (bx, 1),
@@ -242,7 +275,7 @@ class CupyOps(Ops):
         rows = logits.size // cols
         loss = cupy.empty(logits.shape[:-1], dtype=logits.dtype)
         probs = cupy.empty_like(logits)
-        block = min(_BLOCK, (cols + 31) // 32 * 32)
+        block = self._row_block(cols)
         if not self._launch("softmax_xent.cu", f"gk_sxent_fwd_{suffix}", (self._grid(rows, 1),), (block,),
                             (logits, labels64, loss, probs, np.int64(rows), np.int64(cols))):
             return self._generic_sxent(logits, labels)
@@ -267,7 +300,7 @@ class CupyOps(Ops):
         labels64 = cupy.ascontiguousarray(cupy.asarray(labels).astype(cupy.int64, copy=False))
         rows = probs.size // cols
         grad = cupy.empty_like(probs)
-        bx = min(_BLOCK, (cols + 31) // 32 * 32)
+        bx = self._row_block(cols)
         if not self._launch("softmax_xent.cu", f"gk_sxent_bwd_{suffix}", self._rows_grid(rows, cols, bx), (bx, 1),
                             (probs, labels64, dloss, grad, np.int64(rows), np.int64(cols))):
             return self._generic_sxent_backward(dloss, probs, labels)
