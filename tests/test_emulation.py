@@ -80,13 +80,13 @@ def test_block_reduction_with_shuffles_and_shared_memory(module, n, block):
     out = _dev(np.zeros(1 + n, np.float32))
     module.get_function("block_sum")((1,), (block,), (_dev(x), out, np.int32(n)))
     assert out[0] == pytest.approx(float(x.astype(np.float64).sum()), rel=1e-5, abs=1e-5)
-    np.testing.assert_array_equal(np.asarray(out[1:]), x * 2)
+    np.testing.assert_array_equal(out[1:].get(), x * 2)
 
 
 def test_grid_coordinates(module):
     out = _dev(np.full(12, -1, np.int64))
     module.get_function("grid_ids")((4, 3), (64,), (out,))
-    np.testing.assert_array_equal(np.asarray(out), [y * 1000 + x for y in range(3) for x in range(4)])
+    np.testing.assert_array_equal(out.get(), [y * 1000 + x for y in range(3) for x in range(4)])
 
 
 def test_argument_types_are_checked_against_the_kernel(module):
@@ -110,7 +110,7 @@ def test_divergent_barrier_is_reported(module):
 def test_exited_threads_do_not_block_a_barrier(module):
     x = _dev(np.zeros(32, np.float32))
     module.get_function("early_exit")((1,), (32,), (x,))
-    np.testing.assert_array_equal(np.asarray(x), [1.0] * 16 + [0.0] * 16)
+    np.testing.assert_array_equal(x.get(), [1.0] * 16 + [0.0] * 16)
 
 
 def test_pythonpath_hook_gives_a_whole_program_the_emulated_cupy():

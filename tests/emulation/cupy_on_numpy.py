@@ -5,9 +5,9 @@ the CuPy backend's own code runs for real: its kernel launches (grids, argument 
 optimizer tensor tables) execute the `.cu` sources through kernel_runner.py, and its generic
 ops run on NumPy. Device arrays are a NumPy subclass that behaves like CuPy where bugs hide:
 a host numpy.ndarray mixed into a device op raises TypeError (as an index it is allowed, as in
-CuPy), reductions and scalar indexing return 0-d device arrays, `.get()` copies to the host.
-Not checked: `numpy.asarray(device)` (NumPy converts its own subclasses silently), streams and
-asynchrony, NVRTC's compiler and device math, and anything about speed.
+CuPy), reductions and scalar indexing return 0-d device arrays, `.get()` copies to the host,
+`numpy.asarray(device)` raises (when called from Python code), names real CuPy lacks are refused.
+Not modelled: streams and asynchrony, NVRTC and device math, anything about speed.
 """
 
 from __future__ import annotations
@@ -352,8 +352,31 @@ def build_modules() -> dict[str, types.ModuleType]:
     return {"cupy": cupy, "cupy.cuda": cuda, "cupyx": cupyx, "cupyx.scipy": scipy, "cupyx.scipy.special": special}
 
 
+def _refuse_device_arrays(convert: Any) -> Any:
+    """numpy.asarray & co. as CuPy users meet them: a device array raises TypeError (use .get())."""
+    if getattr(convert, "_refuses_device_arrays", False):
+        return convert
+
+    def guarded(a: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(a, ndarray):
+            raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
+                            "construct a NumPy array explicitly.")
+        return convert(a, *args, **kwargs)
+
+    guarded._refuses_device_arrays = True
+    guarded.__name__ = convert.__name__
+    guarded.__doc__ = convert.__doc__
+    return guarded
+
+
 def install() -> None:
-    """Put the emulated CuPy in sys.modules (before gpukeras first imports the real one)."""
+    """Put the emulated CuPy in sys.modules (before gpukeras first imports the real one).
+
+    Also makes `numpy.asarray`, `numpy.array`, `numpy.asanyarray` and `numpy.ascontiguousarray`
+    (as called from Python) refuse device arrays, which NumPy itself would convert silently.
+    """
     kernel_runner.cuda_include_dir()  # fail early, with the reason, when the emulator cannot work
     kernel_runner.compiler()
     sys.modules.update(build_modules())
+    for name in ("asarray", "array", "asanyarray", "ascontiguousarray"):
+        setattr(np, name, _refuse_device_arrays(getattr(np, name)))
