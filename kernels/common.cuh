@@ -109,6 +109,18 @@ __device__ __forceinline__ float gk_block_max(float v, float* smem) {
   return smem[0];
 }
 
+// One row's max and sum of exp(x - max) (blockDim.x threads stride over its cols), returned to
+// every thread as (max, sum). A NaN in the row reaches the sum, so every softmax output is NaN.
+template <typename T>
+__device__ __forceinline__ float2 gk_row_max_sumexp(const T* row, gk_index cols, float* smem) {
+  float m = GK_NEG_INF;
+  for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, gk_load(row, c));
+  m = gk_block_max(m, smem);
+  float s = 0.0f;
+  for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) s += expf(gk_load(row, c) - m);
+  return make_float2(m, gk_block_sum(s, smem));
+}
+
 // Instantiate MACRO(T, suffix) once per enabled storage dtype.
 #ifdef GK_F32
 #define GK_FOR_F32(M) M(float, f32)

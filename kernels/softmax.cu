@@ -12,12 +12,9 @@ __device__ __forceinline__ void gk_softmax_fwd(const T* __restrict__ x, T* __res
   for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
-    float m = GK_NEG_INF;
-    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, gk_load(xr, c));
-    m = gk_block_max(m, smem);  // a NaN in the row still reaches every output through the sum
-    float s = 0.0f;
-    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) s += expf(gk_load(xr, c) - m);
-    s = gk_block_sum(s, smem);
+    const float2 ms = gk_row_max_sumexp(xr, cols, smem);
+    const float m = ms.x;
+    const float s = ms.y;
     if (LOG) {
       const float log_s = logf(s);
       for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) gk_store(yr, c, (gk_load(xr, c) - m) - log_s);

@@ -18,12 +18,9 @@ __device__ __forceinline__ void gk_sxent_fwd(const T* __restrict__ logits, const
   for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* row = logits + r * cols;
     T* prow = probs + r * cols;
-    float m = GK_NEG_INF;
-    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, gk_load(row, c));
-    m = gk_block_max(m, smem);
-    float s = 0.0f;
-    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) s += expf(gk_load(row, c) - m);
-    s = gk_block_sum(s, smem);
+    const float2 ms = gk_row_max_sumexp(row, cols, smem);
+    const float m = ms.x;
+    const float s = ms.y;
     for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) gk_store(prow, c, expf(gk_load(row, c) - m) / s);
     if (threadIdx.x == 0) {
       const long long lab = labels[r];
