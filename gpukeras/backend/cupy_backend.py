@@ -3,8 +3,8 @@
 Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations forward and
 backward (softmax / log_softmax row-wise over the last axis), the fused Dense epilogues (bias +
 activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and sigmoid
-binary cross-entropy, multi-tensor SGD / Adam /
-RMSprop (one launch per step for all weights) and dropout. Each override falls back to the
+binary cross-entropy, multi-tensor SGD / Adam / RMSprop (one launch per step for all weights)
+and dropout. Each override falls back to the
 generic `Ops` code for dtypes, layouts or parameters its kernel does not cover, or when the
 kernel cannot be built (e.g. NVRTC finds no half headers). `GPUKERAS_CUPY_KERNELS=0` turns
 every kernel off (generic CuPy code only), which the benchmarks use as the unfused baseline.
@@ -146,11 +146,12 @@ class CupyOps(Ops):
 
     def activation(self, name: str, x: Array, params: tuple = ()) -> Array:
         rows_cols = self._row_softmax_shape(name, x, params)
-        if rows_cols is not None and self._suffix(x) is not None:
+        suffix = self._suffix(x) if rows_cols is not None else None
+        if suffix is not None:
             x = cupy.ascontiguousarray(x)
             y = cupy.empty_like(x)
             rows, cols = rows_cols
-            if self._launch("softmax.cu", f"gk_{name}_fwd_{self._suffix(x)}", (self._grid(rows, 1),),
+            if self._launch("softmax.cu", f"gk_{name}_fwd_{suffix}", (self._grid(rows, 1),),
                             (self._row_block(cols),), (x, y, np.int64(rows), np.int64(cols))):
                 return y
             return super().activation(name, x, params)
@@ -170,12 +171,13 @@ class CupyOps(Ops):
 
     def activation_backward(self, name: str, dy: Array, x: Array, y: Array, params: tuple = ()) -> Array:
         rows_cols = self._row_softmax_shape(name, x, params)
-        if (rows_cols is not None and y is not None and dy.shape == y.shape == x.shape
-                and self._suffix(dy, y) is not None):
+        ok = rows_cols is not None and y is not None and dy.shape == y.shape == x.shape
+        suffix = self._suffix(dy, y) if ok else None
+        if suffix is not None:
             dy, y = cupy.ascontiguousarray(dy), cupy.ascontiguousarray(y)
             dx = cupy.empty_like(dy)
             rows, cols = rows_cols
-            if self._launch("softmax.cu", f"gk_{name}_bwd_{self._suffix(dy)}", (self._grid(rows, 1),),
+            if self._launch("softmax.cu", f"gk_{name}_bwd_{suffix}", (self._grid(rows, 1),),
                             (self._row_block(cols),), (dy, y, dx, np.int64(rows), np.int64(cols))):
                 return dx
             return super().activation_backward(name, dy, x, y, params)

@@ -130,8 +130,8 @@ def cache_dir() -> str:
     return os.environ["CUPY_CACHE_DIR"]
 
 
-def half_header_dirs() -> list[str]:
-    """Directories holding cuda_fp16.h / cuda_bf16.h, which NVRTC does not find by itself.
+def half_header_dir() -> str | None:
+    """The directory holding cuda_fp16.h / cuda_bf16.h, which NVRTC does not find by itself.
 
     Looked for in $CUDA_PATH / $CUDA_HOME, beside `nvcc`, in /usr/local/cuda and in the NVIDIA
     CUDA wheels (nvidia/cu13, nvidia/cuda_runtime) that pip-installed CuPy uses.
@@ -145,19 +145,14 @@ def half_header_dirs() -> list[str]:
     for entry in sys.path:
         for sub in ("nvidia/cu13/include", "nvidia/cu12/include", "nvidia/cuda_runtime/include"):
             candidates.append(Path(entry or ".") / sub)
-    found: list[str] = []
-    for path in candidates:
-        if (path / "cuda_fp16.h").is_file() and str(path) not in found:
-            found.append(str(path))
-    return found[:1]
+    return next((str(path) for path in candidates if (path / "cuda_fp16.h").is_file()), None)
 
 
 def compile_options(suffix: str) -> tuple[str, ...]:
     """NVRTC options for the module of one storage dtype (half types get the CUDA header path)."""
     options = ("-std=c++17", f"-DGK_{suffix.upper()}=1")
-    if suffix != "f32":
-        options += tuple(f"-I{d}" for d in half_header_dirs())
-    return options
+    include = half_header_dir() if suffix != "f32" else None
+    return options + ((f"-I{include}",) if include else ())
 
 
 def module(filename: str, suffix: str) -> Any:
