@@ -1,4 +1,6 @@
 // Multi-tensor optimizer updates: ONE launch updates every weight of a model (float32).
+// SGD (momentum, nesterov), Adam / AdamW (amsgrad), RMSprop (centered, momentum), Adagrad,
+// Adamax and Lion.
 //
 // Design: a device "tensor table" of int64 rows, GK_ROW entries per weight:
 //   [w_ptr, g_ptr, slot1_ptr, slot2_ptr, slot3_ptr, size, first_chunk, 0]
@@ -117,5 +119,48 @@ extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_te
     } else {
       w[i] = __fsub_rn(w[i], inc);
     }
+  });
+}
+
+// Keras Adagrad: acc += g*g; w -= (lr*g) / sqrt(acc + eps). slot1 = accumulator.
+extern "C" __global__ void gk_adagrad_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                                float eps) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* acc, float*, float*,
+                                                                  long long i) {
+    const float gi = g[i];
+    const float ai = __fadd_rn(acc[i], __fmul_rn(gi, gi));
+    acc[i] = ai;
+    w[i] = __fsub_rn(w[i], __fdiv_rn(__fmul_rn(lr, gi), __fsqrt_rn(__fadd_rn(ai, eps))));
+  });
+}
+
+// Keras Adamax: m += (g-m)*(1-b1); u = max(b2*u, |g|); w -= (lr*m) / (correction*(u+eps)), with
+// correction = 1 - b1^t computed on the host in float32. slot1 = m, slot2 = u.
+extern "C" __global__ void gk_adamax_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                               float correction, float one_minus_b1, float b2, float eps) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float* u, float*,
+                                                                  long long i) {
+    const float gi = g[i];
+    const float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), one_minus_b1));
+    const float ui = gk_max(__fmul_rn(b2, u[i]), fabsf(gi));
+    m[i] = mi;
+    u[i] = ui;
+    w[i] = __fsub_rn(w[i], __fdiv_rn(__fmul_rn(lr, mi), __fmul_rn(correction, __fadd_rn(ui, eps))));
+  });
+}
+
+// NumPy's sign: -1, 0 or 1, and NaN for NaN.
+__device__ __forceinline__ float gk_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); }
+
+// Keras Lion: w -= lr * sign(m*b1 + g*(1-b1)); m = m*b2 + g*(1-b2). slot1 = m.
+extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                             float b1, float one_minus_b1, float b2, float one_minus_b2) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float*, float*,
+                                                                  long long i) {
+    const float gi = g[i];
+    const float mi = m[i];
+    const float s = gk_sign(__fadd_rn(__fmul_rn(mi, b1), __fmul_rn(gi, one_minus_b1)));
+    w[i] = __fsub_rn(w[i], __fmul_rn(lr, s));
+    m[i] = __fadd_rn(__fmul_rn(mi, b2), __fmul_rn(gi, one_minus_b2));
   });
 }

@@ -552,6 +552,31 @@ def test_gpu_fused_rmsprop_matches_per_weight_loop(centered, momentum):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["adagrad", "adamax", "lion"])
+def test_gpu_fused_adagrad_adamax_lion_match_per_weight_loop(kind):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(16)
+    (w, gw), (g, gg) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(2))
+    g[0].reshape(-1)[:3] = 0.0  # sign(0) and |0| paths
+    gg[0] = cp.asarray(g[0])
+    start = [np.full_like(a, 0.1) for a in w]
+    (s1, gs1), (s2, gs2) = (_both(cp, start) for _ in range(2))
+    for step in range(1, 4):
+        with _launches(f"gk_{kind}_multi_f32"):
+            if kind == "adagrad":
+                NP.adagrad_update(w, g, s1, 1e-2, 1e-7)
+                cp.adagrad_update(gw, gg, gs1, 1e-2, 1e-7)
+            elif kind == "adamax":
+                NP.adamax_update(w, g, s1, s2, 2e-3, 0.9, 0.999, 1e-7, step)
+                cp.adamax_update(gw, gg, gs1, gs2, 2e-3, 0.9, 0.999, 1e-7, step)
+            else:
+                NP.lion_update(w, g, s1, 1e-3, 0.9, 0.99)
+                cp.lion_update(gw, gg, gs1, 1e-3, 0.9, 0.99)
+    for a, b in zip(w + s1 + s2, gw + gs1 + gs2):
+        np.testing.assert_array_equal(cp.to_numpy(b), a)  # same float32 operations in the same order
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("rate", [0.2, 0.5])
 def test_gpu_dropout_is_the_philox_twin_stream(dtype, rate):

@@ -3,8 +3,8 @@
 Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations forward and
 backward (softmax / log_softmax row-wise over the last axis), the fused Dense epilogues (bias +
 activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and sigmoid
-binary cross-entropy, multi-tensor SGD / Adam / RMSprop (one launch per step for all weights)
-and dropout. Each override falls back to the
+binary cross-entropy, multi-tensor SGD / Adam / RMSprop / Adagrad / Adamax / Lion (one launch
+per step for all weights) and dropout. Each override falls back to the
 generic `Ops` code for dtypes, layouts or parameters its kernel does not cover, or when the
 kernel cannot be built (e.g. NVRTC finds no half headers). `GPUKERAS_CUPY_KERNELS=0` turns
 every kernel off (generic CuPy code only), which the benchmarks use as the unfused baseline.
@@ -430,6 +430,44 @@ class CupyOps(Ops):
                  _f32(momentum), _f32(epsilon), np.int32(average_grads is not None),
                  np.int32(momentums is not None))):
             super().rmsprop_update(params, grads, velocities, momentums, average_grads, lr, rho, momentum, epsilon)
+
+    def adagrad_update(self, params: Sequence[Array], grads: Sequence[Array], accumulators: Sequence[Array],
+                       lr: float, epsilon: float) -> None:
+        """Keras Adagrad for all weights in one launch."""
+        grads = self._grads(grads)
+        numbers = _is_number(lr) and _is_number(epsilon)
+        table = self._tensor_table([params, grads, accumulators, None, None]) if numbers else None
+        if table is None or table[2] == 0 or not self._launch(
+                "optimizers.cu", "gk_adagrad_multi_f32", (table[2],), (_BLOCK,),
+                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(epsilon))):
+            super().adagrad_update(params, grads, accumulators, lr, epsilon)
+
+    def adamax_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
+                      us: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
+                      step: int) -> None:
+        """Keras Adamax for all weights in one launch (1 - beta_1^t in float32 on the host, as the twin)."""
+        grads = self._grads(grads)
+        numbers = all(_is_number(v) for v in (lr, beta_1, beta_2, epsilon, step))
+        table = self._tensor_table([params, grads, ms, us, None]) if numbers else None
+        if table is not None and table[2] > 0:
+            correction = np.float32(1) - np.power(np.float32(beta_1), np.float32(step))
+            if self._launch("optimizers.cu", "gk_adamax_multi_f32", (table[2],), (_BLOCK,),
+                            (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(correction),
+                             _f32(1 - beta_1), _f32(beta_2), _f32(epsilon))):
+                return
+        super().adamax_update(params, grads, ms, us, lr, beta_1, beta_2, epsilon, step)
+
+    def lion_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array], lr: float,
+                    beta_1: float, beta_2: float) -> None:
+        """Keras Lion for all weights in one launch."""
+        grads = self._grads(grads)
+        numbers = all(_is_number(v) for v in (lr, beta_1, beta_2))
+        table = self._tensor_table([params, grads, ms, None, None]) if numbers else None
+        if table is None or table[2] == 0 or not self._launch(
+                "optimizers.cu", "gk_lion_multi_f32", (table[2],), (_BLOCK,),
+                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(beta_1), _f32(1.0 - beta_1),
+                 _f32(beta_2), _f32(1.0 - beta_2))):
+            super().lion_update(params, grads, ms, lr, beta_1, beta_2)
 
     # ------------------------------------------------------------------ dropout
     def dropout_mask(self, shape: Shape, rate: float, rng: np.random.Generator,
