@@ -1,6 +1,6 @@
 // Multi-tensor optimizer updates: ONE launch updates every weight of a model (float32).
 // SGD (momentum, nesterov), Adam / AdamW (amsgrad), RMSprop (centered, momentum), Adagrad,
-// Adamax and Lion.
+// Adadelta, Adamax, Nadam and Lion.
 //
 // Design: a device "tensor table" of int64 rows, GK_ROW entries per weight:
 //   [w_ptr, g_ptr, slot1_ptr, slot2_ptr, slot3_ptr, size, first_chunk, 0]
@@ -162,5 +162,40 @@ extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tenso
     const float s = gk_sign(__fadd_rn(__fmul_rn(mi, b1), __fmul_rn(gi, one_minus_b1)));
     w[i] = __fsub_rn(w[i], __fmul_rn(lr, s));
     m[i] = __fadd_rn(__fmul_rn(mi, b2), __fmul_rn(gi, one_minus_b2));
+  });
+}
+
+// Keras Adadelta: a_g = rho*a_g + (1-rho)*g^2; d = -(sqrt(a_d + eps)*g / sqrt(a_g + eps));
+// a_d = rho*a_d + (1-rho)*d^2; w += lr*d. slot1 = a_g, slot2 = a_d.
+extern "C" __global__ void gk_adadelta_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                                 float rho, float one_minus_rho, float eps) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* ag, float* ad, float*,
+                                                                  long long i) {
+    const float gi = g[i];
+    const float agi = __fadd_rn(__fmul_rn(rho, ag[i]), __fmul_rn(one_minus_rho, __fmul_rn(gi, gi)));
+    const float d = -__fdiv_rn(__fmul_rn(__fsqrt_rn(__fadd_rn(ad[i], eps)), gi), __fsqrt_rn(__fadd_rn(agi, eps)));
+    ag[i] = agi;
+    ad[i] = __fadd_rn(__fmul_rn(rho, ad[i]), __fmul_rn(one_minus_rho, __fmul_rn(d, d)));
+    w[i] = __fadd_rn(w[i], __fmul_rn(lr, d));
+  });
+}
+
+// Keras Nadam, the momentum-schedule scalars folded on the host (float32, as the twin uses them):
+//   m += (g-m)*(1-b1); v += (g*g-v)*(1-b2);
+//   m_hat = (u_next*m)/c_next + (c_u*g)/c_prod;  v_hat = v/c_b2;  w -= (m_hat*lr)/(sqrt(v_hat)+eps)
+// with u_next = u_{t+1}, c_next = 1 - prod_{t+1}, c_u = 1 - u_t, c_prod = 1 - prod_t, c_b2 = 1 - b2^t.
+extern "C" __global__ void gk_nadam_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+                                              float one_minus_b1, float one_minus_b2, float eps, float u_next,
+                                              float c_next, float c_u, float c_prod, float c_b2) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float* v, float*,
+                                                                  long long i) {
+    const float gi = g[i];
+    const float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), one_minus_b1));
+    const float vi = __fadd_rn(v[i], __fmul_rn(__fsub_rn(__fmul_rn(gi, gi), v[i]), one_minus_b2));
+    m[i] = mi;
+    v[i] = vi;
+    const float m_hat = __fadd_rn(__fdiv_rn(__fmul_rn(u_next, mi), c_next), __fdiv_rn(__fmul_rn(c_u, gi), c_prod));
+    const float v_hat = __fdiv_rn(vi, c_b2);
+    w[i] = __fsub_rn(w[i], __fdiv_rn(__fmul_rn(m_hat, lr), __fadd_rn(__fsqrt_rn(v_hat), eps)));
   });
 }

@@ -552,8 +552,8 @@ def test_gpu_fused_rmsprop_matches_per_weight_loop(centered, momentum):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("kind", ["adagrad", "adamax", "lion"])
-def test_gpu_fused_adagrad_adamax_lion_match_per_weight_loop(kind):
+@pytest.mark.parametrize("kind", ["adagrad", "adadelta", "adamax", "nadam", "lion"])
+def test_gpu_fused_other_optimizers_match_per_weight_loop(kind):
     cp = _cupy_ops()
     rng = np.random.default_rng(16)
     (w, gw), (g, gg) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(2))
@@ -566,6 +566,14 @@ def test_gpu_fused_adagrad_adamax_lion_match_per_weight_loop(kind):
             if kind == "adagrad":
                 NP.adagrad_update(w, g, s1, 1e-2, 1e-7)
                 cp.adagrad_update(gw, gg, gs1, 1e-2, 1e-7)
+            elif kind == "adadelta":
+                NP.adadelta_update(w, g, s1, s2, 1.0, 0.95, 1e-7)
+                cp.adadelta_update(gw, gg, gs1, gs2, 1.0, 0.95, 1e-7)
+            elif kind == "nadam":
+                u = [0.9 * (1.0 - 0.5 * 0.96 ** t) for t in (step, step + 1)]
+                prod = math.prod(0.9 * (1.0 - 0.5 * 0.96 ** t) for t in range(1, step + 1))
+                NP.nadam_update(w, g, s1, s2, 2e-3, 0.9, 0.999, 1e-7, u[0], u[1], prod, 0.999 ** step)
+                cp.nadam_update(gw, gg, gs1, gs2, 2e-3, 0.9, 0.999, 1e-7, u[0], u[1], prod, 0.999 ** step)
             elif kind == "adamax":
                 NP.adamax_update(w, g, s1, s2, 2e-3, 0.9, 0.999, 1e-7, step)
                 cp.adamax_update(gw, gg, gs1, gs2, 2e-3, 0.9, 0.999, 1e-7, step)

@@ -3,8 +3,8 @@
 Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations forward and
 backward (softmax / log_softmax row-wise over the last axis), the fused Dense epilogues (bias +
 activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and sigmoid
-binary cross-entropy, multi-tensor SGD / Adam / RMSprop / Adagrad / Adamax / Lion (one launch
-per step for all weights) and dropout. Each override falls back to the
+binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop, Adagrad,
+Adadelta, Adamax, Nadam, Lion: one launch per step for all weights) and dropout. Each override falls back to the
 generic `Ops` code for dtypes, layouts or parameters its kernel does not cover, or when the
 kernel cannot be built (e.g. NVRTC finds no half headers). `GPUKERAS_CUPY_KERNELS=0` turns
 every kernel off (generic CuPy code only), which the benchmarks use as the unfused baseline.
@@ -441,6 +441,35 @@ class CupyOps(Ops):
                 "optimizers.cu", "gk_adagrad_multi_f32", (table[2],), (_BLOCK,),
                 (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(epsilon))):
             super().adagrad_update(params, grads, accumulators, lr, epsilon)
+
+    def adadelta_update(self, params: Sequence[Array], grads: Sequence[Array],
+                        accumulated_grads: Sequence[Array], accumulated_deltas: Sequence[Array], lr: float,
+                        rho: float, epsilon: float) -> None:
+        """Keras Adadelta for all weights in one launch."""
+        grads = self._grads(grads)
+        numbers = all(_is_number(v) for v in (lr, rho, epsilon))
+        table = self._tensor_table([params, grads, accumulated_grads, accumulated_deltas, None]) if numbers else None
+        if table is None or table[2] == 0 or not self._launch(
+                "optimizers.cu", "gk_adadelta_multi_f32", (table[2],), (_BLOCK,),
+                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(rho), _f32(1 - rho),
+                 _f32(epsilon))):
+            super().adadelta_update(params, grads, accumulated_grads, accumulated_deltas, lr, rho, epsilon)
+
+    def nadam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
+                     vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
+                     u_t: float, u_t_1: float, u_product_t: float, beta_2_power: float) -> None:
+        """Keras Nadam for all weights in one launch (schedule scalars folded on the host, as the twin)."""
+        grads = self._grads(grads)
+        scalars = (lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t, beta_2_power)
+        table = self._tensor_table([params, grads, ms, vs, None]) if all(map(_is_number, scalars)) else None
+        if table is not None and table[2] > 0 and self._launch(
+                "optimizers.cu", "gk_nadam_multi_f32", (table[2],), (_BLOCK,),
+                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(1 - beta_1), _f32(1 - beta_2),
+                 _f32(epsilon), _f32(u_t_1), _f32(1 - u_product_t * u_t_1), _f32(1 - u_t), _f32(1 - u_product_t),
+                 _f32(1 - beta_2_power))):
+            return
+        super().nadam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t,
+                             beta_2_power)
 
     def adamax_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
                       us: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
