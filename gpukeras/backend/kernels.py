@@ -130,13 +130,22 @@ def cache_dir() -> str:
     return os.environ["CUPY_CACHE_DIR"]
 
 
+def _cupy_cuda_path() -> str | None:
+    cupy = sys.modules.get("cupy")
+    try:
+        return cupy.cuda.get_cuda_path() if cupy is not None else None
+    except Exception:  # no CUDA root known to CuPy, or an older CuPy
+        return None
+
+
 def half_header_dir() -> str | None:
     """The directory holding cuda_fp16.h / cuda_bf16.h, which NVRTC does not find by itself.
 
-    Looked for in $CUDA_PATH / $CUDA_HOME, beside `nvcc`, in /usr/local/cuda and in the NVIDIA
-    CUDA wheels (nvidia/cu13, nvidia/cuda_runtime) that pip-installed CuPy uses.
+    Looked for first where CuPy finds its NVRTC (`cupy.cuda.get_cuda_path()`, so headers and
+    compiler come from one toolkit), then $CUDA_PATH / $CUDA_HOME, beside `nvcc`, /usr/local/cuda
+    and the NVIDIA CUDA wheels (nvidia/cu13, nvidia/cuda_runtime).
     """
-    roots = [os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME")]
+    roots = [_cupy_cuda_path(), os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME")]
     nvcc = shutil.which("nvcc")
     if nvcc:
         roots.append(str(Path(nvcc).resolve().parent.parent))

@@ -312,6 +312,7 @@ cuda.runtime = types.SimpleNamespace(
     driverGetVersion=lambda: 13000, deviceSynchronize=lambda: None,
 )
 cuda.is_available = is_available
+cuda.get_cuda_path = lambda: str(kernel_runner.cuda_include_dir().parent)
 
 
 class RawModule(kernel_runner.Module):
