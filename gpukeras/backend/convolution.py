@@ -149,8 +149,8 @@ class ConvolutionOps:
                         dilation_rate: Sequence[int], groups: int, activation: str,
                         params: tuple = ()) -> tuple[Array, Array, Array]:
         """activation(conv(x) + bias) as one primitive: returns (y, cols, z), z the pre-activation."""
-        z, cols = self.conv(x, kernel, bias, strides, padding, dilation_rate, groups)
-        y = z if activation == "linear" else self.activation(activation, z, params)
+        z, cols = self.conv(x, kernel, None, strides, padding, dilation_rate, groups)
+        y, z = self.bias_activation(z, bias, activation, params)
         return y, cols, z
 
     def conv_activation_backward(self, dy: Array, x_shape: Sequence[int], kernel: Array, cols: Array, z: Array,
@@ -158,9 +158,10 @@ class ConvolutionOps:
                                  groups: int, activation: str, params: tuple = (), has_bias: bool = True,
                                  need_dx: bool = True) -> tuple[Array | None, Array, Array | None]:
         """(dx, dkernel, dbias) of `conv_activation`."""
-        dz = dy if activation == "linear" else self.activation_backward(activation, dy, z, y, params)
-        return self.conv_backward(dz, x_shape, kernel, cols, strides, padding, dilation_rate, groups,
-                                  has_bias, need_dx)
+        dz, dbias = self.bias_activation_backward(dy, z, y, activation, params, has_bias)
+        dx, dkernel, _ = self.conv_backward(dz, x_shape, kernel, cols, strides, padding, dilation_rate, groups,
+                                            has_bias=False, need_dx=need_dx)
+        return dx, dkernel, dbias
 
     def conv_backward(self, dy: Array, x_shape: Sequence[int], kernel: Array, cols: Array,
                       strides: Sequence[int], padding: Any, dilation_rate: Sequence[int], groups: int = 1,

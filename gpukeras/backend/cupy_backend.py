@@ -1,13 +1,14 @@
 """CuPy backend: the generic ops on GPU arrays, with our CUDA kernels for the hot primitives.
 
 Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations forward and
-backward (softmax / log_softmax row-wise over the last axis), the fused Dense epilogues (bias +
-activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and sigmoid
-binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop, Adagrad,
-Adadelta, Adamax, Nadam, Lion: one launch per step for all weights) and dropout. Each override falls back to the
-generic `Ops` code for dtypes, layouts or parameters its kernel does not cover, or when the
-kernel cannot be built (e.g. NVRTC finds no half headers). `GPUKERAS_CUPY_KERNELS=0` turns
-every kernel off (generic CuPy code only), which the benchmarks use as the unfused baseline.
+backward (softmax / log_softmax row-wise over the last axis), the Dense and Conv epilogue (bias
++ activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and
+sigmoid binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop,
+Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights) and dropout. Each
+override falls back to the generic `Ops` code for dtypes, layouts or parameters its kernel does
+not cover, or when the kernel cannot be built (e.g. NVRTC finds no half headers).
+`GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
+use as the unfused baseline.
 Dropout masks come from a Philox stream on the device, so they differ from NumPy's masks.
 """
 
@@ -195,53 +196,42 @@ class CupyOps(Ops):
             return super().activation_backward(name, dy, x, y, params)
         return dx
 
-    # ------------------------------------------------------------------ fused Dense
+    # ------------------------------------------------------------------ fused bias + activation (Dense, Conv)
     def _rows_grid(self, rows: int, cols: int, bx: int, rows_per_block: int = 1, per_sm: int = 16) -> tuple[int, int]:
         """(column blocks, row blocks) for the row-strided kernels: about `per_sm` blocks per SM."""
         gx = (cols + bx - 1) // bx
         gy = min((rows + rows_per_block - 1) // rows_per_block, max(1, self._sms() * per_sm // gx), 65535)
         return gx, max(1, gy)
 
-    def _dense_ok(self, x: Array, kernel: Array, bias: Array | None, activation: str, params: tuple):
-        p = (0.0, 0.0, 0.0) if activation == "linear" and not params else self._act_params(activation, params)
-        if p is None or x.ndim < 1 or kernel.ndim != 2:
-            return None, None
-        suffix = self._suffix(x, kernel, bias)
-        if suffix is None or (bias is not None and bias.shape != (kernel.shape[1],)):
-            return None, None
-        return suffix, p
+    def _epilogue_params(self, activation: str, params: tuple) -> tuple[float, float, float] | None:
+        return (0.0, 0.0, 0.0) if activation == "linear" and not params else self._act_params(activation, params)
 
-    def dense(self, x: Array, kernel: Array, bias: Array | None, activation: str,
-              params: tuple = ()) -> tuple[Array, Array]:
-        """GEMM by cuBLAS, then one kernel: z += bias (in place), y = act(z)."""
-        suffix, p = self._dense_ok(x, kernel, bias, activation, params)
-        if suffix is None:
-            return super().dense(x, kernel, bias, activation, params)
-        z = cupy.matmul(x, kernel)
-        if (bias is None and activation == "linear") or z.size == 0:
-            return super().dense(x, kernel, bias, activation, params) if z.size == 0 else (z, z)
+    def bias_activation(self, z: Array, bias: Array | None, activation: str,
+                        params: tuple = ()) -> tuple[Array, Array]:
+        """One kernel over the GEMM output: z += bias (in place), y = act(z). Dense and Conv use it."""
+        p = self._epilogue_params(activation, params)
+        suffix = self._suffix(z, bias) if p is not None and z.ndim >= 1 and z.size else None
+        if (suffix is None or (bias is None and activation == "linear")
+                or (bias is not None and bias.shape != (z.shape[-1],))):
+            return super().bias_activation(z, bias, activation, params)
+        z = cupy.ascontiguousarray(z)
         cols = z.shape[-1]
         rows = z.size // cols
         y = z if activation == "linear" else cupy.empty_like(z)
         bx = self._row_block(cols)
-        grid = self._rows_grid(rows, cols, bx)
-        b = bias if bias is not None else _NULL
-        if not self._launch("dense.cu", f"gk_dense_fwd_{activation}_{suffix}", grid, (bx, 1),
-                            (z, y, b, np.int64(rows), np.int64(cols), _f32(p[0]), _f32(p[1]), _f32(p[2]))):
-            if bias is not None:
-                z += bias
-            return (z, z) if activation == "linear" else (super().activation(activation, z, params), z)
+        b = cupy.ascontiguousarray(bias) if bias is not None else _NULL
+        if not self._launch("dense.cu", f"gk_dense_fwd_{activation}_{suffix}", self._rows_grid(rows, cols, bx),
+                            (bx, 1), (z, y, b, np.int64(rows), np.int64(cols), _f32(p[0]), _f32(p[1]), _f32(p[2]))):
+            return super().bias_activation(z, bias, activation, params)
         return y, z
 
-    def dense_backward(self, dy: Array, x: Array, kernel: Array, z: Array, y: Array,
-                       activation: str, params: tuple = (), has_bias: bool = True,
-                       need_dx: bool = True) -> tuple[Array | None, Array, Array | None]:
-        """One kernel: dz = dy * act'(z) and the bias gradient (block column sums); then two GEMMs."""
-        suffix, p = self._dense_ok(x, kernel, None, activation, params)
-        if suffix is not None and self._suffix(dy, z, y) != suffix:
-            suffix = None
-        if suffix is None or dy.shape != z.shape or z.size == 0 or (activation == "linear" and not has_bias):
-            return super().dense_backward(dy, x, kernel, z, y, activation, params, has_bias, need_dx)
+    def bias_activation_backward(self, dy: Array, z: Array, y: Array, activation: str, params: tuple = (),
+                                 has_bias: bool = True) -> tuple[Array, Array | None]:
+        """One kernel: dz = dy * act'(z) and the bias gradient (block column sums, no atomics)."""
+        p = self._epilogue_params(activation, params)
+        suffix = self._suffix(dy, z, y) if p is not None and dy.shape == z.shape and z.size else None
+        if suffix is None or (activation == "linear" and not has_bias):
+            return super().bias_activation_backward(dy, z, y, activation, params, has_bias)
         dy, z, y = (cupy.ascontiguousarray(a) for a in (dy, z, y))
         cols = z.shape[-1]
         rows = z.size // cols
@@ -258,12 +248,8 @@ class CupyOps(Ops):
             ok = self._launch("dense.cu", f"gk_dense_bias_finish_{suffix}", (self._grid(cols),), (_BLOCK,),
                               (partial, dbias, np.int64(gy), np.int64(cols)))
         if not ok:
-            return super().dense_backward(dy, x, kernel, z, y, activation, params, has_bias, need_dx)
-        x2 = x.reshape(-1, x.shape[-1])
-        dz2 = dz.reshape(-1, cols)
-        dkernel = cupy.matmul(x2.T, dz2)
-        dx = cupy.matmul(dz, kernel.T) if need_dx else None
-        return dx, dkernel, dbias
+            return super().bias_activation_backward(dy, z, y, activation, params, has_bias)
+        return dz, dbias
 
     # ------------------------------------------------------------------ fused losses
     def sparse_softmax_cross_entropy(self, logits: Array, labels: Array) -> tuple[Array, Array]:

@@ -102,8 +102,8 @@ class NumpyOps(Ops):
             return np.maximum(x, 0, out=np.empty_like(x))
         return super()._act_relu(x, negative_slope, max_value, threshold)
 
-    def dense(self, x, kernel, bias, activation, params=()):
-        z = np.matmul(x, kernel)
+    def bias_activation(self, z, bias, activation, params=()):
+        """Bias + ReLU in one C pass over a float32 GEMM output (Dense and Conv); else NumPy in place."""
         relu = activation == "relu" and not params
         if relu and bias is not None and _fast(z, bias):
             y = np.empty_like(z)
@@ -117,16 +117,14 @@ class NumpyOps(Ops):
             return np.maximum(z, 0), z
         return self.activation(activation, z, params), z
 
-    def dense_backward(self, dy, x, kernel, z, y, activation, params=(), has_bias=True, need_dx=True):
+    def bias_activation_backward(self, dy, z, y, activation, params=(), has_bias=True):
+        """ReLU gradient and bias gradient in one C pass (float32); else the generic code."""
         if not (activation == "relu" and not params and has_bias and _fast(dy, z)):
-            return super().dense_backward(dy, x, kernel, z, y, activation, params, has_bias, need_dx)
+            return super().bias_activation_backward(dy, z, y, activation, params, has_bias)
         dz = np.empty_like(dy)
         dbias = np.empty(dy.shape[-1], dtype=dy.dtype)
         cpu_kernels.relu_grad_bias(dy, z, dz, dbias)
-        x2 = x.reshape(-1, x.shape[-1])
-        dkernel = np.matmul(x2.T, dz.reshape(-1, dz.shape[-1]))
-        dx = np.matmul(dz, kernel.T) if need_dx else None
-        return dx, dkernel, dbias
+        return dz, dbias
 
     def sparse_softmax_cross_entropy(self, logits: Array, labels: Array) -> tuple[Array, Array]:
         """Fused per-row softmax and cross-entropy in C for float32 (twin: base.Ops)."""
@@ -145,30 +143,6 @@ class NumpyOps(Ops):
         cpu_kernels.sparse_softmax_xent_grad(probs, np.ascontiguousarray(labels, dtype=np.int64).reshape(-1),
                                              np.ascontiguousarray(dloss).reshape(-1), grad)
         return grad
-
-    def conv_activation(self, x, kernel, bias, strides, padding, dilation_rate, groups, activation, params=()):
-        """Conv + bias + ReLU with the bias and ReLU in one C pass over the GEMM output (float32)."""
-        if not (activation == "relu" and not params and bias is not None and groups == 1 and _fast(x, kernel)):
-            return super().conv_activation(x, kernel, bias, strides, padding, dilation_rate, groups, activation,
-                                           params)
-        cols, out = self._im2col(x, kernel.shape[:-2], strides, padding, dilation_rate, groups)
-        z = np.matmul(cols, kernel.reshape(-1, kernel.shape[-1]))
-        y = np.empty_like(z)
-        cpu_kernels.bias_relu(z, np.ascontiguousarray(bias), y)
-        shape = (x.shape[0], *out, kernel.shape[-1])
-        return y.reshape(shape), cols, z.reshape(shape)
-
-    def conv_activation_backward(self, dy, x_shape, kernel, cols, z, y, strides, padding, dilation_rate, groups,
-                                 activation, params=(), has_bias=True, need_dx=True):
-        if not (activation == "relu" and not params and has_bias and groups == 1 and _fast(dy, z)):
-            return super().conv_activation_backward(dy, x_shape, kernel, cols, z, y, strides, padding,
-                                                    dilation_rate, groups, activation, params, has_bias, need_dx)
-        dz = np.empty_like(dy)
-        dbias = np.empty(dy.shape[-1], dtype=dy.dtype)
-        cpu_kernels.relu_grad_bias(dy, z, dz, dbias)
-        dx, dkernel, _ = self.conv_backward(dz, x_shape, kernel, cols, strides, padding, dilation_rate, groups,
-                                            has_bias=False, need_dx=need_dx)
-        return dx, dkernel, dbias
 
     def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
              padding: Any = "valid") -> Array:
