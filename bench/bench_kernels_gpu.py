@@ -1,7 +1,8 @@
 """GPU micro-benchmarks of our kernels against the unfused CuPy sequence (and PyTorch if present).
 
 1. Dense forward + backward, 4096x1024 @ 1024x1024 float32 + bias + relu/gelu: CupyOps with our
-   kernels vs CupyOps with GPUKERAS-kernels off (matmul, add, activation as separate CuPy calls).
+   kernels vs CupyOps with GPUKERAS-kernels off (matmul, add, activation as separate CuPy calls);
+   also its epilogue alone (bias+activation and their gradients, no GEMMs), where fusion acts.
 2. One optimizer step (Adam and SGD-momentum) on a 20-weight model: one multi-tensor launch vs
    the per-weight loop of generic CuPy calls.
 Times are CUDA-event medians after warm-up, in one process, side by side. Writes results.json and
@@ -103,7 +104,15 @@ def bench_dense(dry: bool, timer: Callable, activation: str) -> dict:
             ops.dense_backward(dy, x, w, z, y, activation)
 
         out[f"{label}_ms"] = timer(step, 5, 30)
+        z0 = ops.matmul(x, w)
+
+        def epilogue(ops=ops, z0=z0, b=b, dy=dy) -> None:  # the same step without its three GEMMs
+            y, z = ops.bias_activation(z0.copy(), b, activation)
+            ops.bias_activation_backward(dy, z, y, activation)
+
+        out[f"{label}_epilogue_ms"] = timer(epilogue, 5, 30)
     out["speedup"] = out["unfused_ms"] / out["fused_ms"]
+    out["epilogue_speedup"] = out["unfused_epilogue_ms"] / out["fused_epilogue_ms"]
     return out
 
 
@@ -224,6 +233,8 @@ def _markdown(r: dict) -> str:
     for d in r["dense"]:
         lines.append(f"| Dense {d['activation']} fwd+bwd {'x'.join(map(str, d['shape']))} | {d['fused_ms']:.3f} | "
                      f"{d['unfused_ms']:.3f} (unfused CuPy) | {d['speedup']:.2f}x | >= 1.5x |")
+        lines.append(f"| ... its bias+activation epilogue alone (no GEMMs) | {d['fused_epilogue_ms']:.3f} | "
+                     f"{d['unfused_epilogue_ms']:.3f} (unfused CuPy) | {d['epilogue_speedup']:.2f}x | — |")
     for o in r["optimizer"]:
         lines.append(f"| {o['optimizer']} step, {o['weights']} weights ({o['parameters']} params) | "
                      f"{o['fused_ms']:.3f} | {o['per_weight_ms']:.3f} (per-weight loop) | "
