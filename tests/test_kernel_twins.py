@@ -447,6 +447,25 @@ def test_gpu_row_softmax_matches_numpy(name, dtype, shape):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("pool,strides", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2)), ((3, 2), (3, 3))])
+def test_gpu_max_pool_matches_the_generic_twin(pool, strides, dtype):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(17)
+    x = np.round(rng.normal(size=(2, 9, 8, 5)) * 2).astype(dtype)  # rounded: many ties inside windows
+    x[0, 1, 1, 0] = np.nan  # a NaN window maximum: NaN out, no gradient credited
+    dy = rng.normal(size=(2, (9 - pool[0]) // strides[0] + 1, (8 - pool[1]) // strides[1] + 1, 5)).astype(dtype)
+    y = Ops.pool(NP, x, "max", pool, strides)  # the generic code, not the C kernel
+    dx = Ops.pool_backward(NP, dy, x, y, "max", pool, strides)
+    with _launches(f"gk_max_pool2d_fwd_{_sfx(dtype)}", f"gk_max_pool2d_bwd_{_sfx(dtype)}"):
+        gy = cp.pool(cp.asarray(x), "max", pool, strides)
+        gdx = cp.pool_backward(cp.asarray(dy), cp.asarray(x), gy, "max", pool, strides)
+    np.testing.assert_array_equal(cp.to_numpy(gy), y)
+    tol = F32 if dtype == "float32" else F16  # overlapping windows sum in another order
+    np.testing.assert_allclose(cp.to_numpy(gdx).astype(float), dx.astype(float), **tol)
+
+
+@pytest.mark.gpu
 def test_gpu_softmax_over_another_axis_uses_the_generic_code():
     cp = _cupy_ops()
     x = np.random.default_rng(15).normal(size=(6, 5)).astype(np.float32)

@@ -4,7 +4,8 @@ Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations
 backward (softmax / log_softmax row-wise over the last axis), the Dense and Conv epilogue (bias
 + activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and
 sigmoid binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop,
-Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights) and dropout. Each
+Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights), 2-D max pooling
+and dropout. Each
 override falls back to the generic `Ops` code for dtypes, layouts or parameters its kernel does
 not cover, or when the kernel cannot be built (e.g. NVRTC finds no half headers).
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
@@ -29,6 +30,7 @@ import cupy  # noqa: E402
 import cupyx  # noqa: E402
 
 from gpukeras.backend.base import Array, Ops, Shape, adam_step_size  # noqa: E402
+from gpukeras.backend.convolution import max_pool2d_geometry  # noqa: E402
 
 _BLOCK = 256
 _CHUNK = 8192  # elements per block in the multi-tensor optimizer kernels
@@ -250,6 +252,40 @@ class CupyOps(Ops):
         if not ok:
             return super().bias_activation_backward(dy, z, y, activation, params, has_bias)
         return dz, dbias
+
+    # ------------------------------------------------------------------ max pooling
+    def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
+             padding: Any = "valid") -> Array:
+        """2-D max pooling with valid windows in one kernel (no cuDNN in CuPy 14)."""
+        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        suffix = self._suffix(x) if geometry is not None else None
+        if suffix is not None:
+            (n, h, w, c), (oh, ow) = geometry
+            x = cupy.ascontiguousarray(x)
+            y = cupy.empty((n, oh, ow, c), dtype=x.dtype)
+            if self._launch("pooling.cu", f"gk_max_pool2d_fwd_{suffix}", (self._grid(y.size),), (_BLOCK,),
+                            (x, y, *(np.int64(d) for d in (n, h, w, c)), *self._pool_ints(pool_size, strides))):
+                return y
+        return super().pool(x, mode, pool_size, strides, padding)
+
+    def pool_backward(self, dy: Array, x: Array, y: Array, mode: str, pool_size: Sequence[int],
+                      strides: Sequence[int], padding: Any = "valid") -> Array:
+        """Its gradient in one kernel: each input gathers dy from the windows whose first maximum it is."""
+        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        suffix = self._suffix(x, y, dy) if geometry is not None and dy.shape == y.shape else None
+        if suffix is not None:
+            (n, h, w, c), _ = geometry
+            x, y, dy = (cupy.ascontiguousarray(a) for a in (x, y, dy))
+            dx = cupy.empty_like(x)
+            if self._launch("pooling.cu", f"gk_max_pool2d_bwd_{suffix}", (self._grid(dx.size),), (_BLOCK,),
+                            (x, y, dy, dx, *(np.int64(d) for d in (n, h, w, c)),
+                             *self._pool_ints(pool_size, strides))):
+                return dx
+        return super().pool_backward(dy, x, y, mode, pool_size, strides, padding)
+
+    @staticmethod
+    def _pool_ints(pool_size: Sequence[int], strides: Sequence[int]) -> tuple[np.int32, ...]:
+        return tuple(np.int32(v) for v in (*pool_size, *strides))
 
     # ------------------------------------------------------------------ fused losses
     def sparse_softmax_cross_entropy(self, logits: Array, labels: Array) -> tuple[Array, Array]:

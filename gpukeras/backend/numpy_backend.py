@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gpukeras.backend.base import Array, Ops, adam_step_size
+from gpukeras.backend.convolution import max_pool2d_geometry
 
 try:
     from gpukeras.backend import _cpu_kernels as cpu_kernels
@@ -66,17 +67,6 @@ def keep_freed_memory() -> bool:
         return bool(ok)
     except (OSError, AttributeError):  # not glibc (musl, macOS): leave the allocator alone
         return False
-
-
-def _max_pool2d_geometry(x: Any, mode: str, pool_size: Sequence[int], strides: Sequence[int],
-                         padding: Any) -> tuple[tuple[int, ...], tuple[int, int]] | None:
-    """(input shape, output size) when the C max-pool kernel applies, else None."""
-    if mode != "max" or padding != "valid" or x.ndim != 4 or len(pool_size) != 2 or not _fast(x):
-        return None
-    out = tuple((x.shape[1 + i] - pool_size[i]) // strides[i] + 1 for i in range(2))
-    if min(out) <= 0:
-        return None
-    return tuple(x.shape), out
 
 
 def _fast(*arrays: Any) -> bool:
@@ -147,7 +137,7 @@ class NumpyOps(Ops):
     def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
              padding: Any = "valid") -> Array:
         """2-D max pooling with valid windows in C for float32 (twin: ConvolutionOps.pool)."""
-        geometry = _max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding) if _fast(x) else None
         if geometry is None:
             return super().pool(x, mode, pool_size, strides, padding)
         (n, h, w, c), out = geometry
@@ -157,8 +147,8 @@ class NumpyOps(Ops):
 
     def pool_backward(self, dy: Array, x: Array, y: Array, mode: str, pool_size: Sequence[int],
                       strides: Sequence[int], padding: Any = "valid") -> Array:
-        geometry = _max_pool2d_geometry(x, mode, pool_size, strides, padding)
-        if geometry is None or not _fast(dy, y):
+        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        if geometry is None or not _fast(x, dy, y):
             return super().pool_backward(dy, x, y, mode, pool_size, strides, padding)
         dx = np.empty_like(x)
         cpu_kernels.max_pool2d_grad(x, y, dy, dx, x.shape, tuple(pool_size), tuple(strides))
