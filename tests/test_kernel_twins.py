@@ -466,6 +466,26 @@ def test_gpu_max_pool_matches_the_generic_twin(pool, strides, dtype):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("kernel,strides,dilation,padding,groups", [
+    ((3, 3), (1, 1), (1, 1), "same", 1), ((3, 3), (2, 2), (1, 1), "valid", 1), ((2, 3), (2, 1), (1, 1), "same", 1),
+    ((3, 3), (1, 1), (2, 2), "same", 1), ((3, 3), (2, 2), (1, 1), "same", 2), ((1, 1), (1, 1), (1, 1), "valid", 1)])
+def test_gpu_conv_input_grad_matches_the_generic_twin(kernel, strides, dilation, padding, groups, dtype):
+    cp = _cupy_ops()
+    rng = np.random.default_rng(18)
+    x_shape = (2, 9, 8, 4)
+    w = rng.normal(size=(*kernel, 4 // groups, 6)).astype(dtype)
+    out_shape = Ops.conv(NP, np.zeros(x_shape, dtype), w, None, strides, padding, dilation, groups)[0].shape
+    dy = rng.normal(size=out_shape).astype(dtype)
+    ref = Ops.conv_input_grad(NP, dy, w, x_shape, strides, padding, dilation, groups)
+    with _launches(f"gk_col2im_add_{_sfx(dtype)}"):
+        got = cp.conv_input_grad(cp.asarray(dy), cp.asarray(w), x_shape, strides, padding, dilation, groups)
+    assert got.shape == ref.shape
+    tol = F32 if dtype == "float32" else dict(rtol=2e-2, atol=5e-2)
+    np.testing.assert_allclose(cp.to_numpy(got).astype(float), ref.astype(float), **tol)
+
+
+@pytest.mark.gpu
 def test_gpu_softmax_over_another_axis_uses_the_generic_code():
     cp = _cupy_ops()
     x = np.random.default_rng(15).normal(size=(6, 5)).astype(np.float32)

@@ -4,8 +4,8 @@ Kernels (kernels/*.cu, loaded lazily by `gpukeras.backend.kernels`): activations
 backward (softmax / log_softmax row-wise over the last axis), the Dense and Conv epilogue (bias
 + activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and
 sigmoid binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop,
-Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights), 2-D max pooling
-and dropout. Each
+Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights), 2-D max pooling,
+2-D col2im (the convolution input gradient) and dropout. Each
 override falls back to the generic `Ops` code for dtypes, layouts or parameters its kernel does
 not cover, or when the kernel cannot be built (e.g. NVRTC finds no half headers).
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
@@ -252,6 +252,21 @@ class CupyOps(Ops):
         if not ok:
             return super().bias_activation_backward(dy, z, y, activation, params, has_bias)
         return dz, dbias
+
+    # ------------------------------------------------------------------ convolution input gradient
+    def _col2im_add(self, dx: Array, dcols: Array, out_sizes: Sequence[int], kernel_sizes: Sequence[int],
+                    strides: Sequence[int], dilation_rate: Sequence[int]) -> None:
+        """2-D col2im in one gather kernel (the generic code makes one strided add per kernel offset)."""
+        suffix = self._suffix(dx, dcols) if len(kernel_sizes) == 2 and dx.flags.c_contiguous else None
+        if suffix is not None and dx.size:
+            n, h, w, c = dx.shape
+            dcols = cupy.ascontiguousarray(dcols)
+            ints = (*kernel_sizes, *strides, *dilation_rate)
+            if self._launch("col2im.cu", f"gk_col2im_add_{suffix}", (self._grid(dx.size),), (_BLOCK,),
+                            (dx, dcols, *(np.int64(v) for v in (n, h, w, c, *out_sizes)),
+                             *(np.int32(v) for v in ints))):
+                return
+        super()._col2im_add(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate)
 
     # ------------------------------------------------------------------ max pooling
     def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
