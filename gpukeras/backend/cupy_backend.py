@@ -5,7 +5,7 @@ backward (softmax / log_softmax row-wise over the last axis), the Dense and Conv
 + activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and
 sigmoid binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop,
 Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights), 2-D max pooling,
-2-D col2im (the convolution input gradient) and dropout. Each
+2-D col2im (the convolution input gradient), batch normalization and dropout. Each
 override falls back to the generic `Ops` code for dtypes, layouts or parameters its kernel does
 not cover, or when the kernel cannot be built (e.g. NVRTC finds no half headers).
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
@@ -267,6 +267,84 @@ class CupyOps(Ops):
                              *(np.int32(v) for v in ints))):
                 return
         super()._col2im_add(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate)
+
+    # ------------------------------------------------------------------ batch normalization
+    def _channel_norm(self, x: Array, axes: tuple[int, ...], param_shape: Sequence[int] | None) -> str | None:
+        """Kernel suffix when the statistics run over every axis but the last (BatchNormalization)."""
+        if x.ndim < 2 or x.size == 0 or tuple(axes) != tuple(range(x.ndim - 1)):
+            return None
+        if param_shape is not None and tuple(param_shape) != (1,) * (x.ndim - 1) + (x.shape[-1],):
+            return None
+        return self._suffix(x)
+
+    def _column_sums(self, suffix: str, a: Array, b: Array | None, center: Array | None, mode: int,
+                     scale: float) -> tuple[Array, Array | None] | None:
+        """scale * per-channel sums of a (mode 0), (a - center)^2 (mode 1), or a and a*b (mode 2)."""
+        cols = a.shape[-1]
+        rows = a.size // cols
+        gx, gy = self._rows_grid(rows, cols, 32, rows_per_block=8, per_sm=8)
+        p1 = cupy.empty((gy, cols), dtype=cupy.float32)
+        p2 = cupy.empty((gy, cols), dtype=cupy.float32) if mode == 2 else None
+        out1 = cupy.empty((cols,), dtype=cupy.float32)
+        out2 = cupy.empty((cols,), dtype=cupy.float32) if mode == 2 else None
+        null = _NULL
+        ok = self._launch("normalization.cu", f"gk_bn_sums_{suffix}", (gx, gy), (32, 8),
+                          (a, b if b is not None else null, center if center is not None else null, p1,
+                           p2 if p2 is not None else null, np.int64(rows), np.int64(cols), np.int32(mode)))
+        ok = ok and self._launch("normalization.cu", "gk_bn_finish_f32", (self._grid(cols),), (_BLOCK,),
+                                 (p1, p2 if p2 is not None else null, out1, out2 if out2 is not None else null,
+                                  np.int64(gy), np.int64(cols), _f32(scale)))
+        return (out1, out2) if ok else None
+
+    def normalize(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None = None,
+                  beta: Array | None = None) -> tuple[Array, Array, Array, Array, Array]:
+        """Per-channel statistics in two column-sum passes, then one pass for xhat and y."""
+        shape = gamma.shape if gamma is not None else beta.shape if beta is not None else None
+        suffix = self._channel_norm(x, axes, shape) if _is_number(epsilon) else None
+        if suffix is not None:
+            x = cupy.ascontiguousarray(x)
+            cols = x.shape[-1]
+            rows = x.size // cols
+            sums = self._column_sums(suffix, x, None, None, 0, 1.0 / rows)
+            mean = sums[0] if sums else None
+            sums = self._column_sums(suffix, x, None, mean, 1, 1.0 / rows) if mean is not None else None
+            if sums is not None:
+                var = sums[0]
+                inv = (1.0 / cupy.sqrt(var + _f32(epsilon))).astype(cupy.float32)
+                params = [None if p is None else cupy.ascontiguousarray(p.reshape(-1), dtype=cupy.float32)
+                          for p in (gamma, beta)]
+                xhat, y = cupy.empty_like(x), cupy.empty_like(x)
+                if self._launch("normalization.cu", f"gk_bn_apply_{suffix}", (self._grid(x.size),), (_BLOCK,),
+                                (x, mean, inv, *(p if p is not None else _NULL for p in params), xhat, y,
+                                 np.int64(rows), np.int64(cols))):
+                    keep = (1,) * (x.ndim - 1) + (cols,)
+                    mean, var, inv = (a.reshape(keep).astype(x.dtype, copy=False) for a in (mean, var, inv))
+                    return y, mean, var, xhat, inv
+        return super().normalize(x, axes, epsilon, gamma, beta)
+
+    def normalize_backward(self, dy: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
+                           param_shape: Sequence[int], gamma: Array | None = None, has_beta: bool = False
+                           ) -> tuple[Array, Array | None, Array | None]:
+        """One column-sum pass (dbeta = sum dy, dgamma = sum dy*xhat), then one pass for dx."""
+        suffix = self._channel_norm(xhat, axes, param_shape)
+        if suffix is not None and self._suffix(dy, xhat) == suffix and dy.shape == xhat.shape:
+            dy, xhat = cupy.ascontiguousarray(dy), cupy.ascontiguousarray(xhat)
+            cols = xhat.shape[-1]
+            rows = xhat.size // cols
+            sums = self._column_sums(suffix, dy, xhat, None, 2, 1.0)
+            if sums is not None:
+                sum_dy, sum_dy_xhat = sums
+                g = None if gamma is None else cupy.ascontiguousarray(gamma.reshape(-1), dtype=cupy.float32)
+                inv = cupy.ascontiguousarray(inv_std.reshape(-1), dtype=cupy.float32)
+                dx = cupy.empty_like(dy)
+                if self._launch("normalization.cu", f"gk_bn_grad_{suffix}", (self._grid(dx.size),), (_BLOCK,),
+                                (dy, xhat, inv, g if g is not None else _NULL, sum_dy, sum_dy_xhat, dx,
+                                 np.int64(rows), np.int64(cols))):
+                    keep = tuple(param_shape)
+                    dgamma = sum_dy_xhat.reshape(keep).astype(dy.dtype) if gamma is not None else None
+                    dbeta = sum_dy.reshape(keep).astype(dy.dtype) if has_beta else None
+                    return dx, dgamma, dbeta
+        return super().normalize_backward(dy, xhat, inv_std, axes, param_shape, gamma, has_beta)
 
     # ------------------------------------------------------------------ max pooling
     def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],

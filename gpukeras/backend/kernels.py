@@ -29,7 +29,7 @@ import numpy as np
 
 # Kernel files and the activation ids used in act_functions.cuh.
 KERNEL_FILES = ("activations.cu", "dense.cu", "softmax.cu", "softmax_xent.cu", "optimizers.cu", "dropout.cu",
-                "pooling.cu", "col2im.cu")
+                "pooling.cu", "col2im.cu", "normalization.cu")
 ACT_IDS = {
     "linear": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "elu": 4, "selu": 5, "gelu": 6, "gelu_tanh": 7,
     "silu": 8, "sigmoid": 9, "hard_sigmoid": 10, "hard_silu": 11, "tanh": 12, "softplus": 13, "softsign": 14,

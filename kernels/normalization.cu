@@ -1,0 +1,118 @@
+// Batch normalization over every axis but the last (NHWC / (N, C)): statistics per channel.
+// Twin: ConvolutionOps.normalize / normalize_backward (two-pass mean then variance, biased).
+//   gk_bn_sums_<dtype>(a, b, center, partial1, partial2, rows, cols, mode)   column sums per row tile:
+//     mode 0: sum a;  mode 1: sum (a - center)^2;  mode 2: sum a and sum a*b (dy and dy*xhat)
+//     block (32, 8), grid (ceil(cols / 32), parts): partials (parts, cols), float32, no atomics
+//   gk_bn_finish_f32(partial1, partial2, out1, out2, parts, cols, scale)  out = scale * sum of parts (any dtype)
+//   gk_bn_apply_<dtype>(x, mean, inv, gamma, beta, xhat, y, rows, cols)  xhat = (x-mean)*inv; y = xhat*g + b
+//   gk_bn_grad_<dtype>(dy, xhat, inv, gamma, sum_dy, sum_dy_xhat, dx, rows, cols)
+//     dx = (dy*g - g*sum_dy/rows - xhat * g*sum_dy_xhat/rows) * inv
+// mean, inv, gamma, beta and the sums are float32 (cols,); gamma / beta may be null (1 / 0).
+#include "common.cuh"
+
+#define GK_BN_TX 32
+#define GK_BN_TY 8
+
+template <typename T>
+__device__ __forceinline__ void gk_bn_sums(const T* __restrict__ a, const T* __restrict__ b,
+                                           const float* __restrict__ center, float* __restrict__ partial1,
+                                           float* __restrict__ partial2, gk_index rows, gk_index cols, int mode) {
+  __shared__ float tile1[GK_BN_TY][GK_BN_TX + 1];
+  __shared__ float tile2[GK_BN_TY][GK_BN_TX + 1];
+  const gk_index col = (gk_index)blockIdx.x * GK_BN_TX + threadIdx.x;
+  float s1 = 0.0f;
+  float s2 = 0.0f;
+  if (col < cols) {
+    const float m = mode == 1 ? center[col] : 0.0f;
+    for (gk_index r = (gk_index)blockIdx.y * GK_BN_TY + threadIdx.y; r < rows; r += (gk_index)gridDim.y * GK_BN_TY) {
+      const float v = gk_load(a, r * cols + col);
+      if (mode == 1) {
+        const float d = v - m;
+        s1 += d * d;
+      } else {
+        s1 += v;
+        if (mode == 2) s2 += v * gk_load(b, r * cols + col);
+      }
+    }
+  }
+  tile1[threadIdx.y][threadIdx.x] = s1;
+  tile2[threadIdx.y][threadIdx.x] = s2;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < cols) {
+    float t1 = 0.0f;
+    float t2 = 0.0f;
+    for (int k = 0; k < GK_BN_TY; ++k) {
+      t1 += tile1[k][threadIdx.x];
+      t2 += tile2[k][threadIdx.x];
+    }
+    partial1[(gk_index)blockIdx.y * cols + col] = t1;
+    if (mode == 2) partial2[(gk_index)blockIdx.y * cols + col] = t2;
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_bn_apply(const T* __restrict__ x, const float* __restrict__ mean,
+                                            const float* __restrict__ inv, const float* __restrict__ gamma,
+                                            const float* __restrict__ beta, T* __restrict__ xhat, T* __restrict__ y,
+                                            gk_index rows, gk_index cols) {
+  GK_GRID_STRIDE(i, rows * cols) {
+    const gk_index c = i % cols;
+    T ht;
+    gk_from_float((gk_load(x, i) - mean[c]) * inv[c], &ht);  // xhat is stored, then used as stored
+    xhat[i] = ht;
+    float v = gk_to_float(ht);
+    if (gamma != nullptr) v *= gamma[c];
+    if (beta != nullptr) v += beta[c];
+    gk_store(y, i, v);
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_bn_grad(const T* __restrict__ dy, const T* __restrict__ xhat,
+                                           const float* __restrict__ inv, const float* __restrict__ gamma,
+                                           const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_xhat,
+                                           T* __restrict__ dx, gk_index rows, gk_index cols) {
+  const float n = (float)rows;
+  GK_GRID_STRIDE(i, rows * cols) {
+    const gk_index c = i % cols;
+    const float g = gamma != nullptr ? gamma[c] : 1.0f;
+    const float mean_dxhat = g * sum_dy[c] / n;
+    const float mean_dxhat_xhat = g * sum_dy_xhat[c] / n;
+    const float h = gk_load(xhat, i);
+    gk_store(dx, i, (gk_load(dy, i) * g - mean_dxhat - h * mean_dxhat_xhat) * inv[c]);
+  }
+}
+
+extern "C" __global__ void gk_bn_finish_f32(const float* __restrict__ partial1, const float* __restrict__ partial2,
+                                        float* __restrict__ out1, float* __restrict__ out2, gk_index parts,
+                                        gk_index cols, float scale) {
+  GK_GRID_STRIDE(c, cols) {
+    float t1 = 0.0f;
+    float t2 = 0.0f;
+    for (gk_index p = 0; p < parts; ++p) {
+      t1 += partial1[p * cols + c];
+      if (partial2 != nullptr) t2 += partial2[p * cols + c];
+    }
+    out1[c] = t1 * scale;
+    if (out2 != nullptr) out2[c] = t2 * scale;
+  }
+}
+
+#define GK_BN_KERNELS(T, S)                                                                                \
+  extern "C" __global__ void __launch_bounds__(GK_BN_TX * GK_BN_TY)                                        \
+      gk_bn_sums_##S(const T* a, const T* b, const float* center, float* partial1, float* partial2,        \
+                     gk_index rows, gk_index cols, int mode) {                                             \
+    gk_bn_sums<T>(a, b, center, partial1, partial2, rows, cols, mode);                                     \
+  }                                                                                                        \
+  extern "C" __global__ void gk_bn_apply_##S(const T* x, const float* mean, const float* inv,              \
+                                             const float* gamma, const float* beta, T* xhat, T* y,         \
+                                             gk_index rows, gk_index cols) {                               \
+    gk_bn_apply<T>(x, mean, inv, gamma, beta, xhat, y, rows, cols);                                        \
+  }                                                                                                        \
+  extern "C" __global__ void gk_bn_grad_##S(const T* dy, const T* xhat, const float* inv, const float* gamma, \
+                                            const float* sum_dy, const float* sum_dy_xhat, T* dx,          \
+                                            gk_index rows, gk_index cols) {                                \
+    gk_bn_grad<T>(dy, xhat, inv, gamma, sum_dy, sum_dy_xhat, dx, rows, cols);                              \
+  }
+
+GK_FOR_EACH_DTYPE(GK_BN_KERNELS)
