@@ -1,5 +1,6 @@
-// Batch normalization over every axis but the last (NHWC / (N, C)): statistics per channel.
-// Twin: ConvolutionOps.normalize / normalize_backward (two-pass mean then variance, biased).
+// Normalization kernels. Twin: ConvolutionOps.normalize / normalize_backward (two-pass mean then
+// biased variance; dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) * inv_std).
+// Batch normalization, statistics over every axis but the last (NHWC / (N, C)), per channel:
 //   gk_bn_sums_<dtype>(a, b, center, partial1, partial2, rows, cols, mode)   column sums per row tile:
 //     mode 0: sum a;  mode 1: sum (a - center)^2;  mode 2: sum a and sum a*b (dy and dy*xhat)
 //     block (32, 8), grid (ceil(cols / 32), parts): partials (parts, cols), float32, no atomics
@@ -8,6 +9,9 @@
 //   gk_bn_grad_<dtype>(dy, xhat, inv, gamma, sum_dy, sum_dy_xhat, dx, rows, cols)
 //     dx = (dy*g - g*sum_dy/rows - xhat * g*sum_dy_xhat/rows) * inv
 // mean, inv, gamma, beta and the sums are float32 (cols,); gamma / beta may be null (1 / 0).
+// Layer normalization, statistics over the last axis, one block per row (blockDim.x a multiple of 32):
+//   gk_ln_fwd_<dtype>(x, gamma, beta, xhat, y, mean, var, inv, rows, cols, eps)  (mean/var/inv: float32 rows)
+//   gk_ln_bwd_<dtype>(dy, xhat, inv, gamma, dx, rows, cols); dgamma / dbeta come from gk_bn_sums mode 2.
 #include "common.cuh"
 
 #define GK_BN_TX 32
@@ -98,6 +102,64 @@ extern "C" __global__ void gk_bn_finish_f32(const float* __restrict__ partial1, 
   }
 }
 
+template <typename T>
+__device__ __forceinline__ void gk_ln_fwd(const T* __restrict__ x, const float* __restrict__ gamma,
+                                         const float* __restrict__ beta, T* __restrict__ xhat, T* __restrict__ y,
+                                         float* __restrict__ mean, float* __restrict__ var, float* __restrict__ inv,
+                                         gk_index rows, gk_index cols, float eps) {
+  __shared__ float smem[32];
+  for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* xr = x + r * cols;
+    float s = 0.0f;
+    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) s += gk_load(xr, c);
+    const float m = gk_block_sum(s, smem) / (float)cols;
+    float q = 0.0f;
+    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) {
+      const float d = gk_load(xr, c) - m;
+      q += d * d;
+    }
+    const float v = gk_block_sum(q, smem) / (float)cols;
+    const float iv = 1.0f / sqrtf(v + eps);
+    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) {
+      T ht;
+      gk_from_float((gk_load(xr, c) - m) * iv, &ht);
+      xhat[r * cols + c] = ht;
+      float out = gk_to_float(ht);
+      if (gamma != nullptr) out *= gamma[c];
+      if (beta != nullptr) out += beta[c];
+      gk_store(y, r * cols + c, out);
+    }
+    if (threadIdx.x == 0) {
+      mean[r] = m;
+      var[r] = v;
+      inv[r] = iv;
+    }
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_ln_bwd(const T* __restrict__ dy, const T* __restrict__ xhat,
+                                         const float* __restrict__ inv, const float* __restrict__ gamma,
+                                         T* __restrict__ dx, gk_index rows, gk_index cols) {
+  __shared__ float smem[32];
+  for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) {
+    const gk_index base = r * cols;
+    float s1 = 0.0f;
+    float s2 = 0.0f;
+    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) {
+      const float g = gk_load(dy, base + c) * (gamma != nullptr ? gamma[c] : 1.0f);
+      s1 += g;
+      s2 += g * gk_load(xhat, base + c);
+    }
+    const float mean_g = gk_block_sum(s1, smem) / (float)cols;
+    const float mean_gx = gk_block_sum(s2, smem) / (float)cols;
+    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) {
+      const float g = gk_load(dy, base + c) * (gamma != nullptr ? gamma[c] : 1.0f);
+      gk_store(dx, base + c, (g - mean_g - gk_load(xhat, base + c) * mean_gx) * inv[r]);
+    }
+  }
+}
+
 #define GK_BN_KERNELS(T, S)                                                                                \
   extern "C" __global__ void __launch_bounds__(GK_BN_TX * GK_BN_TY)                                        \
       gk_bn_sums_##S(const T* a, const T* b, const float* center, float* partial1, float* partial2,        \
@@ -113,6 +175,15 @@ extern "C" __global__ void gk_bn_finish_f32(const float* __restrict__ partial1, 
                                             const float* sum_dy, const float* sum_dy_xhat, T* dx,          \
                                             gk_index rows, gk_index cols) {                                \
     gk_bn_grad<T>(dy, xhat, inv, gamma, sum_dy, sum_dy_xhat, dx, rows, cols);                              \
+  }                                                                                                        \
+  extern "C" __global__ void gk_ln_fwd_##S(const T* x, const float* gamma, const float* beta, T* xhat, T* y, \
+                                           float* mean, float* var, float* inv, gk_index rows, gk_index cols, \
+                                           float eps) {                                                    \
+    gk_ln_fwd<T>(x, gamma, beta, xhat, y, mean, var, inv, rows, cols, eps);                                \
+  }                                                                                                        \
+  extern "C" __global__ void gk_ln_bwd_##S(const T* dy, const T* xhat, const float* inv, const float* gamma, \
+                                           T* dx, gk_index rows, gk_index cols) {                          \
+    gk_ln_bwd<T>(dy, xhat, inv, gamma, dx, rows, cols);                                                    \
   }
 
 GK_FOR_EACH_DTYPE(GK_BN_KERNELS)

@@ -489,19 +489,22 @@ def test_gpu_conv_input_grad_matches_the_generic_twin(kernel, strides, dilation,
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("shape", [(8, 5), (2, 4, 3, 6), (300, 70)])
 @pytest.mark.parametrize("affine", [True, False])
-def test_gpu_batch_norm_matches_the_generic_twin(shape, affine, dtype):
+@pytest.mark.parametrize("kind", ["batch", "layer"])
+def test_gpu_normalization_matches_the_generic_twin(kind, shape, affine, dtype):
     cp = _cupy_ops()
     rng = np.random.default_rng(19)
     x = (rng.normal(size=shape) * 3 + 1).astype(dtype)
     dy = rng.normal(size=shape).astype(dtype)
-    axes = tuple(range(len(shape) - 1))
+    axes = tuple(range(len(shape) - 1)) if kind == "batch" else (len(shape) - 1,)
     pshape = (1,) * (len(shape) - 1) + (shape[-1],)
     g = rng.uniform(0.5, 1.5, size=pshape).astype(dtype) if affine else None
     b = rng.normal(size=pshape).astype(dtype) if affine else None
     ref = Ops.normalize(NP, x.astype(np.float32), axes, 1e-3, *(None if p is None else p.astype(np.float32)
                                                                for p in (g, b)))
     sfx = _sfx(dtype)
-    with _launches(f"gk_bn_sums_{sfx}", f"gk_bn_apply_{sfx}", f"gk_bn_grad_{sfx}", "gk_bn_finish_f32"):
+    names = [f"gk_bn_apply_{sfx}", f"gk_bn_grad_{sfx}"] if kind == "batch" else [f"gk_ln_fwd_{sfx}",
+                                                                                f"gk_ln_bwd_{sfx}"]
+    with _launches(f"gk_bn_sums_{sfx}", "gk_bn_finish_f32", *names):
         got = cp.normalize(cp.asarray(x), axes, 1e-3, *(None if p is None else cp.asarray(p) for p in (g, b)))
         gback = cp.normalize_backward(cp.asarray(dy), got[3], got[4], axes, pshape,
                                       None if g is None else cp.asarray(g), affine)
@@ -519,9 +522,9 @@ def test_gpu_batch_norm_matches_the_generic_twin(shape, affine, dtype):
 
 
 @pytest.mark.gpu
-def test_gpu_layer_norm_axes_use_the_generic_code():
+def test_gpu_normalization_over_other_axes_uses_the_generic_code():
     cp = _cupy_ops()
-    x = np.random.default_rng(20).normal(size=(6, 5)).astype(np.float32)
+    x = np.random.default_rng(20).normal(size=(6, 5, 4)).astype(np.float32)
     before = K.launch_counts.copy()
     got = cp.normalize(cp.asarray(x), (1,), 1e-3)
     assert K.launch_counts == before

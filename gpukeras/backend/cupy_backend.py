@@ -5,7 +5,7 @@ backward (softmax / log_softmax row-wise over the last axis), the Dense and Conv
 + activation; activation gradient + bias gradient), fused sparse softmax cross-entropy and
 sigmoid binary cross-entropy, multi-tensor optimizer updates (SGD, Adam/AdamW, RMSprop,
 Adagrad, Adadelta, Adamax, Nadam, Lion: one launch per step for all weights), 2-D max pooling,
-2-D col2im (the convolution input gradient), batch normalization and dropout. Each
+2-D col2im (the convolution input gradient), batch and layer normalization and dropout. Each
 override falls back to the generic `Ops` code for dtypes, layouts or parameters its kernel does
 not cover, or when the kernel cannot be built (e.g. NVRTC finds no half headers).
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
@@ -268,14 +268,19 @@ class CupyOps(Ops):
                 return
         super()._col2im_add(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate)
 
-    # ------------------------------------------------------------------ batch normalization
-    def _channel_norm(self, x: Array, axes: tuple[int, ...], param_shape: Sequence[int] | None) -> str | None:
-        """Kernel suffix when the statistics run over every axis but the last (BatchNormalization)."""
-        if x.ndim < 2 or x.size == 0 or tuple(axes) != tuple(range(x.ndim - 1)):
-            return None
+    # ------------------------------------------------------------------ batch and layer normalization
+    def _norm_kind(self, x: Array, axes: tuple[int, ...],
+                   param_shape: Sequence[int] | None) -> tuple[str | None, str | None]:
+        """("channel", suffix) for statistics over every axis but the last (BatchNormalization),
+        ("row", suffix) over the last axis only (LayerNormalization), else (None, None)."""
+        if x.ndim < 2 or x.size == 0:
+            return None, None
         if param_shape is not None and tuple(param_shape) != (1,) * (x.ndim - 1) + (x.shape[-1],):
-            return None
-        return self._suffix(x)
+            return None, None
+        axes = tuple(axes)
+        kind = "channel" if axes == tuple(range(x.ndim - 1)) else "row" if axes == (x.ndim - 1,) else None
+        suffix = self._suffix(x) if kind is not None else None
+        return (kind, suffix) if suffix is not None else (None, None)
 
     def _column_sums(self, suffix: str, a: Array, b: Array | None, center: Array | None, mode: int,
                      scale: float) -> tuple[Array, Array | None] | None:
@@ -298,10 +303,25 @@ class CupyOps(Ops):
 
     def normalize(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None = None,
                   beta: Array | None = None) -> tuple[Array, Array, Array, Array, Array]:
-        """Per-channel statistics in two column-sum passes, then one pass for xhat and y."""
+        """Per channel: two column-sum passes, then one for xhat and y. Per row: one block per row."""
         shape = gamma.shape if gamma is not None else beta.shape if beta is not None else None
-        suffix = self._channel_norm(x, axes, shape) if _is_number(epsilon) else None
-        if suffix is not None:
+        kind, suffix = self._norm_kind(x, axes, shape) if _is_number(epsilon) else (None, None)
+        params = [None if p is None else cupy.ascontiguousarray(p.reshape(-1), dtype=cupy.float32)
+                  for p in (gamma, beta)]
+        if kind == "row":
+            x = cupy.ascontiguousarray(x)
+            cols = x.shape[-1]
+            rows = x.size // cols
+            xhat, y = cupy.empty_like(x), cupy.empty_like(x)
+            mean, var, inv = (cupy.empty((rows,), dtype=cupy.float32) for _ in range(3))
+            if self._launch("normalization.cu", f"gk_ln_fwd_{suffix}", (self._grid(rows, 1),),
+                            (self._row_block(cols),),
+                            (x, *(p if p is not None else _NULL for p in params), xhat, y, mean, var, inv,
+                             np.int64(rows), np.int64(cols), _f32(epsilon))):
+                keep = x.shape[:-1] + (1,)
+                mean, var, inv = (a.reshape(keep).astype(x.dtype, copy=False) for a in (mean, var, inv))
+                return y, mean, var, xhat, inv
+        if kind == "channel":
             x = cupy.ascontiguousarray(x)
             cols = x.shape[-1]
             rows = x.size // cols
@@ -311,8 +331,6 @@ class CupyOps(Ops):
             if sums is not None:
                 var = sums[0]
                 inv = (1.0 / cupy.sqrt(var + _f32(epsilon))).astype(cupy.float32)
-                params = [None if p is None else cupy.ascontiguousarray(p.reshape(-1), dtype=cupy.float32)
-                          for p in (gamma, beta)]
                 xhat, y = cupy.empty_like(x), cupy.empty_like(x)
                 if self._launch("normalization.cu", f"gk_bn_apply_{suffix}", (self._grid(x.size),), (_BLOCK,),
                                 (x, mean, inv, *(p if p is not None else _NULL for p in params), xhat, y,
@@ -325,8 +343,8 @@ class CupyOps(Ops):
     def normalize_backward(self, dy: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
                            param_shape: Sequence[int], gamma: Array | None = None, has_beta: bool = False
                            ) -> tuple[Array, Array | None, Array | None]:
-        """One column-sum pass (dbeta = sum dy, dgamma = sum dy*xhat), then one pass for dx."""
-        suffix = self._channel_norm(xhat, axes, param_shape)
+        """One column-sum pass (dbeta = sum dy, dgamma = sum dy*xhat over the rows), then one pass for dx."""
+        kind, suffix = self._norm_kind(xhat, axes, param_shape)
         if suffix is not None and self._suffix(dy, xhat) == suffix and dy.shape == xhat.shape:
             dy, xhat = cupy.ascontiguousarray(dy), cupy.ascontiguousarray(xhat)
             cols = xhat.shape[-1]
@@ -337,9 +355,15 @@ class CupyOps(Ops):
                 g = None if gamma is None else cupy.ascontiguousarray(gamma.reshape(-1), dtype=cupy.float32)
                 inv = cupy.ascontiguousarray(inv_std.reshape(-1), dtype=cupy.float32)
                 dx = cupy.empty_like(dy)
-                if self._launch("normalization.cu", f"gk_bn_grad_{suffix}", (self._grid(dx.size),), (_BLOCK,),
-                                (dy, xhat, inv, g if g is not None else _NULL, sum_dy, sum_dy_xhat, dx,
-                                 np.int64(rows), np.int64(cols))):
+                if kind == "row":
+                    ok = self._launch("normalization.cu", f"gk_ln_bwd_{suffix}", (self._grid(rows, 1),),
+                                      (self._row_block(cols),), (dy, xhat, inv, g if g is not None else _NULL, dx,
+                                                                 np.int64(rows), np.int64(cols)))
+                else:
+                    ok = self._launch("normalization.cu", f"gk_bn_grad_{suffix}", (self._grid(dx.size),), (_BLOCK,),
+                                      (dy, xhat, inv, g if g is not None else _NULL, sum_dy, sum_dy_xhat, dx,
+                                       np.int64(rows), np.int64(cols)))
+                if ok:
                     keep = tuple(param_shape)
                     dgamma = sum_dy_xhat.reshape(keep).astype(dy.dtype) if gamma is not None else None
                     dbeta = sum_dy.reshape(keep).astype(dy.dtype) if has_beta else None
