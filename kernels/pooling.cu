@@ -1,10 +1,13 @@
-// 2-D max pooling over NHWC tensors with "valid" windows, forward and backward (twins:
-// ConvolutionOps.pool / pool_backward, and the C kernels max_pool2d / max_pool2d_grad).
-// A NaN in a window gives NaN. The gradient of a window goes to its first maximum in row-major
-// window order (TensorFlow's rule); a window whose maximum is NaN credits nobody.
+// 2-D max and average pooling over NHWC tensors with "valid" windows, forward and backward
+// (twins: ConvolutionOps.pool / pool_backward, and the C kernels max_pool2d / max_pool2d_grad).
+// Max: a NaN in a window gives NaN. The gradient of a window goes to its first maximum in
+// row-major window order (TensorFlow's rule); a window whose maximum is NaN credits nobody.
+// Average: the window sum in window order times scale = 1 / (ph * pw) (float32, as the twin).
 //   gk_max_pool2d_fwd_<dtype>(x, y, n, h, w, c, ph, pw, sh, sw)       one thread per output
 //   gk_max_pool2d_bwd_<dtype>(x, y, dy, dx, n, h, w, c, ph, pw, sh, sw) one thread per input: it
 //     gathers dy over the windows that contain it (no atomics, any overlap, every dx written once).
+//   gk_avg_pool2d_fwd_<dtype>(x, y, n, h, w, c, ph, pw, sh, sw, scale)
+//   gk_avg_pool2d_bwd_<dtype>(dy, dx, n, h, w, c, ph, pw, sh, sw, scale)
 #include "common.cuh"
 
 template <typename T>
@@ -68,6 +71,48 @@ __device__ __forceinline__ void gk_max_pool2d_bwd(const T* __restrict__ x, const
   }
 }
 
+template <typename T>
+__device__ __forceinline__ void gk_avg_pool2d_fwd(const T* __restrict__ x, T* __restrict__ y, gk_index n,
+                                                  gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
+                                                  int sw, float scale) {
+  const gk_index oh = (h - ph) / sh + 1;
+  const gk_index ow = (w - pw) / sw + 1;
+  GK_GRID_STRIDE(o, n * oh * ow * c) {
+    const gk_index k = o % c;
+    const gk_index j = (o / c) % ow;
+    const gk_index i = (o / (c * ow)) % oh;
+    const gk_index b = o / (c * ow * oh);
+    float acc = 0.0f;
+    for (int u = 0; u < ph; ++u) {
+      for (int v = 0; v < pw; ++v) acc += gk_load(x, ((b * h + i * sh + u) * w + j * sw + v) * c + k);
+    }
+    gk_store(y, o, acc * scale);
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_avg_pool2d_bwd(const T* __restrict__ dy, T* __restrict__ dx, gk_index n,
+                                                  gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
+                                                  int sw, float scale) {
+  const gk_index oh = (h - ph) / sh + 1;
+  const gk_index ow = (w - pw) / sw + 1;
+  GK_GRID_STRIDE(e, n * h * w * c) {
+    const gk_index k = e % c;
+    const gk_index s = (e / c) % w;
+    const gk_index r = (e / (c * w)) % h;
+    const gk_index b = e / (c * w * h);
+    const gk_index i_lo = r >= ph ? (r - ph) / sh + 1 : 0;
+    const gk_index j_lo = s >= pw ? (s - pw) / sw + 1 : 0;
+    const gk_index i_hi = r / sh < oh - 1 ? r / sh : oh - 1;
+    const gk_index j_hi = s / sw < ow - 1 ? s / sw : ow - 1;
+    float acc = 0.0f;
+    for (gk_index i = i_lo; i <= i_hi; ++i) {
+      for (gk_index j = j_lo; j <= j_hi; ++j) acc += gk_load(dy, ((b * oh + i) * ow + j) * c + k) * scale;
+    }
+    gk_store(dx, e, acc);
+  }
+}
+
 #define GK_POOL_KERNELS(T, S)                                                                            \
   extern "C" __global__ void gk_max_pool2d_fwd_##S(const T* x, T* y, gk_index n, gk_index h, gk_index w, \
                                                    gk_index c, int ph, int pw, int sh, int sw) {         \
@@ -77,6 +122,16 @@ __device__ __forceinline__ void gk_max_pool2d_bwd(const T* __restrict__ x, const
                                                    gk_index n, gk_index h, gk_index w, gk_index c,       \
                                                    int ph, int pw, int sh, int sw) {                     \
     gk_max_pool2d_bwd<T>(x, y, dy, dx, n, h, w, c, ph, pw, sh, sw);                                      \
+  }                                                                                                      \
+  extern "C" __global__ void gk_avg_pool2d_fwd_##S(const T* x, T* y, gk_index n, gk_index h, gk_index w, \
+                                                   gk_index c, int ph, int pw, int sh, int sw,           \
+                                                   float scale) {                                        \
+    gk_avg_pool2d_fwd<T>(x, y, n, h, w, c, ph, pw, sh, sw, scale);                                       \
+  }                                                                                                      \
+  extern "C" __global__ void gk_avg_pool2d_bwd_##S(const T* dy, T* dx, gk_index n, gk_index h,           \
+                                                   gk_index w, gk_index c, int ph, int pw, int sh,       \
+                                                   int sw, float scale) {                                \
+    gk_avg_pool2d_bwd<T>(dy, dx, n, h, w, c, ph, pw, sh, sw, scale);                                     \
   }
 
 GK_FOR_EACH_DTYPE(GK_POOL_KERNELS)

@@ -449,18 +449,23 @@ def test_gpu_row_softmax_matches_numpy(name, dtype, shape):
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("pool,strides", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2)), ((3, 2), (3, 3))])
-def test_gpu_max_pool_matches_the_generic_twin(pool, strides, dtype):
+@pytest.mark.parametrize("mode", ["max", "average"])
+def test_gpu_pool_matches_the_generic_twin(mode, pool, strides, dtype):
     cp = _cupy_ops()
     rng = np.random.default_rng(17)
     x = np.round(rng.normal(size=(2, 9, 8, 5)) * 2).astype(dtype)  # rounded: many ties inside windows
     x[0, 1, 1, 0] = np.nan  # a NaN window maximum: NaN out, no gradient credited
     dy = rng.normal(size=(2, (9 - pool[0]) // strides[0] + 1, (8 - pool[1]) // strides[1] + 1, 5)).astype(dtype)
-    y = Ops.pool(NP, x, "max", pool, strides)  # the generic code, not the C kernel
-    dx = Ops.pool_backward(NP, dy, x, y, "max", pool, strides)
-    with _launches(f"gk_max_pool2d_fwd_{_sfx(dtype)}", f"gk_max_pool2d_bwd_{_sfx(dtype)}"):
-        gy = cp.pool(cp.asarray(x), "max", pool, strides)
-        gdx = cp.pool_backward(cp.asarray(dy), cp.asarray(x), gy, "max", pool, strides)
-    np.testing.assert_array_equal(cp.to_numpy(gy), y)
+    y = Ops.pool(NP, x, mode, pool, strides)  # the generic code, not the C kernel
+    dx = Ops.pool_backward(NP, dy, x, y, mode, pool, strides)
+    name = "max" if mode == "max" else "avg"
+    with _launches(f"gk_{name}_pool2d_fwd_{_sfx(dtype)}", f"gk_{name}_pool2d_bwd_{_sfx(dtype)}"):
+        gy = cp.pool(cp.asarray(x), mode, pool, strides)
+        gdx = cp.pool_backward(cp.asarray(dy), cp.asarray(x), gy, mode, pool, strides)
+    if dtype == "float32" or mode == "max":  # a maximum is exact; float32 sums add in the twin's order
+        np.testing.assert_array_equal(cp.to_numpy(gy), y)
+    else:  # float16 window sums: the kernel adds in float32, the twin in float16
+        np.testing.assert_allclose(cp.to_numpy(gy).astype(float), y.astype(float), **F16)
     tol = F32 if dtype == "float32" else F16  # overlapping windows sum in another order
     np.testing.assert_allclose(cp.to_numpy(gdx).astype(float), dx.astype(float), **tol)
 

@@ -49,11 +49,11 @@ def conv_padding(in_sizes: Sequence[int], kernel_sizes: Sequence[int], strides: 
     return tuple(pads), tuple(out)
 
 
-def max_pool2d_geometry(x: Any, mode: str, pool_size: Sequence[int], strides: Sequence[int],
-                        padding: Any) -> tuple[tuple[int, ...], tuple[int, int]] | None:
-    """(input shape, output size) for 2-D max pooling of NHWC x with valid windows (what the fused
-    C and CUDA kernels cover), else None."""
-    if mode != "max" or padding != "valid" or x.ndim != 4 or len(pool_size) != 2:
+def pool2d_geometry(x: Any, pool_size: Sequence[int], strides: Sequence[int],
+                    padding: Any) -> tuple[tuple[int, ...], tuple[int, int]] | None:
+    """(input shape, output size) for 2-D pooling of NHWC x with valid windows (what the fused C
+    and CUDA kernels cover), else None."""
+    if padding != "valid" or x.ndim != 4 or len(pool_size) != 2:
         return None
     out = tuple((x.shape[1 + i] - pool_size[i]) // strides[i] + 1 for i in range(2))
     if min(out) <= 0:

@@ -30,13 +30,14 @@ import cupy  # noqa: E402
 import cupyx  # noqa: E402
 
 from gpukeras.backend.base import Array, Ops, Shape, adam_step_size  # noqa: E402
-from gpukeras.backend.convolution import max_pool2d_geometry  # noqa: E402
+from gpukeras.backend.convolution import pool2d_geometry  # noqa: E402
 
 _BLOCK = 256
 _CHUNK = 8192  # elements per block in the multi-tensor optimizer kernels
 _ROW = 8  # int64 entries per weight in the optimizer tensor table (see optimizers.cu)
 _KERNEL_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 _NULL = np.uint64(0)
+_POOL_KERNEL = {"max": "max", "average": "avg"}  # pooling mode -> kernel name in pooling.cu
 
 
 def _is_number(v: Any) -> bool:
@@ -370,35 +371,45 @@ class CupyOps(Ops):
                     return dx, dgamma, dbeta
         return super().normalize_backward(dy, xhat, inv_std, axes, param_shape, gamma, has_beta)
 
-    # ------------------------------------------------------------------ max pooling
+    # ------------------------------------------------------------------ pooling
     def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
              padding: Any = "valid") -> Array:
-        """2-D max pooling with valid windows in one kernel (no cuDNN in CuPy 14)."""
-        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        """2-D max / average pooling with valid windows in one kernel (no cuDNN in CuPy 14)."""
+        geometry = pool2d_geometry(x, pool_size, strides, padding) if mode in ("max", "average") else None
         suffix = self._suffix(x) if geometry is not None else None
         if suffix is not None:
             (n, h, w, c), (oh, ow) = geometry
             x = cupy.ascontiguousarray(x)
             y = cupy.empty((n, oh, ow, c), dtype=x.dtype)
-            if self._launch("pooling.cu", f"gk_max_pool2d_fwd_{suffix}", (self._grid(y.size),), (_BLOCK,),
-                            (x, y, *(np.int64(d) for d in (n, h, w, c)), *self._pool_ints(pool_size, strides))):
+            name = f"gk_{_POOL_KERNEL[mode]}_pool2d_fwd_{suffix}"
+            if self._launch("pooling.cu", name, (self._grid(y.size),), (_BLOCK,),
+                            (x, y, *(np.int64(d) for d in (n, h, w, c)), *self._pool_ints(pool_size, strides),
+                             *self._pool_scale(mode, pool_size))):
                 return y
         return super().pool(x, mode, pool_size, strides, padding)
 
     def pool_backward(self, dy: Array, x: Array, y: Array, mode: str, pool_size: Sequence[int],
                       strides: Sequence[int], padding: Any = "valid") -> Array:
-        """Its gradient in one kernel: each input gathers dy from the windows whose first maximum it is."""
-        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        """Its gradient in one kernel: each input gathers dy from the windows it belongs to (for max,
+        those whose first maximum it is)."""
+        geometry = pool2d_geometry(x, pool_size, strides, padding) if mode in ("max", "average") else None
         suffix = self._suffix(x, y, dy) if geometry is not None and dy.shape == y.shape else None
         if suffix is not None:
             (n, h, w, c), _ = geometry
             x, y, dy = (cupy.ascontiguousarray(a) for a in (x, y, dy))
             dx = cupy.empty_like(x)
-            if self._launch("pooling.cu", f"gk_max_pool2d_bwd_{suffix}", (self._grid(dx.size),), (_BLOCK,),
-                            (x, y, dy, dx, *(np.int64(d) for d in (n, h, w, c)),
-                             *self._pool_ints(pool_size, strides))):
+            args = (x, y, dy, dx) if mode == "max" else (dy, dx)
+            name = f"gk_{_POOL_KERNEL[mode]}_pool2d_bwd_{suffix}"
+            if self._launch("pooling.cu", name, (self._grid(dx.size),), (_BLOCK,),
+                            (*args, *(np.int64(d) for d in (n, h, w, c)), *self._pool_ints(pool_size, strides),
+                             *self._pool_scale(mode, pool_size))):
                 return dx
         return super().pool_backward(dy, x, y, mode, pool_size, strides, padding)
+
+    @staticmethod
+    def _pool_scale(mode: str, pool_size: Sequence[int]) -> tuple[np.float32, ...]:
+        """Average pooling's 1/window size, rounded to float32 as the generic code multiplies by it."""
+        return (_f32(1.0 / (pool_size[0] * pool_size[1])),) if mode == "average" else ()
 
     @staticmethod
     def _pool_ints(pool_size: Sequence[int], strides: Sequence[int]) -> tuple[np.int32, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gpukeras.backend.base import Array, Ops, adam_step_size
-from gpukeras.backend.convolution import max_pool2d_geometry
+from gpukeras.backend.convolution import pool2d_geometry
 
 try:
     from gpukeras.backend import _cpu_kernels as cpu_kernels
@@ -137,7 +137,7 @@ class NumpyOps(Ops):
     def pool(self, x: Array, mode: str, pool_size: Sequence[int], strides: Sequence[int],
              padding: Any = "valid") -> Array:
         """2-D max pooling with valid windows in C for float32 (twin: ConvolutionOps.pool)."""
-        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding) if _fast(x) else None
+        geometry = pool2d_geometry(x, pool_size, strides, padding) if mode == "max" and _fast(x) else None
         if geometry is None:
             return super().pool(x, mode, pool_size, strides, padding)
         (n, h, w, c), out = geometry
@@ -147,7 +147,7 @@ class NumpyOps(Ops):
 
     def pool_backward(self, dy: Array, x: Array, y: Array, mode: str, pool_size: Sequence[int],
                       strides: Sequence[int], padding: Any = "valid") -> Array:
-        geometry = max_pool2d_geometry(x, mode, pool_size, strides, padding)
+        geometry = pool2d_geometry(x, pool_size, strides, padding) if mode == "max" else None
         if geometry is None or not _fast(x, dy, y):
             return super().pool_backward(dy, x, y, mode, pool_size, strides, padding)
         dx = np.empty_like(x)
