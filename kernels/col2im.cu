@@ -11,10 +11,8 @@ __device__ __forceinline__ void gk_col2im_add(T* __restrict__ dx, const T* __res
                                               gk_index h, gk_index w, gk_index c, gk_index oh, gk_index ow,
                                               int kh, int kw, int sh, int sw, int dh, int dw) {
   GK_GRID_STRIDE(e, n * h * w * c) {
-    const gk_index k = e % c;
-    const gk_index s = (e / c) % w;
-    const gk_index r = (e / (c * w)) % h;
-    const gk_index b = e / (c * w * h);
+    const gk_nhwc q = gk_nhwc_of(e, h, w, c);
+    const gk_index b = q.b, r = q.r, s = q.s, k = q.k;
     float acc = 0.0f;
     for (int u = 0; u < kh; ++u) {
       const gk_index ri = r - (gk_index)u * dh;

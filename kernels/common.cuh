@@ -121,6 +121,21 @@ __device__ __forceinline__ float2 gk_row_max_sumexp(const T* row, gk_index cols,
   return make_float2(m, gk_block_sum(s, smem));
 }
 
+// Coordinates of flat index e in a contiguous NHWC tensor (*, h, w, c): batch, row, column, channel.
+struct gk_nhwc {
+  gk_index b, r, s, k;
+};
+GK_HD gk_nhwc gk_nhwc_of(gk_index e, gk_index h, gk_index w, gk_index c) {
+  return gk_nhwc{e / (c * w * h), (e / (c * w)) % h, (e / c) % w, e % c};
+}
+
+// The windows i in [*lo, *hi] (of `size` positions, starting at i * stride, count of them) that
+// contain position p; empty when *lo > *hi.
+GK_HD void gk_windows_containing(gk_index p, int size, int stride, gk_index count, gk_index* lo, gk_index* hi) {
+  *lo = p >= size ? (p - size) / stride + 1 : 0;
+  *hi = p / stride < count - 1 ? p / stride : count - 1;
+}
+
 // Instantiate MACRO(T, suffix) once per enabled storage dtype.
 #ifdef GK_F32
 #define GK_FOR_F32(M) M(float, f32)

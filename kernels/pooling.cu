@@ -17,10 +17,8 @@ __device__ __forceinline__ void gk_max_pool2d_fwd(const T* __restrict__ x, T* __
   const gk_index oh = (h - ph) / sh + 1;
   const gk_index ow = (w - pw) / sw + 1;
   GK_GRID_STRIDE(o, n * oh * ow * c) {
-    const gk_index k = o % c;
-    const gk_index j = (o / c) % ow;
-    const gk_index i = (o / (c * ow)) % oh;
-    const gk_index b = o / (c * ow * oh);
+    const gk_nhwc q = gk_nhwc_of(o, oh, ow, c);
+    const gk_index b = q.b, i = q.r, j = q.s, k = q.k;
     float best = 0.0f;
     for (int u = 0; u < ph; ++u) {
       for (int v = 0; v < pw; ++v) {
@@ -40,14 +38,11 @@ __device__ __forceinline__ void gk_max_pool2d_bwd(const T* __restrict__ x, const
   const gk_index oh = (h - ph) / sh + 1;
   const gk_index ow = (w - pw) / sw + 1;
   GK_GRID_STRIDE(e, n * h * w * c) {
-    const gk_index k = e % c;
-    const gk_index s = (e / c) % w;
-    const gk_index r = (e / (c * w)) % h;
-    const gk_index b = e / (c * w * h);
-    const gk_index i_lo = r >= ph ? (r - ph) / sh + 1 : 0;  // first window row whose rows reach r
-    const gk_index j_lo = s >= pw ? (s - pw) / sw + 1 : 0;
-    const gk_index i_hi = r / sh < oh - 1 ? r / sh : oh - 1;
-    const gk_index j_hi = s / sw < ow - 1 ? s / sw : ow - 1;
+    const gk_nhwc q = gk_nhwc_of(e, h, w, c);
+    const gk_index b = q.b, r = q.r, s = q.s, k = q.k;
+    gk_index i_lo, i_hi, j_lo, j_hi;
+    gk_windows_containing(r, ph, sh, oh, &i_lo, &i_hi);
+    gk_windows_containing(s, pw, sw, ow, &j_lo, &j_hi);
     float acc = 0.0f;
     for (gk_index i = i_lo; i <= i_hi; ++i) {
       for (gk_index j = j_lo; j <= j_hi; ++j) {
@@ -78,10 +73,8 @@ __device__ __forceinline__ void gk_avg_pool2d_fwd(const T* __restrict__ x, T* __
   const gk_index oh = (h - ph) / sh + 1;
   const gk_index ow = (w - pw) / sw + 1;
   GK_GRID_STRIDE(o, n * oh * ow * c) {
-    const gk_index k = o % c;
-    const gk_index j = (o / c) % ow;
-    const gk_index i = (o / (c * ow)) % oh;
-    const gk_index b = o / (c * ow * oh);
+    const gk_nhwc q = gk_nhwc_of(o, oh, ow, c);
+    const gk_index b = q.b, i = q.r, j = q.s, k = q.k;
     float acc = 0.0f;
     for (int u = 0; u < ph; ++u) {
       for (int v = 0; v < pw; ++v) acc += gk_load(x, ((b * h + i * sh + u) * w + j * sw + v) * c + k);
@@ -97,14 +90,11 @@ __device__ __forceinline__ void gk_avg_pool2d_bwd(const T* __restrict__ dy, T* _
   const gk_index oh = (h - ph) / sh + 1;
   const gk_index ow = (w - pw) / sw + 1;
   GK_GRID_STRIDE(e, n * h * w * c) {
-    const gk_index k = e % c;
-    const gk_index s = (e / c) % w;
-    const gk_index r = (e / (c * w)) % h;
-    const gk_index b = e / (c * w * h);
-    const gk_index i_lo = r >= ph ? (r - ph) / sh + 1 : 0;
-    const gk_index j_lo = s >= pw ? (s - pw) / sw + 1 : 0;
-    const gk_index i_hi = r / sh < oh - 1 ? r / sh : oh - 1;
-    const gk_index j_hi = s / sw < ow - 1 ? s / sw : ow - 1;
+    const gk_nhwc q = gk_nhwc_of(e, h, w, c);
+    const gk_index b = q.b, r = q.r, s = q.s, k = q.k;
+    gk_index i_lo, i_hi, j_lo, j_hi;
+    gk_windows_containing(r, ph, sh, oh, &i_lo, &i_hi);
+    gk_windows_containing(s, pw, sw, ow, &j_lo, &j_hi);
     float acc = 0.0f;
     for (gk_index i = i_lo; i <= i_hi; ++i) {
       for (gk_index j = j_lo; j <= j_hi; ++j) acc += gk_load(dy, ((b * oh + i) * ow + j) * c + k) * scale;
