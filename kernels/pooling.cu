@@ -30,40 +30,48 @@ __device__ __forceinline__ void gk_max_pool2d_fwd(const T* __restrict__ x, T* __
   }
 }
 
+// One thread per input element: dx = sum over the windows (i, j) containing it of credit(b, i, j, k,
+// position of the element inside the window), in window order; every dx element written once.
+template <typename T, typename F>
+__device__ __forceinline__ void gk_pool2d_gather(T* __restrict__ dx, gk_index n, gk_index h, gk_index w,
+                                                 gk_index c, int ph, int pw, int sh, int sw, F&& credit) {
+  const gk_index oh = (h - ph) / sh + 1;
+  const gk_index ow = (w - pw) / sw + 1;
+  GK_GRID_STRIDE(e, n * h * w * c) {
+    const gk_nhwc q = gk_nhwc_of(e, h, w, c);
+    gk_index i_lo, i_hi, j_lo, j_hi;
+    gk_windows_containing(q.r, ph, sh, oh, &i_lo, &i_hi);
+    gk_windows_containing(q.s, pw, sw, ow, &j_lo, &j_hi);
+    float acc = 0.0f;
+    for (gk_index i = i_lo; i <= i_hi; ++i) {
+      for (gk_index j = j_lo; j <= j_hi; ++j) {
+        const int inside = (int)((q.r - i * sh) * pw + (q.s - j * sw));
+        acc += credit(((q.b * oh + i) * ow + j) * c + q.k, q.b, i, j, q.k, inside);
+      }
+    }
+    gk_store(dx, e, acc);
+  }
+}
+
 template <typename T>
 __device__ __forceinline__ void gk_max_pool2d_bwd(const T* __restrict__ x, const T* __restrict__ y,
                                                   const T* __restrict__ dy, T* __restrict__ dx, gk_index n,
                                                   gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
                                                   int sw) {
-  const gk_index oh = (h - ph) / sh + 1;
-  const gk_index ow = (w - pw) / sw + 1;
-  GK_GRID_STRIDE(e, n * h * w * c) {
-    const gk_nhwc q = gk_nhwc_of(e, h, w, c);
-    const gk_index b = q.b, r = q.r, s = q.s, k = q.k;
-    gk_index i_lo, i_hi, j_lo, j_hi;
-    gk_windows_containing(r, ph, sh, oh, &i_lo, &i_hi);
-    gk_windows_containing(s, pw, sw, ow, &j_lo, &j_hi);
-    float acc = 0.0f;
-    for (gk_index i = i_lo; i <= i_hi; ++i) {
-      for (gk_index j = j_lo; j <= j_hi; ++j) {
-        const gk_index at = ((b * oh + i) * ow + j) * c + k;
-        const float top = gk_load(y, at);
-        // the first position of the window holding its maximum
-        int first = -1;
-        for (int u = 0; u < ph && first < 0; ++u) {
-          for (int v = 0; v < pw; ++v) {
-            if (gk_load(x, ((b * h + i * sh + u) * w + j * sw + v) * c + k) == top) {
-              first = u * pw + v;
-              break;
-            }
-          }
-        }
-        const int mine = (int)((r - i * sh) * pw + (s - j * sw));
-        acc += (first == mine ? 1.0f : 0.0f) * gk_load(dy, at);  // 0 * NaN = NaN, as the twin
-      }
-    }
-    gk_store(dx, e, acc);
-  }
+  gk_pool2d_gather(dx, n, h, w, c, ph, pw, sh, sw,
+                   [=](gk_index at, gk_index b, gk_index i, gk_index j, gk_index k, int mine) {
+                     const float top = gk_load(y, at);
+                     int first = -1;  // the first position of the window holding its maximum
+                     for (int u = 0; u < ph && first < 0; ++u) {
+                       for (int v = 0; v < pw; ++v) {
+                         if (gk_load(x, ((b * h + i * sh + u) * w + j * sw + v) * c + k) == top) {
+                           first = u * pw + v;
+                           break;
+                         }
+                       }
+                     }
+                     return (first == mine ? 1.0f : 0.0f) * gk_load(dy, at);  // 0 * NaN = NaN, as the twin
+                   });
 }
 
 template <typename T>
@@ -87,20 +95,8 @@ template <typename T>
 __device__ __forceinline__ void gk_avg_pool2d_bwd(const T* __restrict__ dy, T* __restrict__ dx, gk_index n,
                                                   gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
                                                   int sw, float scale) {
-  const gk_index oh = (h - ph) / sh + 1;
-  const gk_index ow = (w - pw) / sw + 1;
-  GK_GRID_STRIDE(e, n * h * w * c) {
-    const gk_nhwc q = gk_nhwc_of(e, h, w, c);
-    const gk_index b = q.b, r = q.r, s = q.s, k = q.k;
-    gk_index i_lo, i_hi, j_lo, j_hi;
-    gk_windows_containing(r, ph, sh, oh, &i_lo, &i_hi);
-    gk_windows_containing(s, pw, sw, ow, &j_lo, &j_hi);
-    float acc = 0.0f;
-    for (gk_index i = i_lo; i <= i_hi; ++i) {
-      for (gk_index j = j_lo; j <= j_hi; ++j) acc += gk_load(dy, ((b * oh + i) * ow + j) * c + k) * scale;
-    }
-    gk_store(dx, e, acc);
-  }
+  gk_pool2d_gather(dx, n, h, w, c, ph, pw, sh, sw,
+                   [=](gk_index at, gk_index, gk_index, gk_index, gk_index, int) { return gk_load(dy, at) * scale; });
 }
 
 #define GK_POOL_KERNELS(T, S)                                                                            \
