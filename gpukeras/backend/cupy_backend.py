@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -307,7 +307,7 @@ class CupyOps(Ops):
         """Per channel: two column-sum passes, then one for xhat and y. Per row: one block per row."""
         shape = gamma.shape if gamma is not None else beta.shape if beta is not None else None
         kind, suffix = self._norm_kind(x, axes, shape) if _is_number(epsilon) else (None, None)
-        params = [None if p is None else cupy.ascontiguousarray(p.reshape(-1), dtype=cupy.float32)
+        params = [None if p is None or kind is None else cupy.ascontiguousarray(p.reshape(-1), dtype=cupy.float32)
                   for p in (gamma, beta)]
         if kind == "row":
             x = cupy.ascontiguousarray(x)
@@ -532,36 +532,41 @@ class CupyOps(Ops):
             self._tables.move_to_end(key)
         return found
 
-    def _grads(self, grads: Sequence[Array]) -> list[Array]:
-        return [cupy.ascontiguousarray(g) if isinstance(g, cupy.ndarray) else g for g in grads]
+    def _fused_update(self, kernel: str, columns: list, scalars: tuple, args: Callable[[], tuple]) -> bool:
+        """One launch of optimizers.cu `kernel` over every weight; False (nothing done) when it cannot run.
+
+        columns = [params, grads, slot1, slot2, slot3] (a slot may be None); scalars are the
+        hyperparameters, which must all be plain numbers; args() builds the kernel's scalar
+        arguments (after the tensor table), only once that is known.
+        """
+        if not all(_is_number(v) for v in scalars):
+            return False
+        grads = [cupy.ascontiguousarray(g) if isinstance(g, cupy.ndarray) else g for g in columns[1]]
+        table = self._tensor_table([columns[0], grads, *columns[2:]])
+        if table is None or table[2] == 0:
+            return False
+        return self._launch("optimizers.cu", kernel, (table[2],), (_BLOCK,),
+                            (table[0], np.int32(table[1]), np.int64(_CHUNK), *args()))
 
     def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
                    lr: float, momentum: float, nesterov: bool) -> None:
         """Keras SGD (momentum, nesterov) for all weights in one launch."""
-        grads = self._grads(grads)
         use_m = bool(momentum)
-        ok = _is_number(lr) and _is_number(momentum) and (moments is not None or not use_m)
-        table = self._tensor_table([params, grads, moments if use_m else None, None, None]) if ok else None
-        if table is None or table[2] == 0 or not self._launch(
-                "optimizers.cu", "gk_sgd_multi_f32", (table[2],), (_BLOCK,),
-                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(momentum), np.int32(use_m),
-                 np.int32(bool(nesterov)))):
+        if (moments is None and use_m) or not self._fused_update(
+                "gk_sgd_multi_f32", [params, grads, moments if use_m else None, None, None], (lr, momentum),
+                lambda: (_f32(lr), _f32(momentum), np.int32(use_m), np.int32(bool(nesterov)))):
             super().sgd_update(params, grads, moments, lr, momentum, nesterov)
 
     def adam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
                     vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
                     step: int, vhats: Sequence[Array] | None = None, weight_decay: float = 0.0) -> None:
         """Keras Adam (amsgrad with vhats; AdamW decay w -= lr*weight_decay*w first) in one launch."""
-        grads = self._grads(grads)
-        numbers = all(_is_number(v) for v in (lr, beta_1, beta_2, epsilon, step, weight_decay))
-        table = self._tensor_table([params, grads, ms, vs, vhats]) if numbers else None
-        if table is not None and table[2] > 0:
-            alpha = adam_step_size(lr, beta_1, beta_2, step, np.float32)  # rounded like the generic path
-            if self._launch("optimizers.cu", "gk_adam_multi_f32", (table[2],), (_BLOCK,),
-                            (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(alpha), _f32(1.0 - beta_1),
-                             _f32(1.0 - beta_2), _f32(epsilon), _f32(lr * weight_decay),
-                             np.int32(vhats is not None))):
-                return
+        if self._fused_update(
+                "gk_adam_multi_f32", [params, grads, ms, vs, vhats], (lr, beta_1, beta_2, epsilon, step, weight_decay),
+                lambda: (_f32(adam_step_size(lr, beta_1, beta_2, step, np.float32)),  # rounded as the generic path
+                         _f32(1.0 - beta_1), _f32(1.0 - beta_2), _f32(epsilon), _f32(lr * weight_decay),
+                         np.int32(vhats is not None))):
+            return
         if weight_decay:
             for w in params:
                 w -= w * (weight_decay * lr)
@@ -571,81 +576,58 @@ class CupyOps(Ops):
                        momentums: Sequence[Array] | None, average_grads: Sequence[Array] | None, lr: float,
                        rho: float, momentum: float, epsilon: float) -> None:
         """Keras RMSprop (centered when average_grads, momentum when momentums) in one launch."""
-        grads = self._grads(grads)
-        numbers = all(_is_number(v) for v in (lr, rho, momentum, epsilon))
-        table = self._tensor_table([params, grads, velocities, average_grads, momentums]) if numbers else None
-        if table is None or table[2] == 0 or not self._launch(
-                "optimizers.cu", "gk_rmsprop_multi_f32", (table[2],), (_BLOCK,),
-                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(rho), _f32(1.0 - rho),
-                 _f32(momentum), _f32(epsilon), np.int32(average_grads is not None),
-                 np.int32(momentums is not None))):
+        if not self._fused_update(
+                "gk_rmsprop_multi_f32", [params, grads, velocities, average_grads, momentums],
+                (lr, rho, momentum, epsilon),
+                lambda: (_f32(lr), _f32(rho), _f32(1.0 - rho), _f32(momentum), _f32(epsilon),
+                         np.int32(average_grads is not None), np.int32(momentums is not None))):
             super().rmsprop_update(params, grads, velocities, momentums, average_grads, lr, rho, momentum, epsilon)
 
     def adagrad_update(self, params: Sequence[Array], grads: Sequence[Array], accumulators: Sequence[Array],
                        lr: float, epsilon: float) -> None:
         """Keras Adagrad for all weights in one launch."""
-        grads = self._grads(grads)
-        numbers = _is_number(lr) and _is_number(epsilon)
-        table = self._tensor_table([params, grads, accumulators, None, None]) if numbers else None
-        if table is None or table[2] == 0 or not self._launch(
-                "optimizers.cu", "gk_adagrad_multi_f32", (table[2],), (_BLOCK,),
-                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(epsilon))):
+        if not self._fused_update("gk_adagrad_multi_f32", [params, grads, accumulators, None, None], (lr, epsilon),
+                                  lambda: (_f32(lr), _f32(epsilon))):
             super().adagrad_update(params, grads, accumulators, lr, epsilon)
 
     def adadelta_update(self, params: Sequence[Array], grads: Sequence[Array],
                         accumulated_grads: Sequence[Array], accumulated_deltas: Sequence[Array], lr: float,
                         rho: float, epsilon: float) -> None:
         """Keras Adadelta for all weights in one launch."""
-        grads = self._grads(grads)
-        numbers = all(_is_number(v) for v in (lr, rho, epsilon))
-        table = self._tensor_table([params, grads, accumulated_grads, accumulated_deltas, None]) if numbers else None
-        if table is None or table[2] == 0 or not self._launch(
-                "optimizers.cu", "gk_adadelta_multi_f32", (table[2],), (_BLOCK,),
-                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(rho), _f32(1 - rho),
-                 _f32(epsilon))):
+        if not self._fused_update(
+                "gk_adadelta_multi_f32", [params, grads, accumulated_grads, accumulated_deltas, None],
+                (lr, rho, epsilon), lambda: (_f32(lr), _f32(rho), _f32(1 - rho), _f32(epsilon))):
             super().adadelta_update(params, grads, accumulated_grads, accumulated_deltas, lr, rho, epsilon)
 
     def nadam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
                      vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
                      u_t: float, u_t_1: float, u_product_t: float, beta_2_power: float) -> None:
         """Keras Nadam for all weights in one launch (schedule scalars folded on the host, as the twin)."""
-        grads = self._grads(grads)
-        scalars = (lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t, beta_2_power)
-        table = self._tensor_table([params, grads, ms, vs, None]) if all(map(_is_number, scalars)) else None
-        if table is not None and table[2] > 0 and self._launch(
-                "optimizers.cu", "gk_nadam_multi_f32", (table[2],), (_BLOCK,),
-                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(1 - beta_1), _f32(1 - beta_2),
-                 _f32(epsilon), _f32(u_t_1), _f32(1 - u_product_t * u_t_1), _f32(1 - u_t), _f32(1 - u_product_t),
-                 _f32(1 - beta_2_power))):
-            return
-        super().nadam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t,
-                             beta_2_power)
+        if not self._fused_update(
+                "gk_nadam_multi_f32", [params, grads, ms, vs, None],
+                (lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t, beta_2_power),
+                lambda: (_f32(lr), _f32(1 - beta_1), _f32(1 - beta_2), _f32(epsilon), _f32(u_t_1),
+                         _f32(1 - u_product_t * u_t_1), _f32(1 - u_t), _f32(1 - u_product_t),
+                         _f32(1 - beta_2_power))):
+            super().nadam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t,
+                                 beta_2_power)
 
     def adamax_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
                       us: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
                       step: int) -> None:
         """Keras Adamax for all weights in one launch (1 - beta_1^t in float32 on the host, as the twin)."""
-        grads = self._grads(grads)
-        numbers = all(_is_number(v) for v in (lr, beta_1, beta_2, epsilon, step))
-        table = self._tensor_table([params, grads, ms, us, None]) if numbers else None
-        if table is not None and table[2] > 0:
-            correction = np.float32(1) - np.power(np.float32(beta_1), np.float32(step))
-            if self._launch("optimizers.cu", "gk_adamax_multi_f32", (table[2],), (_BLOCK,),
-                            (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(correction),
-                             _f32(1 - beta_1), _f32(beta_2), _f32(epsilon))):
-                return
-        super().adamax_update(params, grads, ms, us, lr, beta_1, beta_2, epsilon, step)
+        if not self._fused_update(
+                "gk_adamax_multi_f32", [params, grads, ms, us, None], (lr, beta_1, beta_2, epsilon, step),
+                lambda: (_f32(lr), np.float32(1) - np.power(np.float32(beta_1), np.float32(step)),
+                         _f32(1 - beta_1), _f32(beta_2), _f32(epsilon))):
+            super().adamax_update(params, grads, ms, us, lr, beta_1, beta_2, epsilon, step)
 
     def lion_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array], lr: float,
                     beta_1: float, beta_2: float) -> None:
         """Keras Lion for all weights in one launch."""
-        grads = self._grads(grads)
-        numbers = all(_is_number(v) for v in (lr, beta_1, beta_2))
-        table = self._tensor_table([params, grads, ms, None, None]) if numbers else None
-        if table is None or table[2] == 0 or not self._launch(
-                "optimizers.cu", "gk_lion_multi_f32", (table[2],), (_BLOCK,),
-                (table[0], np.int32(table[1]), np.int64(_CHUNK), _f32(lr), _f32(beta_1), _f32(1.0 - beta_1),
-                 _f32(beta_2), _f32(1.0 - beta_2))):
+        if not self._fused_update(
+                "gk_lion_multi_f32", [params, grads, ms, None, None], (lr, beta_1, beta_2),
+                lambda: (_f32(lr), _f32(beta_1), _f32(1.0 - beta_1), _f32(beta_2), _f32(1.0 - beta_2))):
             super().lion_update(params, grads, ms, lr, beta_1, beta_2)
 
     # ------------------------------------------------------------------ dropout
