@@ -10,24 +10,34 @@
 //   gk_avg_pool2d_bwd_<dtype>(dy, dx, n, h, w, c, ph, pw, sh, sw, scale)
 #include "common.cuh"
 
-template <typename T>
-__device__ __forceinline__ void gk_max_pool2d_fwd(const T* __restrict__ x, T* __restrict__ y, gk_index n,
-                                                  gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
-                                                  int sw) {
+// One thread per output element: fold(acc, value, first) over its window in row-major order,
+// then y = finish(acc).
+template <typename T, typename Fold, typename Finish>
+__device__ __forceinline__ void gk_pool2d_reduce(const T* __restrict__ x, T* __restrict__ y, gk_index n,
+                                                 gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
+                                                 int sw, Fold&& fold, Finish&& finish) {
   const gk_index oh = (h - ph) / sh + 1;
   const gk_index ow = (w - pw) / sw + 1;
   GK_GRID_STRIDE(o, n * oh * ow * c) {
     const gk_nhwc q = gk_nhwc_of(o, oh, ow, c);
-    const gk_index b = q.b, i = q.r, j = q.s, k = q.k;
-    float best = 0.0f;
+    float acc = 0.0f;
     for (int u = 0; u < ph; ++u) {
       for (int v = 0; v < pw; ++v) {
-        const float val = gk_load(x, ((b * h + i * sh + u) * w + j * sw + v) * c + k);
-        best = ((u == 0 && v == 0) || val > best || val != val) ? val : best;  // NaN sticks, as NumPy's max
+        acc = fold(acc, gk_load(x, ((q.b * h + q.r * sh + u) * w + q.s * sw + v) * c + q.k), u == 0 && v == 0);
       }
     }
-    gk_store(y, o, best);
+    gk_store(y, o, finish(acc));
   }
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_max_pool2d_fwd(const T* __restrict__ x, T* __restrict__ y, gk_index n,
+                                                  gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
+                                                  int sw) {
+  gk_pool2d_reduce(
+      x, y, n, h, w, c, ph, pw, sh, sw,
+      [](float best, float val, bool first) { return (first || val > best || val != val) ? val : best; },  // NaN sticks
+      [](float best) { return best; });
 }
 
 // One thread per input element: dx = sum over the windows (i, j) containing it of credit(b, i, j, k,
@@ -78,17 +88,9 @@ template <typename T>
 __device__ __forceinline__ void gk_avg_pool2d_fwd(const T* __restrict__ x, T* __restrict__ y, gk_index n,
                                                   gk_index h, gk_index w, gk_index c, int ph, int pw, int sh,
                                                   int sw, float scale) {
-  const gk_index oh = (h - ph) / sh + 1;
-  const gk_index ow = (w - pw) / sw + 1;
-  GK_GRID_STRIDE(o, n * oh * ow * c) {
-    const gk_nhwc q = gk_nhwc_of(o, oh, ow, c);
-    const gk_index b = q.b, i = q.r, j = q.s, k = q.k;
-    float acc = 0.0f;
-    for (int u = 0; u < ph; ++u) {
-      for (int v = 0; v < pw; ++v) acc += gk_load(x, ((b * h + i * sh + u) * w + j * sw + v) * c + k);
-    }
-    gk_store(y, o, acc * scale);
-  }
+  gk_pool2d_reduce(
+      x, y, n, h, w, c, ph, pw, sh, sw, [](float acc, float val, bool) { return acc + val; },
+      [=](float acc) { return acc * scale; });
 }
 
 template <typename T>
