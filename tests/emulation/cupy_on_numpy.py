@@ -101,16 +101,9 @@ class ndarray(np.ndarray):  # noqa: N801 - the CuPy name
         host_reads["tolist"] += 1
         return self.view(np.ndarray).tolist()
 
-    def set(self, arr: np.ndarray, stream: Any = None) -> None:
-        self.view(np.ndarray)[...] = arr
-
     @property
     def data(self) -> _Pointer:  # CuPy: a MemoryPointer with .ptr
         return _Pointer(self.view(np.ndarray).ctypes.data)
-
-    @property
-    def device(self) -> Any:
-        return cuda.Device(0)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         _reject_host(inputs, f"cupy.{ufunc.__name__}")
@@ -225,36 +218,15 @@ class _Namespace(types.ModuleType):
 
 
 # ------------------------------------------------------------------------- cupy.cuda
+# Only what gpukeras, its tests and benchmarks call. Kernels run synchronously here, so streams
+# have nothing to wait for and an event is a host timestamp.
 class _Stream:
-    null = None
-
-    def __init__(self, non_blocking: bool = False, **_: Any) -> None:
-        self.ptr = 0
-
     def synchronize(self) -> None:
-        pass
-
-    def use(self) -> _Stream:
-        return self
-
-    def __enter__(self) -> _Stream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
-
-    def record(self, event: Any = None) -> Any:
-        return event or _Event()
-
-    def wait_event(self, event: Any) -> None:
         pass
 
 
 class _Event:
-    """Kernels run synchronously here, so an event is a host timestamp."""
-
-    def __init__(self, *_: Any, **__: Any) -> None:
-        self.done = True
+    def __init__(self) -> None:
         self.time = time.perf_counter()
 
     def record(self, stream: Any = None) -> None:
@@ -266,7 +238,6 @@ class _Event:
 
 class _Device:
     attributes = {"MultiProcessorCount": 2}  # few SMs: small grids keep the CPU emulation quick
-    compute_capability = "90"
 
     def __init__(self, device: int = 0) -> None:
         self.id = device
@@ -274,27 +245,12 @@ class _Device:
     def synchronize(self) -> None:
         pass
 
-    def use(self) -> None:
-        pass
-
-    def __enter__(self) -> _Device:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
-
 
 class _Pool:
     def free_all_blocks(self, stream: Any = None) -> None:
         pass
 
-    def used_bytes(self) -> int:
-        return 0
-
     def total_bytes(self) -> int:
-        return 0
-
-    def n_free_blocks(self) -> int:
         return 0
 
 
@@ -302,15 +258,11 @@ _memory_pool, _pinned_pool = _Pool(), _Pool()
 
 cuda = types.ModuleType("cupy.cuda")
 cuda.Device = _Device
-cuda.Stream = _Stream
 cuda.Event = _Event
 cuda.get_current_stream = lambda device_id=-1: _Stream()
 cuda.get_elapsed_time = lambda start, stop: (stop.time - start.time) * 1e3
-cuda.alloc_pinned_memory = lambda nbytes: memoryview(bytearray(nbytes))
-cuda.runtime = types.SimpleNamespace(
-    getDevice=lambda: 0, getDeviceCount=lambda: 1, runtimeGetVersion=lambda: 13000,
-    driverGetVersion=lambda: 13000, deviceSynchronize=lambda: None,
-)
+cuda.runtime = types.SimpleNamespace(getDevice=lambda: 0, runtimeGetVersion=lambda: 13000,
+                                     driverGetVersion=lambda: 13000)
 cuda.is_available = is_available
 cuda.get_cuda_path = lambda: str(kernel_runner.cuda_include_dir().parent)
 
