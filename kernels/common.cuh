@@ -121,6 +121,18 @@ __device__ __forceinline__ float2 gk_row_max_sumexp(const T* row, gk_index cols,
   return make_float2(m, gk_block_sum(s, smem));
 }
 
+// One row's softmax (or log-softmax) written to yr by the whole block; returns (max, sum of exp).
+template <bool LOG, typename T>
+__device__ __forceinline__ float2 gk_softmax_row(const T* xr, T* yr, gk_index cols, float* smem) {
+  const float2 ms = gk_row_max_sumexp(xr, cols, smem);
+  const float log_s = LOG ? logf(ms.y) : 0.0f;
+  for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float shifted = gk_load(xr, c) - ms.x;
+    gk_store(yr, c, LOG ? shifted - log_s : expf(shifted) / ms.y);
+  }
+  return ms;
+}
+
 // Coordinates of flat index e in a contiguous NHWC tensor (*, h, w, c): batch, row, column, channel.
 struct gk_nhwc {
   gk_index b, r, s, k;

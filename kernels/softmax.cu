@@ -9,19 +9,7 @@ template <bool LOG, typename T>
 __device__ __forceinline__ void gk_softmax_fwd(const T* __restrict__ x, T* __restrict__ y, gk_index rows,
                                                gk_index cols) {
   __shared__ float smem[32];
-  for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) {
-    const T* xr = x + r * cols;
-    T* yr = y + r * cols;
-    const float2 ms = gk_row_max_sumexp(xr, cols, smem);
-    const float m = ms.x;
-    const float s = ms.y;
-    if (LOG) {
-      const float log_s = logf(s);
-      for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) gk_store(yr, c, (gk_load(xr, c) - m) - log_s);
-    } else {
-      for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) gk_store(yr, c, expf(gk_load(xr, c) - m) / s);
-    }
-  }
+  for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) gk_softmax_row<LOG>(x + r * cols, y + r * cols, cols, smem);
 }
 
 template <bool LOG, typename T>

@@ -17,14 +17,10 @@ __device__ __forceinline__ void gk_sxent_fwd(const T* __restrict__ logits, const
   __shared__ float smem[32];
   for (gk_index r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* row = logits + r * cols;
-    T* prow = probs + r * cols;
-    const float2 ms = gk_row_max_sumexp(row, cols, smem);
-    const float m = ms.x;
-    const float s = ms.y;
-    for (gk_index c = threadIdx.x; c < cols; c += blockDim.x) gk_store(prow, c, expf(gk_load(row, c) - m) / s);
+    const float2 ms = gk_softmax_row<false>(row, probs + r * cols, cols, smem);
     if (threadIdx.x == 0) {
       const long long lab = labels[r];
-      const float value = (lab >= 0 && lab < cols) ? logf(s) - (gk_load(row, lab) - m) : GK_NAN;
+      const float value = (lab >= 0 && lab < cols) ? logf(ms.y) - (gk_load(row, lab) - ms.x) : GK_NAN;
       gk_store(loss, r, value);
     }
   }
