@@ -26,9 +26,73 @@ def test_numpy_is_always_available(restore_backend) -> None:
 
 
 def test_unknown_backend_is_refused_by_name(restore_backend) -> None:
-    with pytest.raises(ValueError, match="'tensorflow'"):
+    with pytest.raises(ValueError, match="'tensorflow'") as info:
         backend.set_backend("tensorflow")
+    assert all(name in str(info.value) for name in [*backend.registered_backends(), "auto"])
     assert backend.backend() in ("numpy", "cupy")
+
+
+def test_numpy_and_cupy_register_themselves() -> None:
+    assert backend.registered_backends()[:2] == ["numpy", "cupy"]
+
+
+class _TinyOps(backend.Ops):
+    name = "tiny"
+    xp = __import__("numpy")
+
+
+@pytest.fixture
+def registered(restore_backend):
+    """Register test backends by name for one test, then forget them."""
+    names = []
+
+    def register(name, factory=_TinyOps, **kwargs):
+        backend.register_backend(name, factory, **kwargs)
+        names.append(name)
+
+    yield register
+    for name in names:
+        backend.unregister_backend(name)
+
+
+def test_a_registered_backend_is_selectable_by_name(registered) -> None:
+    registered("tiny")
+    assert "tiny" in backend.registered_backends() and "tiny" in backend.available_backends()
+    ops = backend.set_backend("TINY")
+    assert isinstance(ops, _TinyOps) and backend.backend() == "tiny" and backend.get() is ops
+    assert float(ops.sum(ops.asarray([1.0, 2.0]))) == 3.0
+
+
+def test_an_unavailable_registered_backend_says_why(registered) -> None:
+    registered("tiny", problem=lambda: "the tiny device is unplugged", auto_priority=100)
+    with pytest.raises(backend.BackendUnavailableError, match="'tiny'.*the tiny device is unplugged"):
+        backend.set_backend("tiny")
+    assert "tiny" not in backend.available_backends()
+    assert backend.set_backend("auto").name in ("numpy", "cupy")  # auto passes over it
+
+
+def test_a_backend_whose_factory_fails_is_unavailable_not_a_crash(registered) -> None:
+    def broken():
+        raise ImportError("libtiny.so: cannot open shared object file")
+
+    registered("tiny", broken)
+    with pytest.raises(backend.BackendUnavailableError, match="could not be started.*libtiny"):
+        backend.set_backend("tiny")
+
+
+def test_auto_picks_the_highest_priority_backend_that_can_run(registered) -> None:
+    registered("tiny", auto_priority=100)
+    assert backend.set_backend("auto").name == "tiny"
+    assert backend.set_backend(None).name == "tiny"
+    backend.unregister_backend("tiny")
+    assert backend.set_backend("auto").name in ("numpy", "cupy")
+    with pytest.raises(ValueError, match="Unknown backend 'tiny'"):
+        backend.set_backend("tiny")
+
+
+def test_auto_is_not_a_backend_name() -> None:
+    with pytest.raises(ValueError, match="cannot name a backend"):
+        backend.register_backend("auto", _TinyOps)
 
 
 def test_cupy_not_installed(monkeypatch, restore_backend) -> None:
@@ -77,6 +141,15 @@ def test_environment_variable_selects_backend(monkeypatch) -> None:
     env["GPUKERAS_BACKEND"] = "bogus"
     bad = subprocess.run([sys.executable, "-c", "import gpukeras"], capture_output=True, text=True, env=env)
     assert bad.returncode != 0 and "Unknown backend 'bogus'" in bad.stderr
+
+
+def test_importing_the_backend_does_not_import_cupy_when_numpy_is_asked_for() -> None:
+    import subprocess
+
+    env = {**__import__("os").environ, "GPUKERAS_BACKEND": "numpy"}
+    code = "import sys, gpukeras; print('cupy' in sys.modules, gpukeras.backend.available_backends()[0])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["False", "numpy"]
 
 
 def test_only_the_backend_package_imports_cupy() -> None:

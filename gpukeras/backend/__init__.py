@@ -1,74 +1,47 @@
-"""Backend selection: which array library computes every primitive op.
+"""Backend selection: which registered backend computes every primitive op.
 
-`GPUKERAS_BACKEND=numpy|cupy|auto` (unset or empty = auto) chooses at import;
+`GPUKERAS_BACKEND` chooses at import: any registered name (`numpy`, `cupy`, or one added with
+`register_backend`) or `auto` (unset or empty too): CuPy when a usable GPU is there, else NumPy.
 `set_backend` switches later (tests use it). Only this package imports CuPy.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from gpukeras.backend.base import Ops
-from gpukeras.backend.numpy_backend import NumpyOps
+from gpukeras.backend.numpy_backend import NumpyOps  # registers "numpy" (first: listed first)
 
-KNOWN_BACKENDS = ("numpy", "cupy", "auto")
+# isort: split
+from gpukeras.backend.cupy_registration import cupy_problem  # registers "cupy"
+from gpukeras.backend.registry import (
+    BackendUnavailableError,
+    create,
+    create_auto,
+    register_backend,
+    registered_backends,
+    unregister_backend,
+)
+from gpukeras.backend.registry import available_backends as _available
 
 active: Ops = NumpyOps()
 
 
-class BackendUnavailableError(RuntimeError):
-    """The requested backend cannot run on this machine; the message says why."""
-
-
-def _cupy_problem() -> str | None:
-    """Why CuPy cannot run here, or None when it can (checked with a tiny op)."""
-    from gpukeras.backend.kernels import cache_dir
-
-    cache_dir()  # before CuPy's first import, which fixes where it caches compiled kernels
-    try:
-        import cupy
-    except ImportError as exc:
-        return f"CuPy is not installed ({exc}); install gpukeras[cuda12] or gpukeras[cuda13]"
-    try:
-        if not cupy.is_available():
-            return "no usable NVIDIA GPU was found (cupy.is_available() is False)"
-        if int((cupy.arange(3) * 2).sum()) != 6:
-            return "a smoke-test op on the GPU returned a wrong result"
-    except Exception as exc:  # CUDA runtime errors come in many types
-        return f"a smoke-test op on the GPU failed: {exc}"
-    return None
-
-
-def _make(name: str) -> Ops:
-    if name == "numpy":
-        return NumpyOps()
-    problem = _cupy_problem()
-    if name == "auto":
-        if problem is not None:
-            return NumpyOps()
-        name = "cupy"
-    elif problem is not None:
-        raise BackendUnavailableError(f"The 'cupy' backend cannot be used: {problem}.")
-    from gpukeras.backend.cupy_backend import CupyOps
-
-    return CupyOps()
-
-
 def set_backend(name: str | None) -> Ops:
-    """Make `name` ('numpy', 'cupy', 'auto'; None/'' = auto) the active backend and return it."""
+    """Make the registered backend `name` (or 'auto'; None/'' = auto) the active one and return it.
+
+    ValueError for an unknown name (the message lists the registered ones); BackendUnavailableError,
+    saying why, for one that cannot run here.
+    """
     global active
     key = (name or "auto").strip().lower()
-    if key not in KNOWN_BACKENDS:
-        raise ValueError(
-            f"Unknown backend {name!r} (from GPUKERAS_BACKEND or set_backend); "
-            f"expected one of {', '.join(KNOWN_BACKENDS)}."
-        )
-    active = _make(key)
+    active = create_auto() if key == "auto" else create(name)
     return active
 
 
 def backend() -> str:
-    """Name of the active backend: 'numpy' or 'cupy'."""
+    """Name of the active backend, e.g. 'numpy' or 'cupy'."""
     return active.name
 
 
@@ -78,14 +51,14 @@ def get() -> Ops:
 
 
 def available_backends() -> list[str]:
-    """Backends that can run on this machine, NumPy first."""
-    return ["numpy"] + (["cupy"] if _cupy_problem() is None else [])
+    """Registered backends that can run on this machine, NumPy first."""
+    return _available()
 
 
-_clear_hooks: list = []
+_clear_hooks: list[Callable[[], None]] = []
 
 
-def on_clear_session(hook) -> None:
+def on_clear_session(hook: Callable[[], None]) -> None:
     """Register a no-argument function that `clear_session` calls (name counters, caches)."""
     _clear_hooks.append(hook)
 
@@ -96,5 +69,9 @@ def clear_session() -> None:
         hook()
     active.clear_caches()
 
+
+__all__ = ["BackendUnavailableError", "NumpyOps", "Ops", "active", "available_backends", "backend",
+           "clear_session", "cupy_problem", "get", "on_clear_session", "register_backend", "registered_backends",
+           "set_backend", "unregister_backend"]
 
 set_backend(os.environ.get("GPUKERAS_BACKEND", ""))

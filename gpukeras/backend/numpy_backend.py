@@ -19,9 +19,10 @@ import numpy as np
 
 from gpukeras.backend.base import Array, Ops, adam_step_size
 from gpukeras.backend.convolution import pool2d_geometry
+from gpukeras.backend.registry import register_backend
 
 try:
-    from gpukeras.backend import _cpu_kernels as cpu_kernels
+    import gpukeras.backend._cpu_kernels as cpu_kernels
 except ImportError:  # not compiled (no C compiler at install): the NumPy paths below
     cpu_kernels = None
 
@@ -185,3 +186,6 @@ def _adam_slice(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *res
         cpu_kernels.adam(w, g, m, v, alpha, c1, c2, eps, vhat)
     else:
         cpu_kernels.adam(w, g, m, v, *rest)
+
+
+register_backend("numpy", NumpyOps, auto_priority=0)
