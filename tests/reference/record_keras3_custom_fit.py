@@ -115,10 +115,6 @@ def f32list(a):
     return np.asarray(a, dtype=F32).tolist()
 
 
-def pyval(v):
-    return float(F32(v)) if not isinstance(v, (list, dict)) else v
-
-
 def init_weights(model, seed):
     rs = np.random.RandomState(seed)
     init = [rs.uniform(-0.5, 0.5, size=np.shape(w)).astype(F32) for w in model.get_weights()]
