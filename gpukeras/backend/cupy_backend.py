@@ -127,7 +127,7 @@ class CupyOps(Ops):
 
         return erf(x)
 
-    def _add_at(self, out: Array, idx: Any, values: Array) -> None:
+    def scatter_add(self, out: Array, idx: Any, values: Array) -> None:
         cupyx.scatter_add(out, idx, values)
 
     def one_hot(self, labels: Array, num_classes: int, dtype: Any = "float32") -> Array:
@@ -255,7 +255,7 @@ class CupyOps(Ops):
         return dz, dbias
 
     # ------------------------------------------------------------------ convolution input gradient
-    def _col2im_add(self, dx: Array, dcols: Array, out_sizes: Sequence[int], kernel_sizes: Sequence[int],
+    def col2im_add(self, dx: Array, dcols: Array, out_sizes: Sequence[int], kernel_sizes: Sequence[int],
                     strides: Sequence[int], dilation_rate: Sequence[int]) -> None:
         """2-D col2im in one gather kernel (the generic code makes one strided add per kernel offset)."""
         suffix = self._suffix(dx, dcols) if len(kernel_sizes) == 2 and dx.flags.c_contiguous else None
@@ -267,7 +267,7 @@ class CupyOps(Ops):
                             (dx, dcols, *(np.int64(v) for v in (n, h, w, c, *out_sizes)),
                              *(np.int32(v) for v in ints))):
                 return
-        super()._col2im_add(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate)
+        super().col2im_add(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate)
 
     # ------------------------------------------------------------------ batch and layer normalization
     def _norm_kind(self, x: Array, axes: tuple[int, ...],

@@ -175,7 +175,7 @@ class NumpyOps(Ops):
             group = (w, g, ms[i], vs[i]) + ((vhats[i],) if vhats is not None else ())
             _run_split(_adam_slice, group, alpha, 1.0 - beta_1, 1.0 - beta_2, epsilon)
 
-    def _add_at(self, out: Array, idx: Any, values: Array) -> None:
+    def scatter_add(self, out: Array, idx: Any, values: Array) -> None:
         np.add.at(out, idx, values)
 
 

@@ -1,0 +1,60 @@
+"""Fused fast paths: softmax cross-entropy and sigmoid binary cross-entropy, with the generic code.
+
+Each loss computes its value and the probabilities its backward needs in one pass; the backward
+is one pass too. Backends fuse them (C on the host, CUDA on the GPU).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+
+class LossFusions:
+    """Fused losses and their backwards, generic over `self.xp`."""
+
+    xp: Any = None
+
+    def sparse_softmax_cross_entropy(self, logits: Array, labels: Array) -> tuple[Array, Array]:
+        """Per-sample -log softmax(logits)[label]; returns (loss, softmax) for the backward."""
+        xp = self.xp
+        labels = xp.asarray(labels)  # host labels on a device backend
+        shifted = logits - xp.max(logits, axis=-1, keepdims=True)
+        e = xp.exp(shifted)
+        total = xp.sum(e, axis=-1, keepdims=True)
+        probs = e / total
+        picked = shifted.reshape(-1)[self._flat_label_index(labels, logits.shape[-1])].reshape(labels.shape)
+        return xp.log(total[..., 0]) - picked, probs
+
+    def sparse_softmax_cross_entropy_backward(self, dloss: Array, probs: Array, labels: Array) -> Array:
+        """(softmax - onehot) * dloss, in one pass over the probabilities."""
+        grad = probs * dloss[..., None]
+        flat = grad.reshape(-1)
+        flat[self._flat_label_index(self.xp.asarray(labels), probs.shape[-1])] -= dloss.reshape(-1)
+        return grad
+
+    def _flat_label_index(self, labels: Array, num_classes: int) -> Array:
+        """Positions of each row's label in the flattened (rows, classes) array."""
+        rows = labels.size
+        return self.xp.arange(0, rows * num_classes, num_classes) + labels.reshape(-1).astype("int64")
+
+
+    def sigmoid_binary_cross_entropy(self, logits: Array, targets: Array) -> tuple[Array, Array]:
+        """Elementwise t*softplus(-z) + (1-t)*softplus(z) from logits z, and sigmoid(z) for the backward."""
+        xp = self.xp
+        targets = xp.asarray(targets, dtype=logits.dtype)
+
+        def softplus(v: Array) -> Array:
+            return xp.maximum(v, 0) + xp.log1p(xp.exp(-xp.abs(v)))
+
+        e = xp.exp(-xp.abs(logits))
+        probs = xp.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(logits.dtype, copy=False)
+        loss = targets * softplus(-logits) + (1.0 - targets) * softplus(logits)
+        return loss.astype(logits.dtype, copy=False), probs
+
+    def sigmoid_binary_cross_entropy_backward(self, dloss: Array, probs: Array, targets: Array) -> Array:
+        """(sigmoid(z) - t) * dloss."""
+        xp = self.xp
+        targets = xp.asarray(targets, dtype=probs.dtype)
+        return ((probs - targets) * xp.asarray(dloss, dtype=probs.dtype)).astype(probs.dtype, copy=False)
