@@ -26,8 +26,7 @@ from gpukeras.autodiff import GradientTape
 from gpukeras.layers import Input, InputLayer, Layer
 from gpukeras.models import Model, Sequential
 from gpukeras.tensor import Tensor, Variable
-
-__version__ = "0.1.0"
+from gpukeras.version import __version__
 
 __all__ = [
     "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",

@@ -14,7 +14,7 @@ from typing import Any
 from gpukeras import ops
 from gpukeras.ops.core import convert_to_tensor
 from gpukeras.ops.nn import activation as _primitive
-from gpukeras.serialization_lib import lookup
+from gpukeras.saving.serialization import Catalogue, lookup, register_catalogue, serialize_object
 from gpukeras.tensor import Tensor
 
 
@@ -226,8 +226,6 @@ def serialize(activation: Callable[..., Any]) -> Any:
         if fn is activation:
             return name
     if hasattr(activation, "get_config") and not inspect.isfunction(activation):
-        from gpukeras.serialization_lib import serialize_object
-
         return serialize_object(activation, "keras.layers")
     name = getattr(activation, "__name__", None)
     if name is None:
@@ -256,3 +254,8 @@ def fused_primitive(fn: Any) -> tuple[str, tuple] | None:
         return (_PRIMITIVE_OF[fn], ())
     except (KeyError, TypeError):
         return None
+
+
+register_catalogue(Catalogue("keras.activations", find_function=ALL_ACTIVATIONS.get,
+                             deserialize=lambda config, custom_objects=None: get(
+                                 config.get("config") or config["class_name"])))

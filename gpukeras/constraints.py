@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpukeras import ops
-from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
+from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 from gpukeras.tensor import Tensor
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -122,3 +122,6 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
     if isinstance(config, str):
         return lookup("constraint", config, ALL_CONSTRAINTS, custom_objects)()
     return deserialize_object("constraint", config, ALL_CONSTRAINTS, custom_objects)
+
+
+register_catalogue(Catalogue("keras.constraints", base=Constraint, deserialize=deserialize))

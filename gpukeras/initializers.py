@@ -12,7 +12,7 @@ from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras import random as _random
-from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
+from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 
 
 class Initializer:
@@ -315,3 +315,6 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
     if isinstance(config, str):
         return lookup("initializer", config, ALL_INITIALIZERS, custom_objects)()
     return deserialize_object("initializer", config, ALL_INITIALIZERS, custom_objects)
+
+
+register_catalogue(Catalogue("keras.initializers", base=Initializer, deserialize=deserialize))

@@ -17,7 +17,14 @@ from gpukeras import backend as _backend
 from gpukeras import ops
 from gpukeras.activations import log_softmax, softmax, softplus
 from gpukeras.ops.core import convert_to_tensor
-from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object, unknown_name_error
+from gpukeras.saving.serialization import (
+    Catalogue,
+    deserialize_object,
+    lookup,
+    register_catalogue,
+    serialize_object,
+    unknown_name_error,
+)
 from gpukeras.tensor import Tensor
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -555,6 +562,23 @@ def get(identifier: Any) -> Loss | None:
                      f"a config dict or a callable.")
 
 
+def target_kind(loss: Any) -> str | None:
+    """How a built-in loss reads its targets: "sparse" (integer class labels, one fewer axis than the
+    output), "dense" (the output's shape), or None for a loss gpukeras does not know (not checked)."""
+    fn = loss.fn if isinstance(loss, LossFunctionWrapper) else None
+    if isinstance(loss, SparseCategoricalCrossentropy) or fn is sparse_categorical_crossentropy:
+        return "sparse"
+    if type(loss).__module__ == __name__ and (fn is None or fn in _FUNCTIONS.values()):
+        return "dense"
+    return None
+
+
+def ignored_label(loss: Any) -> int | None:
+    """The `ignore_class` of a sparse cross-entropy (labels equal to it are not counted), else None."""
+    found = getattr(loss, "ignore_class", None)
+    return found if found is not None else getattr(loss, "_fn_kwargs", {}).get("ignore_class")
+
+
 def binary_or_sparse(y_true_shape: Any, y_pred_shape: Any) -> tuple[bool, bool]:
     """Keras's shape rule: binary when y_pred ends in 1; sparse when y_true has lower rank (or ends in 1)."""
     t, p = tuple(y_true_shape), tuple(y_pred_shape)
@@ -605,3 +629,7 @@ def _snake(name: str) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
+
+
+register_catalogue(Catalogue("keras.losses", base=Loss, deserialize=deserialize,
+                             find_function=lambda name: _FUNCTIONS.get(name) or _ALIASES.get(name)))

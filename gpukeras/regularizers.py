@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from gpukeras import ops
-from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
+from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 from gpukeras.tensor import Tensor
 
 
@@ -150,3 +150,6 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
     if isinstance(config, str):
         return lookup("regularizer", config, ALL_REGULARIZERS, custom_objects)()
     return deserialize_object("regularizer", config, ALL_REGULARIZERS, custom_objects)
+
+
+register_catalogue(Catalogue("keras.regularizers", base=Regularizer, deserialize=deserialize))

@@ -144,13 +144,19 @@ class Variable(Tensor):
         return out.copy() if out is self.data or out.base is not None else out
 
     def assign(self, value: Any) -> Variable:
-        """Write `value` into the variable in place; its shape must match."""
+        """Write `value` into the variable in place; its shape must match.
+
+        Inside `assignment_batch()` the shape is checked now and the write waits for `commit()`.
+        """
         data = value.data if isinstance(value, Tensor) else value
-        data = _backend.active.asarray(data, dtype=self.data.dtype)
-        if tuple(data.shape) != self.shape:
-            raise ValueError(f"Cannot assign a value of shape {tuple(data.shape)} to variable "
-                             f"{self.path!r} of shape {self.shape}.")
-        _backend.active.assign(self.data, data)
+        shape = tuple(data.shape) if hasattr(data, "shape") else np.shape(data)
+        if shape != self.shape:
+            raise ValueError(f"Variable {self.path!r} has shape {self.shape}; cannot assign a value of shape "
+                             f"{shape}.")
+        if _pending is not None:
+            _pending.append((self, value))
+            return self
+        _backend.active.assign(self.data, _backend.active.asarray(data, dtype=self.data.dtype))
         return self
 
     def assign_add(self, delta: Any) -> Variable:
@@ -161,6 +167,32 @@ class Variable(Tensor):
 
     def __repr__(self) -> str:
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.numpy()!r}>"
+
+
+_pending: list[tuple[Variable, Any]] | None = None
+
+
+class assignment_batch:
+    """All-or-nothing writes: inside the block `Variable.assign` only checks and records; `commit()`
+    then performs every recorded write. Loading weights uses it so a bad shape anywhere leaves every
+    variable as it was."""
+
+    def __enter__(self) -> assignment_batch:
+        global _pending
+        self._outer = _pending
+        self.writes: list[tuple[Variable, Any]] = []
+        _pending = self.writes
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _pending
+        _pending = self._outer
+
+    def commit(self) -> None:
+        """Perform the recorded writes (call it after the block, once nothing raised)."""
+        for var, value in self.writes:
+            var.assign(value)
+        self.writes = []
 
 
 def _default_dtype(value: Any) -> str:

@@ -1,9 +1,11 @@
 """gpukeras.layers: the Keras layers."""
 
+from gpukeras.keras_tensor import KerasTensor
 from gpukeras.layers.activation import Activation
 from gpukeras.layers.convolution import Conv1D, Conv2D, Conv3D
 from gpukeras.layers.dense import Dense
 from gpukeras.layers.dropout import Dropout
+from gpukeras.layers.input_layer import Input, InputLayer
 from gpukeras.layers.layer import Layer
 from gpukeras.layers.merging import Add, Concatenate
 from gpukeras.layers.normalization import BatchNormalization, LayerNormalization
@@ -22,7 +24,7 @@ from gpukeras.layers.pooling import (
     MaxPooling3D,
 )
 from gpukeras.layers.reshaping import Flatten, Reshape
-from gpukeras.layers.symbolic import Input, InputLayer, KerasTensor
+from gpukeras.saving.serialization import Catalogue, register_catalogue
 
 __all__ = ["Activation", "Add", "Concatenate", "Dense", "Dropout", "Flatten", "Input", "InputLayer",
            "KerasTensor", "Layer", "Reshape"]
@@ -30,3 +32,12 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNo
             "Conv3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",
             "MaxPooling2D", "MaxPooling3D"]
+
+
+def _find_layer(name: str) -> type | None:
+    """The built-in layer class called `name` (what a config's class_name refers to)."""
+    found = globals().get(name)
+    return found if isinstance(found, type) and issubclass(found, Layer) else None
+
+
+register_catalogue(Catalogue("keras.layers", base=Layer, find_class=_find_layer))

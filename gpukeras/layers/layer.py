@@ -1,15 +1,26 @@
-"""The Layer base class: weights, build-on-first-call, nested tracking, config round-trip."""
+"""The Layer base class: weights, build-on-first-call, nested tracking, config and saving round-trips.
+
+A layer is also what a saved file is made of (Keras 3's protocol, walked by gpukeras.saving):
+`get_config`/`from_config` give its constructor arguments, `get_build_config`/`build_from_config`
+its input shape, `save_own_variables`/`load_own_variables` its weights, and `_saveable_children`
+the sub-layers stored under it, by the attribute that holds them.
+"""
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
+from gpukeras import constraints, initializers, regularizers
+from gpukeras.autodiff import stop_recording
+from gpukeras.keras_tensor import CallNode, KerasTensor, any_symbolic
+from gpukeras.layers.config_compat import LAYER_EXTRA_KWARGS, normalize_config
 from gpukeras.ops.core import to_backend_array
-from gpukeras.tensor import Tensor, Variable
+from gpukeras.tensor import Tensor, Variable, assignment_batch
+from gpukeras.tree import listify_shapes, map_shapes, map_structure, tuplify_shapes
 
 _name_counts: dict[str, int] = {}
 
@@ -34,14 +45,57 @@ def unique_name(prefix: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
+# ---------------------------------------------------------------------- the framework's own attributes
+_framework_attrs: dict[type, frozenset[str]] = {}
+_building_reference = False
+
+
+def framework_attributes(cls: type) -> frozenset[str]:
+    """Names the framework itself gives instances of `cls`: tracking and saving never treat them as
+    the user's sub-layers.
+
+    Derived, not listed: every name a fresh instance of the nearest framework base (the classes
+    defining `_reference_instance`: Layer, Model, Sequential, Functional) has, so a cache the
+    framework adds later is skipped without anyone remembering to list it.
+    """
+    found = _framework_attrs.get(cls)
+    if found is None:
+        base = next(c for c in cls.__mro__ if "_reference_instance" in c.__dict__)
+        found = _framework_attrs.get(base)
+        if found is None:
+            global _building_reference
+            _building_reference = True
+            try:
+                found = frozenset(dir(base._reference_instance()))
+            finally:
+                _building_reference = False
+            _framework_attrs[base] = found
+        _framework_attrs[cls] = found
+    return found
+
+
+def layers_in(value: Any) -> list[Layer]:
+    """The layers held by an attribute value: the value itself, or those inside a list, tuple or dict."""
+    if isinstance(value, Layer):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [layer for item in value for layer in layers_in(item)]
+    if isinstance(value, dict):
+        return [layer for item in value.values() for layer in layers_in(item)]
+    return []
+
+
+def _private_last(name: str) -> str:
+    return f"~{name}" if name.startswith("_") else name
+
+
 class Layer:
     """Base of every layer: subclasses validate in __init__, make weights in build, compute in call."""
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
                  autocast: bool = True, input_dim: int | None = None, input_shape: Any = None,
                  batch_input_shape: Any = None, batch_size: int | None = None, **kwargs: Any):
-        allowed = {"activity_regularizer", "weights", "input_length", "dynamic"}
-        unknown = set(kwargs) - allowed
+        unknown = set(kwargs) - LAYER_EXTRA_KWARGS
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): {sorted(unknown)}.")
         if name is not None and not isinstance(name, str):
@@ -56,11 +110,7 @@ class Layer:
         self._layers: list[Layer] = []
         self._losses: list[Tensor] = []
         self._build_shape: Any = None
-        self.activity_regularizer = None
-        if kwargs.get("activity_regularizer") is not None:
-            from gpukeras import regularizers
-
-            self.activity_regularizer = regularizers.get(kwargs["activity_regularizer"])
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
@@ -70,15 +120,20 @@ class Layer:
         self._declared_input_shape = tuple(input_shape) if input_shape is not None else None
         self._declared_batch_size = batch_size
 
+    @staticmethod
+    def _reference_instance() -> Layer:
+        """A bare layer: its attribute names are the framework's (see `framework_attributes`)."""
+        return Layer(name="reference")
+
     # ------------------------------------------------------------------ tracking
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, Layer) and name != "_owner" and "_layers" in self.__dict__:
-            if all(value is not layer for layer in self._layers):
-                self._layers.append(value)
-        elif isinstance(value, (list, tuple)) and "_layers" in self.__dict__ and not name.startswith("_"):
-            for item in value:
-                if isinstance(item, Layer) and all(item is not layer for layer in self._layers):
-                    self._layers.append(item)
+        """Track sub-layers assigned to attributes (alone or in lists, tuples and dicts), as Keras does."""
+        if not _building_reference and "_layers" in self.__dict__:
+            held = layers_in(value)
+            if held and name not in framework_attributes(type(self)):
+                for layer in held:
+                    if all(layer is not known for known in self._layers):
+                        self._layers.append(layer)
         super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ weights
@@ -86,8 +141,6 @@ class Layer:
                    dtype: Any = None, trainable: bool = True, regularizer: Any = None,
                    constraint: Any = None, name: str | None = None, **kwargs: Any) -> Variable:
         """Create, initialize and track a weight of this layer."""
-        from gpukeras import constraints, initializers, regularizers
-
         shape = tuple(int(d) for d in (shape or ()))
         init = initializers.get(initializer)
         name = name or f"variable_{len(self._variables)}"
@@ -147,13 +200,10 @@ class Layer:
         own = self.weights
         if len(weights) != len(own):
             raise ValueError(f"Layer {self.name!r} expects {len(own)} weight arrays, got {len(weights)}.")
-        arrays = [to_backend_array(w, dtype=v.dtype) for w, v in zip(weights, own)]
-        for var, arr in zip(own, arrays):
-            if tuple(arr.shape) != var.shape:
-                raise ValueError(f"Weight {var.path!r} has shape {var.shape}, "
-                                 f"the provided array has shape {tuple(arr.shape)}.")
-        for var, arr in zip(own, arrays):
-            var.assign(arr)
+        with assignment_batch() as batch:
+            for var, value in zip(own, weights):
+                var.assign(value)
+        batch.commit()
 
     def count_params(self) -> int:
         if not self.built:
@@ -204,10 +254,8 @@ class Layer:
             self._initial_weights = None
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        if _any_symbolic(inputs):
-            from gpukeras.layers.symbolic import call_symbolic
-
-            return call_symbolic(self, inputs, args, kwargs)
+        if type(inputs) is not Tensor and any_symbolic(inputs):
+            return self._symbolic_call(inputs, args, kwargs)
         if "training" in kwargs and not _call_accepts_training(type(self)):
             del kwargs["training"]  # Keras passes `training` only to calls that take it
         if type(inputs) is not Tensor:
@@ -222,11 +270,34 @@ class Layer:
                 self._losses.append(self.activity_regularizer(out))
         return outputs
 
+    def _symbolic_call(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
+        """Call on KerasTensors: build, infer the output shapes, record the node of the functional graph."""
+        shapes = map_structure(lambda t: t.shape, inputs)
+        if not self.built:
+            self._build_for(shapes)
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            out_shapes = self.compute_output_shape(shapes)
+        else:
+            out_shapes = self._trace_output_shape(shapes, args, kwargs)
+        node = CallNode(self, inputs, args, kwargs, None)
+        outputs = map_shapes(lambda s: KerasTensor(s, self.dtype, name=self.name, node=node), out_shapes)
+        node.outputs = outputs
+        return outputs
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for `input_shape`; the default traces `call` on a small zero batch."""
-        from gpukeras.layers.symbolic import trace_output_shape
+        return self._trace_output_shape(input_shape)
 
-        return trace_output_shape(self, input_shape)
+    def _trace_output_shape(self, input_shape: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        """Run `call` on a zero batch of size 2 to learn the output shape(s)."""
+        zeros = _backend.active.zeros
+        dummies = map_shapes(lambda s: Tensor(zeros(tuple(2 if d is None else d for d in s), dtype=self.dtype)),
+                             input_shape)
+        with stop_recording():
+            saved = self._losses
+            out = self.call(dummies, *args, **(kwargs or {}))
+            self._losses = saved
+        return map_structure(lambda t: (None,) + tuple(t.shape[1:]), out)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
@@ -237,7 +308,56 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        return cls(**config)
+        """The layer `get_config` describes (configs written by Keras 3.x and tf.keras 2 too)."""
+        try:
+            return cls(**normalize_config(cls, config, Layer))
+        except TypeError as e:
+            raise TypeError(f"{cls.__name__} could not be rebuilt from its config: {e}") from e
+
+    # ------------------------------------------------------------------ saving (Keras 3's protocol)
+    def get_build_config(self) -> dict[str, Any] | None:
+        """`{"input_shape": ...}` once built, so loading can create the weights before filling them."""
+        if self._build_shape is None:
+            return None
+        return {"input_shape": listify_shapes(self._build_shape)}
+
+    def build_from_config(self, config: Mapping[str, Any]) -> None:
+        """Create the weights for the input shape `get_build_config` recorded."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None:
+            self._build_for(tuplify_shapes(shape))
+
+    def _own_saved_variables(self) -> list[Variable]:
+        """This layer's own variables in Keras 3's saved order: those created trainable first."""
+        frozen = self._always_frozen
+        return [v for v in self._variables if id(v) not in frozen] + [v for v in self._variables if id(v) in frozen]
+
+    def save_own_variables(self, store: MutableMapping[str, Any]) -> None:
+        """Write this layer's own variables (not its sub-layers') as store["0"], store["1"], ..."""
+        for i, var in enumerate(self._own_saved_variables()):
+            store[str(i)] = var.numpy()
+
+    def load_own_variables(self, store: Mapping[str, Any]) -> None:
+        """Assign store["0"], store["1"], ... to this layer's own variables (shapes are checked)."""
+        variables = self._own_saved_variables()
+        if len(store) != len(variables):
+            if not variables and not self.built:
+                raise ValueError(f"Layer {self.name!r} is not built, so it has no variables yet, but the file "
+                                 f"holds {len(store)} for it. Build it before loading (call it on data, or give "
+                                 "the model an Input).")
+            raise ValueError(f"Layer {self.name!r} expects {len(variables)} variables "
+                             f"{[v.name for v in variables]}, but the file holds {len(store)}.")
+        for i, var in enumerate(variables):
+            var.assign(store[str(i)])
+
+    def _saveable_children(self) -> Iterator[tuple[str, Any]]:
+        """(attribute, sub-layer or container of sub-layers) pairs a saved file nests under this layer,
+        public attributes first, then private ones, each group alphabetically (Keras 3's order)."""
+        skip = framework_attributes(type(self))
+        attrs = vars(self)
+        for attr in sorted(attrs, key=_private_last):
+            if attr not in skip and not attr.startswith("__") and layers_in(attrs[attr]):
+                yield attr, attrs[attr]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
@@ -254,20 +374,6 @@ def _call_accepts_training(cls: type) -> bool:
         known = _accepts_training[cls] = "training" in params or any(
             p.kind is p.VAR_KEYWORD for p in params.values())
     return known
-
-
-def _any_symbolic(x: Any) -> bool:
-    if type(x) is Tensor:  # the common case inside a training step
-        return False
-    from gpukeras.layers.symbolic import KerasTensor
-
-    if isinstance(x, KerasTensor):
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(_any_symbolic(v) for v in x)
-    if isinstance(x, dict):
-        return any(_any_symbolic(v) for v in x.values())
-    return False
 
 
 def _to_tensors(x: Any) -> Any:

@@ -50,7 +50,7 @@ from gpukeras.metrics.wrappers import (
     SquaredHinge,
     cosine_similarity,
 )
-from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
+from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 
 binary_crossentropy = _losses.binary_crossentropy
 categorical_crossentropy = _losses.categorical_crossentropy
@@ -192,3 +192,7 @@ def get_for_compile(identifier: Any, y_true_shape: Any, y_pred_shape: Any, loss:
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]
+
+
+register_catalogue(Catalogue("keras.metrics", base=Metric, deserialize=deserialize,
+                             find_function={fn.__name__: fn for fn in _FUNCTIONS}.get))

@@ -1,19 +1,31 @@
-"""Functional models: a graph of layer calls from `Input`s to outputs, run in topological order."""
+"""Functional models: a graph of layer calls from `Input`s to outputs, run in topological order.
+
+The config of a functional model lists every layer once (in Keras 3's `operations` order) with the
+calls made in the model as `inbound_nodes`: `{"args": [...], "kwargs": {...}}`, where a symbolic
+input is `{"class_name": "__keras_tensor__", "config": {"shape", "dtype", "keras_history": [layer,
+node, index]}}`. `node` counts only that layer's calls inside this model. tf.keras 2's list form
+`[[["layer", node, index, {kwargs}], ...]]` is read too.
+"""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from gpukeras.layers.symbolic import CallNode, InputLayer, KerasTensor, flatten, map_structure
+from gpukeras.keras_tensor import CallNode, KerasTensor
+from gpukeras.layers.input_layer import InputLayer
+from gpukeras.layers.layer import unique_name
 from gpukeras.models.model import Model
+from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
+from gpukeras.tree import flatten, map_structure
 
 
 class Functional(Model):
     """`Model(inputs, outputs)`: several inputs and outputs, shared layers, any DAG of calls."""
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None, trainable: bool = True, **kwargs: Any):
-        Model.__init__(self, name=name or _functional_name(), trainable=trainable, **kwargs)
+        Model.__init__(self, name=name or unique_name("functional"), trainable=trainable, **kwargs)
         for t in flatten(inputs) + flatten(outputs):
             if not isinstance(t, KerasTensor):
                 raise ValueError(f"Model inputs and outputs must be symbolic tensors from Input(...) and layer "
@@ -26,14 +38,18 @@ class Functional(Model):
             if not isinstance(t.node.layer, InputLayer):
                 raise ValueError(f"Model inputs must come straight from Input(...); {t} does not.")
         self._nodes = _topological_nodes(self.outputs, self.inputs)
-        from gpukeras.saving.config import operation_order
-
         for layer in operation_order(self.inputs, self.outputs):  # Keras 3's `layers` (and weights) order
             if all(layer is not known for known in self._layers):
                 self._layers.append(layer)
         self._takes_training = {id(n.layer): "training" in inspect.signature(n.layer.call).parameters
                                 for n in self._nodes}
         self.built = True
+
+    @staticmethod
+    def _reference_instance() -> Functional:
+        """A bare functional model: its attribute names are the framework's."""
+        source = InputLayer(shape=(1,), name="reference_input").output
+        return Functional(source, source, name="reference")
 
     @property
     def output_names(self) -> list[str]:  # type: ignore[override]
@@ -52,6 +68,12 @@ class Functional(Model):
 
     def _input_shapes(self) -> list[tuple]:
         return [t.shape for t in self.inputs]
+
+    def _input_dtypes(self) -> list[str]:
+        return [t.dtype for t in self.inputs]
+
+    def _symbolic_output_shapes(self) -> list[tuple]:
+        return [t.shape for t in self.outputs]
 
     def _build_from_data(self, xs: list[Any]) -> None:
         return
@@ -88,23 +110,31 @@ class Functional(Model):
                 computed[id(sym)] = val
         return map_structure(lambda t: computed[id(t)], self._outputs_struct)
 
-
+    # ------------------------------------------------------------------ config and saving
     def get_config(self) -> dict[str, Any]:
-        from gpukeras.saving.config import functional_get_config
-
-        return functional_get_config(self)
+        """Keras 3's functional config: layers with `inbound_nodes`, `input_layers`, `output_layers`."""
+        return _graph_config(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Functional:
-        from gpukeras.saving.config import functional_from_config
+        return Functional.from_graph_config(cls, config, custom_objects)
 
-        return functional_from_config(cls, config, custom_objects)
+    @staticmethod
+    def from_graph_config(cls: type, config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None
+                          ) -> Any:
+        """Rebuild a functional model of class `cls` by replaying the recorded layer calls."""
+        inputs, outputs = _replay_graph(config, custom_objects)
+        return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+    def get_build_config(self) -> dict[str, Any]:
+        return {"input_shape": None}  # what Keras 3 writes: the graph itself fixes the shapes
+
+    def _saveable_children(self) -> Iterator[tuple[str, Any]]:
+        yield "layers", self.layers
+        yield from super()._saveable_children()
 
 
-def _functional_name() -> str:
-    from gpukeras.layers.layer import unique_name
-
-    return unique_name("functional")
+Model._functional_class = Functional
 
 
 def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> list[CallNode]:
@@ -134,3 +164,187 @@ def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) ->
         visit(t.node)
     return order
 
+
+def operation_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Any]:
+    """Layers of the graph in Keras 3's order (`map_graph`): deepest first, ties by DFS discovery."""
+    finished: set[int] = set()
+    in_progress: set[int] = set()
+    ordered_nodes: list[CallNode] = []
+    op_index: dict[int, int] = {}
+    ops: dict[int, Any] = {}
+    input_ids = {id(t) for t in inputs}
+
+    def visit(tensor: KerasTensor) -> None:
+        node = tensor.node
+        if node is None or id(node) in finished:
+            return
+        if not isinstance(node.layer, InputLayer) and id(tensor) in input_ids:
+            finished.add(id(node))
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"Tensor {tensor} from layer {node.layer.name!r} is part of a cycle.")
+        op_index.setdefault(id(node.layer), len(op_index))
+        ops[id(node.layer)] = node.layer
+        in_progress.add(id(node))
+        if not isinstance(node.layer, InputLayer):
+            for t in node.input_tensors():
+                if isinstance(t, KerasTensor):
+                    visit(t)
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        ordered_nodes.append(node)
+
+    for t in outputs:
+        visit(t)
+    node_ids = {id(n) for n in ordered_nodes}
+    node_depth: dict[int, int] = {}
+    op_depth: dict[int, int] = {}
+    for node in reversed(ordered_nodes):
+        depth = node_depth.setdefault(id(node), 0)
+        depth = max(depth, op_depth.get(id(node.layer), 0))
+        op_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        for t in node.input_tensors():
+            if isinstance(t, KerasTensor) and t.node is not None and id(t.node) in node_ids:
+                node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    for t in inputs:
+        layer = t.node.layer
+        if id(layer) not in op_depth and isinstance(layer, InputLayer):
+            op_depth[id(layer)] = 0
+            op_index[id(layer)] = -1
+            ops[id(layer)] = layer
+    return sorted(ops.values(), key=lambda op: (-op_depth[id(op)], op_index[id(op)]))
+
+
+def _graph_config(model: Functional) -> dict[str, Any]:
+    """The layers with the calls made inside `model` as `inbound_nodes`, and the input/output tensors."""
+    nodes_of: dict[int, list[CallNode]] = {}
+    for node in model._nodes:
+        nodes_of.setdefault(id(node.layer), []).append(node)
+    for t in model.inputs:  # unused inputs still have their InputLayer node
+        nodes_of.setdefault(id(t.node.layer), [t.node])
+    position: dict[int, tuple[str, int]] = {}
+    for layer_nodes in nodes_of.values():
+        for i, node in enumerate(layer_nodes):
+            position[id(node)] = (node.layer.name, i)
+
+    def history(t: KerasTensor) -> list[Any]:
+        name, index = position[id(t.node)]
+        return [name, index, next(i for i, o in enumerate(flatten(t.node.outputs)) if o is t)]
+
+    def tensor_config(x: Any) -> Any:
+        if isinstance(x, KerasTensor):
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(x.shape), "dtype": x.dtype, "keras_history": history(x)}}
+        return serialize_keras_object(x)
+
+    layer_configs = []
+    for layer in model.layers:
+        entry = serialize_keras_object(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": [map_structure(tensor_config, node.inputs)] + [map_structure(tensor_config, a)
+                                                                    for a in node.args],
+             "kwargs": {k: map_structure(tensor_config, v) for k, v in node.kwargs.items()}}
+            for node in nodes_of.get(id(layer), []) if not isinstance(layer, InputLayer)]
+        layer_configs.append(entry)
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": layer_configs,
+        "input_layers": _map_leaves(history, model._inputs_struct),
+        "output_layers": _map_leaves(history, model._outputs_struct),
+    }
+
+
+def _map_leaves(fn: Any, struct: Any) -> Any:
+    if isinstance(struct, KerasTensor):
+        return fn(struct)
+    if isinstance(struct, dict):
+        return {k: _map_leaves(fn, v) for k, v in struct.items()}
+    return [_map_leaves(fn, v) for v in struct]
+
+
+class _NotReady(Exception):
+    """A node refers to a layer call that has not been replayed yet."""
+
+
+def _replay_graph(config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None) -> tuple[Any, Any]:
+    """Recreate the layers of a functional config and call them as recorded; returns (inputs, outputs)."""
+    created: dict[str, Any] = {}
+    outputs_of: dict[str, list[Any]] = {}
+    pending: dict[str, list[Any]] = {}
+    order: list[str] = []
+    for layer_data in config["layers"]:
+        name = layer_data.get("name") or (layer_data.get("config") or {}).get("name")
+        layer = deserialize_keras_object({k: v for k, v in layer_data.items() if k not in ("name", "inbound_nodes")},
+                                         custom_objects)
+        created[name] = layer
+        order.append(name)
+        outputs_of[name] = [layer.output] if isinstance(layer, InputLayer) else []
+        pending[name] = list(layer_data.get("inbound_nodes") or [])
+
+    def get_tensor(layer_name: str, node_index: int, tensor_index: int) -> Any:
+        if layer_name not in created:
+            raise ValueError(f"Invalid functional config: unknown layer {layer_name!r}.")
+        calls = outputs_of[layer_name]
+        if node_index >= len(calls):
+            raise _NotReady
+        return flatten(calls[node_index])[tensor_index]
+
+    def revive(x: Any) -> Any:
+        if isinstance(x, Mapping) and x.get("class_name") == "__keras_tensor__":
+            return get_tensor(*x["config"]["keras_history"][:3])
+        if isinstance(x, Mapping) and not ("class_name" in x and "config" in x):
+            return {k: revive(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [revive(v) for v in x]
+        return deserialize_keras_object(x, custom_objects)
+
+    def call(name: str, node_data: Any) -> None:
+        layer = created[name]
+        if isinstance(node_data, list):  # tf.keras 2: [[layer, node, tensor, kwargs], ...]
+            tensors = [get_tensor(*entry[:3]) for entry in node_data]
+            kwargs = dict(node_data[0][3]) if node_data and len(node_data[0]) > 3 else {}
+            args = [tensors[0] if len(tensors) == 1 else tensors]
+        else:
+            args = revive(list(node_data.get("args") or []))
+            kwargs = revive(dict(node_data.get("kwargs") or {}))
+        if not args:
+            raise ValueError(f"Invalid functional config: a call of layer {name!r} has no inputs.")
+        outputs_of[name].append(layer(*args, **kwargs))
+
+    while any(pending.values()):
+        progressed = False
+        for name in order:
+            while pending[name]:
+                try:
+                    call(name, pending[name][0])
+                except _NotReady:
+                    break
+                pending[name].pop(0)
+                progressed = True
+        if not progressed:
+            stuck = {n: len(p) for n, p in pending.items() if p}
+            raise ValueError(f"Invalid functional model config: the graph has loops or disconnected nodes; "
+                             f"unresolved calls: {stuck}.")
+
+    def map_tensors(struct: Any) -> Any:
+        if isinstance(struct, list) and len(struct) == 3 and isinstance(struct[0], str):
+            return get_tensor(*struct)
+        if isinstance(struct, dict):
+            return {k: map_tensors(v) for k, v in struct.items()}
+        return [map_tensors(v) for v in struct]
+
+    inputs = map_tensors(config["input_layers"])
+    outputs = map_tensors(config["output_layers"])
+    if isinstance(inputs, list) and len(inputs) == 1 and _legacy_single(config["input_layers"]):
+        inputs = inputs[0]
+    if isinstance(outputs, list) and len(outputs) == 1 and _legacy_single(config["output_layers"]):
+        outputs = outputs[0]
+    return inputs, outputs
+
+
+def _legacy_single(struct: Any) -> bool:
+    """tf.keras 2 writes a single input as [[name, 0, 0]]: treat it as one tensor, not a list."""
+    return isinstance(struct, list) and len(struct) == 1 and isinstance(struct[0], list)

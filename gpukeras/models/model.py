@@ -2,31 +2,71 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import numpy as np
 
 from gpukeras.autodiff import stop_recording
 from gpukeras.layers.layer import Layer
+from gpukeras.models.summary import print_summary
+from gpukeras.saving import object_registry, saving_api
+from gpukeras.saving.serialization import serialize_keras_object
 from gpukeras.tensor import Tensor
 from gpukeras.trainers.trainer import Trainer
+from gpukeras.tree import map_shapes, tuplify_shapes
+
+
+def functional_arguments(args: tuple, kwargs: Mapping[str, Any]) -> bool:
+    """Whether a Model constructor call is the functional API's `Model(inputs, outputs)`."""
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+_variants: dict[type, type] = {}
+
+
+def _functional_variant(cls: type, functional: type) -> type:
+    """`cls` (a Model subclass) with the functional model mixed in, for `CustomModel(inputs, outputs)`.
+
+    Keras lets a subclass that overrides only train_step & co be built from inputs and outputs;
+    the variant keeps the subclass's methods first and takes the graph from Functional. It saves
+    under the subclass's name.
+    """
+    variant = _variants.get(cls)
+    if variant is None:
+        variant = type(cls.__name__, (cls, functional), {"__module__": cls.__module__,
+                                                          "__qualname__": cls.__qualname__})
+        object_registry.register_alias(variant, cls)
+        _variants[cls] = variant
+    return variant
 
 
 class Model(Trainer, Layer):
     """Groups layers into an object with training and inference features (Keras's keras.Model)."""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from gpukeras.models.functional import Functional
+    # The functional model class, registered by gpukeras.models.functional: `Model(inputs, outputs)`
+    # and `Model.from_config(functional_config)` build one.
+    _functional_class: type | None = None
 
-            return object.__new__(Functional)
+    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
+        functional = Model._functional_class
+        if functional_arguments(args, kwargs) and not issubclass(cls, functional):
+            return object.__new__(functional if cls is Model else _functional_variant(cls, functional))
         return object.__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any):
         if args:
             raise TypeError("Model() takes `inputs` and `outputs` (functional API) or only keyword arguments.")
+        self._init_training_state()
         Layer.__init__(self, trainable=kwargs.pop("trainable", True), name=kwargs.pop("name", None),
                        dtype=kwargs.pop("dtype", None), **kwargs)
-        self.history = None
-        self._in_fit = False
+
+    @staticmethod
+    def _reference_instance() -> Model:
+        """A bare model: its attribute names are the framework's (see `layers.layer.framework_attributes`)."""
+        return Model(name="reference")
 
     # ------------------------------------------------------------------ structure
     @property
@@ -48,10 +88,9 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length: int | None = None, positions: Any = None, print_fn: Any = None,
                 expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
-        """Print Keras's table of layers, output shapes and parameter counts."""
-        from gpukeras.models.summary import print_summary
-
-        print_summary(self, print_fn=print_fn)
+        """Print Keras's table of layers, output shapes and parameter counts (see `models.summary`)."""
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
     # ------------------------------------------------------------------ hooks for Trainer
     output_names: list[str] = []
@@ -64,6 +103,10 @@ class Model(Trainer, Layer):
 
     def _input_shapes(self) -> list[tuple] | None:
         """Per-input batch shapes (batch None) when known, for checking data before training."""
+        return None
+
+    def _symbolic_output_shapes(self) -> list[tuple] | None:
+        """Per-output batch shapes when the graph knows them without running the model."""
         return None
 
     def _build_from_data(self, xs: list[Any]) -> None:
@@ -97,44 +140,64 @@ class Model(Trainer, Layer):
     def _unflatten_outputs(self, outputs: list[Any]) -> Any:
         return outputs[0] if len(outputs) == 1 else outputs
 
+    # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable}
 
-    # ------------------------------------------------------------------ saving (gpukeras.saving)
-    def save(self, filepath: Any, overwrite: bool = True, zipped: bool | None = None, **kwargs: Any) -> None:
-        """Save the whole model to a `.keras` file (or a legacy `.h5` file)."""
-        from gpukeras.saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
-
-    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
-        """Save all weights (and optimizer state) to a `.weights.h5` file."""
-        from gpukeras.saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> None:
-        """Load weights from a `.weights.h5`, `.keras` or legacy `.h5` file."""
-        from gpukeras.saving import load_weights
-
-        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
-
-    def get_compile_config(self) -> dict[str, Any] | None:
-        """The arguments `compile` was called with, serialized (None when not compiled)."""
-        from gpukeras.saving.config import get_compile_config
-
-        return get_compile_config(self)
-
-    def compile_from_config(self, config: dict[str, Any]) -> None:
-        """Compile from `get_compile_config()`'s output and build the optimizer."""
-        from gpukeras.saving.config import compile_from_config
-
-        compile_from_config(self, config)
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Model:
+        """The model a config describes: a functional graph when the config holds one (Keras 3's rule)."""
+        functional = Model._functional_class
+        graph = all(k in config for k in ("name", "layers", "input_layers", "output_layers"))
+        if graph and (cls is Model or issubclass(cls, functional) or _takes_functional_arguments(cls)):
+            return functional.from_graph_config(cls, config, custom_objects)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(f"Unable to revive model {cls.__name__} from its config {config!r}: {e}. When "
+                            "overriding get_config(), return every argument the constructor needs, or "
+                            "override from_config().") from e
 
     def to_json(self, **kwargs: Any) -> str:
         """The model's config (as in config.json) as a JSON string."""
-        import json
+        return json.dumps(serialize_keras_object(self), **kwargs)
 
-        from gpukeras.saving.config import serialize_model
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath: Any, overwrite: bool = True, zipped: bool | None = None, **kwargs: Any) -> None:
+        """Save the whole model to a `.keras` file (or a legacy `.h5` file)."""
+        saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
-        return json.dumps(serialize_model(self), **kwargs)
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        """Save all weights (and optimizer state) to a `.weights.h5` file."""
+        saving_api.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> None:
+        """Load weights from a `.weights.h5`, `.keras` or legacy `.h5` file (all of them, or none)."""
+        saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def build_from_config(self, config: Mapping[str, Any]) -> None:
+        """Create the weights for the recorded input shape: `build` if overridden, else a zero batch forward."""
+        shape = (config or {}).get("input_shape")
+        if shape is None:
+            return
+        shape = tuplify_shapes(shape)
+        if type(self).build is not Layer.build:
+            self.build(shape)
+            return
+        zeros = map_shapes(lambda s: np.zeros((1,) + tuple(d or 1 for d in s[1:]), "float32"), shape)
+        with stop_recording():
+            self(zeros, training=False)
+
+    def _saveable_children(self) -> Iterator[tuple[str, Any]]:
+        yield from super()._saveable_children()
+        if self.compiled and hasattr(self.optimizer, "save_own_variables"):
+            yield "optimizer", self.optimizer
+
+
+def _takes_functional_arguments(cls: type) -> bool:
+    """A subclass whose constructor takes (inputs, outputs, ...) or (*args, **kwargs) revives as functional."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    kinds = {p.kind for p in params}
+    return names[:2] == ["inputs", "outputs"] or {inspect.Parameter.VAR_POSITIONAL,
+                                                  inspect.Parameter.VAR_KEYWORD} <= kinds

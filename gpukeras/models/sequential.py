@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from gpukeras.keras_tensor import KerasTensor
+from gpukeras.layers.input_layer import InputLayer
 from gpukeras.layers.layer import Layer
-from gpukeras.layers.symbolic import InputLayer, KerasTensor
 from gpukeras.models.model import Model
+from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
+from gpukeras.tree import listify_shapes
 
 
 class Sequential(Model):
@@ -16,7 +19,7 @@ class Sequential(Model):
 
     def __init__(self, layers: Sequence[Layer] | None = None, trainable: bool = True, name: str | None = None):
         super().__init__(trainable=trainable, name=name)
-        object.__setattr__(self, "_input_layer", None)  # not a tracked sub-layer
+        self._input_layer: InputLayer | None = None
         self._stack: list[Layer] = []
         self._output_shapes: dict[int, tuple] = {}
         self._takes_training: dict[int, bool] = {}
@@ -38,7 +41,7 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             if self._input_layer is not None or self._stack:
                 raise ValueError("Sequential: an Input can only be the first thing added.")
-            object.__setattr__(self, "_input_layer", layer)
+            self._input_layer = layer
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}: {layer!r}.")
@@ -47,8 +50,7 @@ class Sequential(Model):
         if any(layer.name == existing.name for existing in self._stack):
             raise ValueError(f"Sequential already has a layer named {layer.name!r}; layer names must be unique.")
         if not self._stack and self._input_layer is None and layer._declared_input_shape is not None:
-            object.__setattr__(self, "_input_layer", InputLayer(shape=layer._declared_input_shape,
-                                                                batch_size=layer._declared_batch_size))
+            self._input_layer = InputLayer(shape=layer._declared_input_shape, batch_size=layer._declared_batch_size)
         self._stack.append(layer)
         self._layers.append(layer)
         self._takes_training[id(layer)] = "training" in inspect.signature(layer.call).parameters
@@ -75,7 +77,7 @@ class Sequential(Model):
             input_shape = self._input_layer.batch_shape
         input_shape = tuple(input_shape)
         if self._input_layer is None or self._input_layer.batch_shape[1:] != input_shape[1:]:
-            object.__setattr__(self, "_input_layer", InputLayer(batch_shape=(None,) + input_shape[1:]))
+            self._input_layer = InputLayer(batch_shape=(None,) + input_shape[1:])
         tensor = self._input_layer.output
         for layer in self._stack:
             tensor = layer(tensor)
@@ -106,19 +108,39 @@ class Sequential(Model):
     def inputs(self) -> list[KerasTensor] | None:
         return [self._input_layer.output] if self._input_layer is not None else None
 
-    def get_config(self) -> dict[str, Any]:
-        from gpukeras.layers.serialization import serialize_layer
+    def _input_dtypes(self) -> list[str] | None:
+        return [self._input_layer.dtype] if self._input_layer is not None else None
 
-        layers = [serialize_layer(layer) for layer in self._stack]
+    def _symbolic_output_shapes(self) -> list[tuple] | None:
+        shape = self._output_shapes.get(id(self._stack[-1])) if self.built and self._stack else None
+        return None if shape is None else [shape]
+
+    def get_config(self) -> dict[str, Any]:
+        layers = [serialize_keras_object(layer) for layer in self._stack]
         if self._input_layer is not None:
-            layers.insert(0, serialize_layer(self._input_layer))
-        return {"name": self.name, "trainable": self.trainable, "layers": layers}
+            layers.insert(0, serialize_keras_object(self._input_layer))
+        config = {"name": self.name, "trainable": self.trainable, "layers": layers}
+        if self.built and self._input_layer is not None:
+            config["build_input_shape"] = listify_shapes(self._input_layer.batch_shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Sequential:
-        from gpukeras.layers.serialization import deserialize_layer
-
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config["layers"]:
-            model.add(deserialize_layer(layer_config, custom_objects))
+            model.add(deserialize_keras_object(layer_config, custom_objects))
         return model
+
+    @staticmethod
+    def _reference_instance() -> Sequential:
+        """A bare Sequential: its attribute names are the framework's."""
+        return Sequential(name="reference")
+
+    def get_build_config(self) -> dict[str, Any] | None:
+        if not (self.built and self._input_layer is not None):
+            return None
+        return {"input_shape": listify_shapes(self._input_layer.batch_shape)}
+
+    def _saveable_children(self) -> Iterator[tuple[str, Any]]:
+        yield "layers", self.layers
+        yield from super()._saveable_children()

@@ -13,7 +13,7 @@ from gpukeras.optimizers.lion import Lion
 from gpukeras.optimizers.optimizer import Optimizer
 from gpukeras.optimizers.rmsprop import RMSprop
 from gpukeras.optimizers.sgd import SGD
-from gpukeras.serialization_lib import deserialize_object, lookup, serialize_object
+from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 
 _CLASSES: dict[str, type] = {
     c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl)
@@ -56,3 +56,6 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
 
 __all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "Optimizer",
            "RMSprop", "deserialize", "get", "schedules", "serialize"]
+
+
+register_catalogue(Catalogue("keras.optimizers", base=Optimizer, deserialize=deserialize))

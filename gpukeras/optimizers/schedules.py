@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
-from gpukeras.serialization_lib import deserialize_object, serialize_object
+from gpukeras.saving.serialization import Catalogue, deserialize_object, register_catalogue, serialize_object
 from gpukeras.tensor import Tensor
 
 
@@ -204,3 +204,6 @@ def serialize(schedule: LearningRateSchedule) -> dict[str, Any] | None:
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> LearningRateSchedule:
     """Inverse of `serialize`."""
     return deserialize_object("learning rate schedule", config, _CLASSES, custom_objects)
+
+
+register_catalogue(Catalogue("keras.optimizers.schedules", base=LearningRateSchedule, deserialize=deserialize))

@@ -16,6 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from gpukeras.saving import object_registry
+from gpukeras.saving.keras_archive import atomic_write
+from gpukeras.saving.serialization import SafeModeScope, check_safe, deserialize_keras_object, serialize_keras_object
+from gpukeras.tensor import assignment_batch
+from gpukeras.version import __version__
+
 
 def _attr_str(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else str(value)
@@ -27,16 +33,17 @@ def _names(group: Any, attr: str) -> list[str]:
 
 def layer_weights(layer: Any) -> list[Any]:
     """A layer's weights in tf.keras 2's saved order (trainable first, then non-trainable)."""
-    from gpukeras.saving.weights_h5 import own_variables
-
-    if getattr(layer, "_layers", None):
+    if layer._layers:
         return [w for w in layer.weights if w.trainable] + [w for w in layer.weights if not w.trainable]
-    return own_variables(layer)
+    return layer._own_saved_variables()
 
 
 def load_legacy_weights(model: Any, h5file: Any, skip_mismatch: bool = False, by_name: bool = False,
                         source: str = "") -> None:
-    """Assign weights from a tf.keras 2 group (`model_weights` or a weights-only file's root)."""
+    """Assign weights from a tf.keras 2 group (`model_weights` or a weights-only file's root).
+
+    All or nothing: every layer is checked against the file before any weight is written.
+    """
     group = h5file["model_weights"] if "model_weights" in h5file else h5file
     if "layer_names" not in group.attrs:
         raise ValueError(f"{source!r} is not a Keras HDF5 weights file: no 'layer_names' attribute.")
@@ -54,35 +61,38 @@ def load_legacy_weights(model: Any, h5file: Any, skip_mismatch: bool = False, by
             raise ValueError(f"Cannot load weights from {source!r}: the file holds weights for {len(saved)} layers "
                              f"but the model has {len(layers)} layers with weights.")
         pairs = [(layer, name, arrays) for layer, (name, arrays) in zip(layers, saved)]
-    for layer, name, arrays in pairs:
-        if layer is None:
-            continue
-        variables = layer_weights(layer)
-        problem = None
-        if len(variables) != len(arrays):
-            problem = f"layer {layer.name!r} expects {len(variables)} weights, the file has {len(arrays)} for {name!r}"
-        else:
-            for var, arr in zip(variables, arrays):
-                if tuple(var.shape) != tuple(arr.shape):
-                    problem = (f"weight {var.path!r} has shape {tuple(var.shape)}, the file has {tuple(arr.shape)} "
-                               f"for layer {name!r}")
-                    break
-        if problem:
-            if skip_mismatch:
-                warnings.warn(f"Skipping loading weights for layer {layer.name!r}: {problem}.", stacklevel=2)
-                continue
-            raise ValueError(f"Cannot load weights from {source!r}: {problem}.")
+    with assignment_batch() as batch:
+        for layer, name, arrays in pairs:
+            if layer is not None:
+                _check_layer(layer, name, arrays, skip_mismatch, source)
+    batch.commit()
+
+
+def _check_layer(layer: Any, name: str, arrays: list[np.ndarray], skip_mismatch: bool, source: str) -> None:
+    """Queue one layer's writes in the open assignment batch, or skip / refuse it on a mismatch."""
+    variables = layer_weights(layer)
+    problem = None
+    if len(variables) != len(arrays):
+        problem = f"layer {layer.name!r} expects {len(variables)} weights, the file has {len(arrays)} for {name!r}"
+    else:
         for var, arr in zip(variables, arrays):
-            var.assign(arr)
+            if tuple(var.shape) != tuple(arr.shape):
+                problem = (f"weight {var.path!r} has shape {tuple(var.shape)}, the file has {tuple(arr.shape)} "
+                           f"for layer {name!r}")
+                break
+    if problem:
+        if not skip_mismatch:
+            raise ValueError(f"Cannot load weights from {source!r}: {problem}.")
+        warnings.warn(f"Skipping loading weights for layer {layer.name!r}: {problem}.", stacklevel=3)
+        return
+    for var, arr in zip(variables, arrays):
+        var.assign(arr)
 
 
 def load_legacy_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
                       safe_mode: bool = True) -> Any:
     """Rebuild, fill and (optionally) compile a model from a tf.keras 2 whole-model `.h5` file."""
     import h5py
-
-    from gpukeras.saving import object_registry
-    from gpukeras.saving.serialization import SafeModeScope, check_safe, deserialize_keras_object
 
     try:
         f = h5py.File(filepath, "r")
@@ -109,17 +119,14 @@ def load_legacy_model(filepath: str, custom_objects: Mapping[str, Any] | None = 
 
 def _compile_from_training_config(model: Any, training: Mapping[str, Any],
                                   custom_objects: Mapping[str, Any] | None) -> None:
-    from gpukeras import optimizers
-    from gpukeras.saving.serialization import deserialize_keras_object
-
     try:
         opt_config = dict(training.get("optimizer_config") or {"class_name": "RMSprop", "config": {}})
         inner = {k: v for k, v in dict(opt_config.get("config") or {}).items()
                  if k not in ("jit_compile", "is_legacy_optimizer", "decay")}
         if "lr" in inner:
             inner.setdefault("learning_rate", inner.pop("lr"))
-        optimizer = optimizers.deserialize({"class_name": opt_config["class_name"], "config": inner},
-                                           custom_objects=dict(custom_objects or {}))
+        optimizer = deserialize_keras_object({"module": "keras.optimizers", "class_name": opt_config["class_name"],
+                                              "config": inner}, custom_objects)
 
         def plain(value: Any) -> Any:  # tf.keras 2 wraps metrics per output in lists
             if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
@@ -164,20 +171,14 @@ def save_legacy_model(model: Any, filepath: str, include_optimizer: bool = True)
 
     import h5py
 
-    from gpukeras.models.functional import Functional
-    from gpukeras.saving.config import serialize_model
-    from gpukeras.saving.keras_archive import atomic_write
-
-    full = serialize_model(model)
+    full = serialize_keras_object(model)
     compile_config = full.pop("compile_config", None)
     full.pop("build_config", None)
-    if isinstance(model, Functional):
+    if "input_layers" in full["config"]:  # a functional graph
         full["config"] = _legacy_functional(full["config"])
     model_config = json.dumps(full)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
-        from gpukeras import __version__
-
         f.attrs["keras_version"] = __version__
         f.attrs["backend"] = "gpukeras"
         f.attrs["model_config"] = model_config

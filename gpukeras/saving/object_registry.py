@@ -13,6 +13,7 @@ from typing import Any
 
 _GLOBAL_CUSTOM_OBJECTS: dict[str, Any] = {}
 _GLOBAL_CUSTOM_NAMES: dict[Any, str] = {}
+_ALIASES: dict[Any, Any] = {}  # a class gpukeras derived from a user's class -> that class
 _scope = threading.local()
 
 
@@ -39,8 +40,14 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
     return decorator
 
 
+def register_alias(alias: Any, original: Any) -> None:
+    """Save `alias` under whatever name `original` is (or will be) registered with."""
+    _ALIASES[alias] = original
+
+
 def get_registered_name(obj: Any) -> str:
     """`"package>name"` for a registered object, else its `__name__`."""
+    obj = _ALIASES.get(obj, obj)
     if obj in _GLOBAL_CUSTOM_NAMES:
         return _GLOBAL_CUSTOM_NAMES[obj]
     return getattr(obj, "__name__", type(obj).__name__)

@@ -9,8 +9,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import h5py
+
 from gpukeras.saving import keras_archive, legacy_h5, object_registry, weights_h5
-from gpukeras.saving.serialization import SafeModeScope, check_safe, deserialize_keras_object
+from gpukeras.saving.serialization import (
+    SafeModeScope,
+    check_safe,
+    deserialize_keras_object,
+    serialize_keras_object,
+)
 
 KERAS_VERSION = "3.15.1"  # the Keras file format version gpukeras writes (and was checked against)
 
@@ -54,13 +61,9 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True, 
 
 def model_files(model: Any) -> dict[str, bytes]:
     """The members of a `.keras` archive for `model`, all computed before anything is written."""
-    import h5py
-
-    from gpukeras.saving.config import serialize_model
-
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    config = json.dumps(serialize_model(model))
+    config = json.dumps(serialize_keras_object(model))
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         weights_h5.save_weights_to_h5(model, f)
@@ -86,9 +89,7 @@ def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | 
             config = {k: v for k, v in config.items() if k != "compile_config"}
         with object_registry.CustomObjectScope(custom_objects), SafeModeScope(safe_mode):
             model = deserialize_keras_object(config, custom_objects, safe_mode)
-        from gpukeras.models.model import Model
-
-        if not isinstance(model, Model):
+        if not callable(getattr(model, "fit", None)):
             raise ValueError(f"{filepath!r} does not hold a model (config.json describes {type(model).__name__}).")
         with archive.open_weights() as h5:
             weights_h5.load_weights_from_h5(model, h5, source=filepath)
@@ -97,8 +98,6 @@ def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | 
 
 def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:
     """Write all weights (and optimizer state) to a Keras 3 `.weights.h5` file, atomically."""
-    import h5py
-
     filepath = os.fspath(filepath)
     if not filepath.endswith(".weights.h5"):
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={filepath}")
@@ -110,14 +109,13 @@ def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True
 
 
 def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = False, **kwargs: Any) -> None:
-    """Load weights from `.weights.h5`, `.keras`, or a tf.keras 2 `.h5` file."""
-    import h5py
-
+    """Load weights from `.weights.h5`, `.keras`, or a tf.keras 2 `.h5` file (all of them, or none)."""
     filepath = os.fspath(filepath)
     by_name = kwargs.pop("by_name", False)
     if kwargs:
         raise ValueError(f"Invalid keyword arguments: {kwargs}")
     _check_exists(filepath)
+    weights_h5.check_buildable(model, filepath)
     if filepath.endswith(".keras"):
         with keras_archive.KerasArchive(filepath) as archive, archive.open_weights() as h5:
             weights_h5.load_weights_from_h5(model, h5, skip_mismatch, source=filepath)

@@ -1,38 +1,33 @@
 """serialize_keras_object / deserialize_keras_object in Keras 3's config schema, with safe mode.
 
-Objects become `{"module", "class_name", "config", "registered_name"}` dicts; plain values stay
-as they are; NumPy arrays, bytes and tensors use Keras 3's `__numpy__`/`__bytes__`/`__tensor__`
-markers. Loading never imports a module named in a file and, in safe mode, refuses anything that
-would run code from the file (Python lambdas, Lambda layers, marshalled bytecode).
+Objects become `{"module", "class_name", "config", "registered_name"}` dicts (plus `build_config`
+and `compile_config` when the object has them); plain values stay as they are; NumPy arrays, bytes
+and tensors use Keras 3's `__numpy__`/`__bytes__`/`__tensor__` markers.
+
+This module sits below everything it serializes: it knows objects only through their methods
+(`get_config`, `from_config`, `get_build_config`, `build_from_config`, `get_compile_config`,
+`compile_from_config`) and finds built-in classes through the catalogues each gpukeras package
+registers (`register_catalogue`). Loading never imports a module named in a file and, in safe mode,
+refuses anything that would run code from the file (Python lambdas, Lambda layers, bytecode).
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import threading
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from gpukeras.keras_tensor import KerasTensor
+from gpukeras.ops.core import convert_to_tensor
 from gpukeras.saving import object_registry
+from gpukeras.tensor import Tensor
 
 _state = threading.local()
-
-# Keras 3 module prefix → gpukeras catalogue module (each has get/serialize/deserialize).
-_CATALOGUES = {
-    "keras.activations": "gpukeras.activations",
-    "keras.initializers": "gpukeras.initializers",
-    "keras.regularizers": "gpukeras.regularizers",
-    "keras.constraints": "gpukeras.constraints",
-    "keras.losses": "gpukeras.losses",
-    "keras.metrics": "gpukeras.metrics",
-    "keras.optimizers.schedules": "gpukeras.optimizers.schedules",
-    "keras.optimizers": "gpukeras.optimizers",
-}
-_MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
 # ---------------------------------------------------------------------- safe mode
@@ -98,26 +93,105 @@ def check_safe(config: Any, safe_mode: bool) -> None:
                               "class and pass it in `custom_objects`.")
 
 
+# ---------------------------------------------------------------------- catalogues of built-ins
+@dataclass(frozen=True)
+class Catalogue:
+    """Built-in objects of one Keras module (`keras.layers`, `keras.losses`, ...), as a package registers them.
+
+    `base`: gpukeras objects of this class are written with `module`. `find_class(name)`: the built-in
+    class for a config's class_name (None if unknown). `deserialize(config, custom_objects)`: the
+    catalogue's own rebuild, used instead of `find_class` + `from_config` when given. `find_function`:
+    a built-in function by name (activations, losses, metrics). `registered_name`: written even for
+    built-ins (Keras 3 writes "Functional").
+    """
+
+    module: str
+    base: type | None = None
+    find_class: Callable[[str], Any] | None = None
+    deserialize: Callable[..., Any] | None = None
+    find_function: Callable[[str], Any] | None = None
+    registered_name: str | None = None
+
+
+_catalogues: list[Catalogue] = []
+
+
+def register_catalogue(catalogue: Catalogue) -> None:
+    """Make a package's built-in objects known to serialization (called once by each package)."""
+    _catalogues.append(catalogue)
+
+
+def _normalized(module: str) -> str:
+    return "keras." + module[len("keras.src."):] if module.startswith("keras.src.") else module
+
+
+def _catalogues_for(module: str | None) -> list[Catalogue]:
+    """Catalogues whose module is `module` or a parent of it, most specific first."""
+    if module is None:
+        return []
+    module = _normalized(str(module))
+    found = [c for c in _catalogues if (module + ".").startswith(_normalized(c.module) + ".")]
+    return sorted(found, key=lambda c: -len(_normalized(c.module)))
+
+
+def _catalogue_of(cls: type) -> Catalogue | None:
+    """The catalogue of the nearest registered base of a built-in gpukeras class."""
+    if not cls.__module__.startswith("gpukeras."):
+        return None
+    by_base = {c.base: c for c in _catalogues if c.base is not None}
+    return next((by_base[k] for k in cls.__mro__ if k in by_base), None)
+
+
+# ---------------------------------------------------------------------- catalogue helpers
+def serialize_object(obj: Any, module: str) -> dict[str, Any] | None:
+    """Keras's `{"module", "class_name", "config", "registered_name"}` dict for an object with get_config."""
+    if obj is None:
+        return None
+    if not hasattr(obj, "get_config"):
+        raise ValueError(f"Cannot serialize {obj!r}: it has no get_config() method.")
+    cls = type(obj)
+    builtin = cls.__module__.startswith("gpukeras.")
+    return {
+        "module": module if builtin else cls.__module__,
+        "class_name": cls.__name__,
+        "config": obj.get_config(),
+        "registered_name": None if builtin else object_registry.get_registered_name(cls),
+    }
+
+
+def unknown_name_error(kind: str, name: Any, valid: Any) -> ValueError:
+    """A ValueError naming the bad identifier and listing the valid names."""
+    names = ", ".join(sorted(valid))
+    return ValueError(f"Unknown {kind} {name!r}. Valid names are: {names}.")
+
+
+def lookup(kind: str, name: str, table: Mapping[str, Any],
+           custom_objects: Mapping[str, Any] | None = None) -> Any:
+    """`table[name]` (custom objects, scopes and the registry first), or a ValueError listing the valid names."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in table:
+        return table[name]
+    found = object_registry.find_custom_object(name)
+    if found is not None:
+        return found
+    raise unknown_name_error(kind, name, table)
+
+
+def deserialize_object(kind: str, config: Mapping[str, Any], table: Mapping[str, Any],
+                       custom_objects: Mapping[str, Any] | None = None) -> Any:
+    """Rebuild an object from a Keras config dict `{"class_name", "config"}` via its class's from_config."""
+    if "class_name" not in config:
+        raise ValueError(f"A serialized {kind} must be a dict with a 'class_name' key, got {dict(config)!r}.")
+    cls = lookup(kind, config["class_name"], table, custom_objects)
+    inner = config.get("config") or {}
+    if isinstance(cls, type):
+        from_config: Callable[..., Any] = getattr(cls, "from_config", None) or (lambda c: cls(**c))
+        return from_config(dict(inner)) if isinstance(inner, Mapping) else cls()
+    return cls
+
+
 # ---------------------------------------------------------------------- serialize
-def _gpukeras_module_of(obj: Any) -> str | None:
-    """Keras 3's public module for a built-in gpukeras object, by its base class."""
-    from gpukeras import constraints, initializers, losses, metrics, optimizers, regularizers
-    from gpukeras.optimizers.schedules import LearningRateSchedule
-
-    pairs = [(optimizers.Optimizer, "keras.optimizers"), (LearningRateSchedule, "keras.optimizers.schedules"),
-             (losses.Loss, "keras.losses"), (metrics.Metric, "keras.metrics")]
-    for name, module in (("Initializer", "keras.initializers"), ("Regularizer", "keras.regularizers"),
-                         ("Constraint", "keras.constraints")):
-        base = getattr({"keras.initializers": initializers, "keras.regularizers": regularizers,
-                        "keras.constraints": constraints}[module], name, None)
-        if isinstance(base, type):
-            pairs.append((base, module))
-    for base, module in pairs:
-        if isinstance(obj, base):
-            return module
-    return None
-
-
 def _serialize_function(fn: Any) -> dict[str, Any]:
     if fn.__name__ == "<lambda>":
         raise ValueError(f"Cannot serialize the lambda {fn!r}: use a named function registered with "
@@ -135,10 +209,6 @@ def _serialize_function(fn: Any) -> dict[str, Any]:
 
 def serialize_keras_object(obj: Any) -> Any:
     """A JSON-ready config for `obj`, in Keras 3's format."""
-    from gpukeras.layers.layer import Layer
-    from gpukeras.layers.symbolic import KerasTensor
-    from gpukeras.tensor import Tensor
-
     if obj is None or isinstance(obj, (str, bool, int, float)):
         return obj
     if isinstance(obj, (list, tuple)):
@@ -157,10 +227,6 @@ def serialize_keras_object(obj: Any) -> Any:
     if isinstance(obj, Tensor):
         value = obj.numpy()
         return {"class_name": "__tensor__", "config": {"value": value.tolist(), "dtype": str(value.dtype)}}
-    if isinstance(obj, Layer):
-        from gpukeras.layers.serialization import serialize_layer
-
-        return serialize_layer(obj)
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
         return _serialize_function(obj)
     if not callable(getattr(obj, "get_config", None)):
@@ -169,35 +235,30 @@ def serialize_keras_object(obj: Any) -> Any:
     config = obj.get_config()
     if not isinstance(config, dict):
         raise TypeError(f"get_config() of {obj!r} must return a dict, got {type(config).__name__}.")
-    module = _gpukeras_module_of(obj) if type(obj).__module__.startswith("gpukeras.") else None
-    return {
-        "module": module or type(obj).__module__,
+    catalogue = _catalogue_of(type(obj))
+    out = {
+        "module": catalogue.module if catalogue else type(obj).__module__,
         "class_name": type(obj).__name__,
         "config": serialize_keras_object(config),
-        "registered_name": None if module else object_registry.get_registered_name(type(obj)),
+        "registered_name": catalogue.registered_name if catalogue else object_registry.get_registered_name(
+            type(obj)),
     }
+    build_config = obj.get_build_config() if hasattr(obj, "get_build_config") else None
+    if build_config is not None:
+        out["build_config"] = serialize_keras_object(build_config)
+    compile_config = obj.get_compile_config() if hasattr(obj, "get_compile_config") else None
+    if compile_config is not None:
+        out["compile_config"] = serialize_keras_object(compile_config)
+    return out
 
 
 # ---------------------------------------------------------------------- deserialize
-def _catalogue_for(module: str | None) -> Any:
-    if not module:
-        return None
-    for prefix, target in _CATALOGUES.items():
-        if module == prefix or module.startswith(prefix + ".") or module == prefix.replace("keras.", "keras.src."):
-            return importlib.import_module(target)
-        if module.startswith(prefix.replace("keras.", "keras.src.")):
-            return importlib.import_module(target)
-    return None
-
-
 def resolve_class(config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None = None) -> Any:
     """The class (or function) a `{"module", "class_name", "registered_name"}` config names.
 
-    Custom objects (argument, open scopes, registry) win; otherwise only gpukeras' own classes are
-    considered: a module named in a file is never imported.
+    Custom objects (argument, open scopes, registry) win; otherwise only gpukeras' own catalogues
+    are searched: a module named in a file is never imported.
     """
-    from gpukeras import layers, models
-
     class_name = config.get("class_name")
     registered = config.get("registered_name")
     module = config.get("module")
@@ -209,14 +270,12 @@ def resolve_class(config: Mapping[str, Any], custom_objects: Mapping[str, Any] |
         raise ValueError(f"A serialized object needs a string 'class_name', got {dict(config)!r}.")
     builtin = module is None or module == "keras" or str(module).startswith(("keras.", "tf_keras", "tensorflow"))
     if builtin:
-        if class_name in _MODEL_CLASSES and (module is None or "layers" not in str(module)):
-            return getattr(models, "Functional" if class_name == "Model" else class_name)
-        catalogue = _catalogue_for(module)
-        if catalogue is not None:
-            return catalogue
-        found = getattr(layers, class_name, None)
-        if isinstance(found, type):
-            return found
+        # tf.keras 2 writes no module; any other Keras module falls back to models, then layers.
+        fallback = _catalogues_for("keras.models") + _catalogues_for("keras.layers")
+        for catalogue in _catalogues_for(module) + fallback:
+            found = catalogue.find_class(class_name) if catalogue.find_class else None
+            if found is not None:
+                return found
     hint = registered or class_name
     raise ValueError(f"Unknown object {class_name!r} (module {module!r}). If it is a custom class or function, "
                      f"pass it in `custom_objects={{'{hint}': ...}}` or decorate it with "
@@ -224,23 +283,28 @@ def resolve_class(config: Mapping[str, Any], custom_objects: Mapping[str, Any] |
 
 
 def _resolve_function(config: Mapping[str, Any], custom_objects: Mapping[str, Any] | None) -> Any:
-    from gpukeras import activations, losses, metrics
-
     name = config.get("config")
     for key in (config.get("registered_name"), name):
         found = object_registry.get_registered_object(key, custom_objects)
         if found is not None:
             return found
     if isinstance(name, str):
-        module = str(config.get("module") or "")
-        order = {"keras.activations": [activations], "keras.losses": [losses], "keras.metrics": [metrics]}.get(
-            module, [activations, losses, metrics])
-        for mod in order:
-            fn = getattr(mod, name, None)
+        catalogues = _catalogues_for(config.get("module")) or _catalogues
+        for catalogue in catalogues:
+            fn = catalogue.find_function(name) if catalogue.find_function else None
             if callable(fn) and not inspect.isclass(fn):
                 return fn
     raise ValueError(f"Unknown function {name!r}: pass it in `custom_objects={{'{name}': ...}}` or register it "
                      "with @gpukeras.saving.register_keras_serializable().")
+
+
+_MARKERS: dict[str, Callable[[Any], Any]] = {
+    "__numpy__": lambda inner: np.array(inner["value"], dtype=inner["dtype"]),
+    "__tensor__": lambda inner: convert_to_tensor(np.array(inner["value"], dtype=inner["dtype"])),
+    "__bytes__": lambda inner: inner["value"].encode("utf-8"),
+    "__ellipsis__": lambda inner: Ellipsis,
+    "__keras_tensor__": lambda inner: KerasTensor(inner["shape"], inner.get("dtype", "float32")),
+}
 
 
 def deserialize_keras_object(config: Any, custom_objects: Mapping[str, Any] | None = None,
@@ -263,48 +327,43 @@ def deserialize_keras_object(config: Any, custom_objects: Mapping[str, Any] | No
     inner = config["config"] if config["config"] is not None else {}
     if class_name == "__lambda__":
         check_safe(config, safe_mode)
-    if class_name == "__numpy__":
-        return np.array(inner["value"], dtype=inner["dtype"])
-    if class_name == "__tensor__":
-        from gpukeras.ops.core import convert_to_tensor
-
-        return convert_to_tensor(np.array(inner["value"], dtype=inner["dtype"]))
-    if class_name == "__bytes__":
-        return inner["value"].encode("utf-8")
-    if class_name == "__ellipsis__":
-        return Ellipsis
+    if class_name in _MARKERS:
+        return _MARKERS[class_name](inner)
     if class_name == "__slice__":
         return slice(*(deserialize_keras_object(inner.get(k), custom_objects, safe_mode)
                        for k in ("start", "stop", "step")))
-    if class_name == "__keras_tensor__":
-        from gpukeras.layers.symbolic import KerasTensor
-
-        return KerasTensor(inner["shape"], inner.get("dtype", "float32"))
     if class_name in ("__typespec__", "__tuple__"):
         raise NotImplementedError(f"Cannot deserialize a {class_name} entry.")
     if class_name == "function":
         return _resolve_function(config, custom_objects)
     with object_registry.CustomObjectScope(custom_objects), SafeModeScope(safe_mode):
         check_safe(config, safe_mode)
+        catalogue = next((c for c in _catalogues_for(config.get("module")) if c.deserialize), None)
+        if catalogue is not None and object_registry.get_registered_object(
+                config.get("registered_name") or class_name, custom_objects) is None:
+            return catalogue.deserialize(dict(config), custom_objects=dict(custom_objects or {}))
         return _instantiate(config, resolve_class(config, custom_objects), custom_objects)
 
 
 def _instantiate(config: Mapping[str, Any], target: Any, custom_objects: Mapping[str, Any] | None) -> Any:
-    from gpukeras.layers.layer import Layer
-
-    if isinstance(target, types.ModuleType):
-        if target.__name__ == "gpukeras.activations":
-            return target.get(config.get("config") or config["class_name"])
-        return target.deserialize(dict(config), custom_objects=dict(custom_objects or {}))
-    if isinstance(target, type) and issubclass(target, Layer):
-        from gpukeras.layers.serialization import deserialize_layer
-
-        return deserialize_layer(config, custom_objects)
+    """`target.from_config(...)`, then its build and compile configs (what a saved model needs)."""
     if not isinstance(target, type):
         return target  # a registered function
     inner = dict(config.get("config") or {})
     from_config = getattr(target, "from_config", None)
     try:
-        return from_config(inner) if from_config else target(**inner)
+        if from_config is None:
+            instance = target(**inner)
+        elif "custom_objects" in inspect.signature(from_config).parameters:
+            instance = from_config(inner, custom_objects=custom_objects)
+        else:
+            instance = from_config(inner)
     except TypeError as e:
         raise TypeError(f"{target.__name__} could not be rebuilt from its config {inner!r}: {e}") from e
+    build_config = config.get("build_config")
+    if isinstance(build_config, Mapping) and hasattr(instance, "build_from_config") and not instance.built:
+        instance.build_from_config(build_config)
+    compile_config = config.get("compile_config")
+    if compile_config and hasattr(instance, "compile_from_config"):
+        instance.compile_from_config(compile_config)
+    return instance

@@ -1,10 +1,11 @@
 """Keras 3's HDF5 weights layout (`model.weights.h5` inside `.keras`, and `*.weights.h5` files).
 
 Each object with state gets a group `<path>/vars` (attribute `name`: the object's name) holding
-datasets `"0"`, `"1"`, ... in the object's variable order (trainable then non-trainable, in
-creation order). Paths are not layer names: a model's layers sit under `layers/<class_in_snake_case>`
-numbered per class (`dense`, `dense_1`, `input_layer`, ...); the optimizer under `optimizer`; the
-model itself at the root `vars`; a layer's sub-layers under `<path>/<attribute name>`.
+datasets `"0"`, `"1"`, ... as its `save_own_variables` writes them. Paths are not layer names: a
+model's layers sit under `layers/<class_in_snake_case>` numbered per class (`dense`, `dense_1`,
+`input_layer`, ...); the optimizer under `optimizer`; the model itself at the root `vars`; a
+layer's sub-layers under `<path>/<attribute name>`. The objects say what they hold
+(`_saveable_children`, `save_own_variables`, `load_own_variables`); nothing here knows a class.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ from typing import Any
 
 import numpy as np
 
-_FRAMEWORK_ATTRS = {
-    "_layers", "_variables", "_losses", "_owner", "_input_layer", "_stack", "_nodes", "_inputs_struct",
-    "_outputs_struct", "_trainable_cache", "_compiled_loss", "_compiled_metrics", "_loss_tracker",
-    "_output_loss_trackers", "_initial_weights", "_always_frozen", "_takes_training", "_output_shapes",
-    "inputs", "outputs", "input", "output", "history", "optimizer", "activity_regularizer",
-}
+from gpukeras.tensor import assignment_batch
 
 
 def to_snake_case(name: str) -> str:
@@ -31,60 +27,20 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def own_variables(obj: Any) -> list[Any]:
-    """The variables an object stores itself, in Keras 3's order."""
-    from gpukeras.layers.layer import Layer
-    from gpukeras.optimizers.optimizer import Optimizer
-
-    if isinstance(obj, Optimizer):
-        return list(obj.variables)
-    if isinstance(obj, Layer):
-        frozen = obj._always_frozen
-        variables = list(obj._variables)
-        return [v for v in variables if id(v) not in frozen] + [v for v in variables if id(v) in frozen]
-    return []
-
-
-def _children(obj: Any) -> Iterator[tuple[str, Any]]:
-    """(attribute name, child) pairs Keras 3's saver visits: a model's layers first, then attributes."""
-    from gpukeras.layers.layer import Layer
-    from gpukeras.models.functional import Functional
-    from gpukeras.models.model import Model
-    from gpukeras.models.sequential import Sequential
-    from gpukeras.optimizers.optimizer import Optimizer
-
-    if not isinstance(obj, Layer):
-        return
-    if isinstance(obj, (Sequential, Functional)):
-        yield "layers", obj.layers
-    else:
-        attrs = vars(obj)
-        for attr in sorted(attrs, key=lambda a: f"~{a}" if a.startswith("_") else a):
-            if attr.startswith("__") or attr in _FRAMEWORK_ATTRS:
-                continue
-            value = attrs[attr]
-            if isinstance(value, Layer) or (isinstance(value, (list, tuple, dict)) and any(
-                    isinstance(v, Layer) for v in (value.values() if isinstance(value, dict) else value))):
-                yield attr, value
-    if isinstance(obj, Model) and isinstance(getattr(obj, "optimizer", None), Optimizer) and obj.compiled:
-        yield "optimizer", obj.optimizer
-
-
 def walk(obj: Any, path: str = "", visited: set[int] | None = None) -> Iterator[tuple[str, Any]]:
     """Every (h5 path, saveable object) under `obj`, in Keras 3's order; shared objects once."""
-    from gpukeras.layers.layer import Layer
-
     visited = set() if visited is None else visited
     if id(obj) in visited:
         return
     visited.add(id(obj))
     yield path, obj
-    for attr, child in _children(obj):
+    children = obj._saveable_children() if hasattr(obj, "_saveable_children") else ()
+    for attr, child in children:
         child_path = f"{path}/{attr}" if path else attr
         if isinstance(child, (list, tuple, dict)):
             used: dict[str, int] = {}
             for item in (child.values() if isinstance(child, dict) else child):
-                if not isinstance(item, Layer):
+                if not hasattr(item, "save_own_variables"):
                     continue
                 name = to_snake_case(type(item).__name__)
                 if name in used:
@@ -104,8 +60,10 @@ def save_weights_to_h5(model: Any, h5file: Any) -> None:
         name = getattr(obj, "name", None)
         if isinstance(name, str):
             group.attrs["name"] = name
-        for i, var in enumerate(own_variables(obj)):
-            group.create_dataset(str(i), data=np.asarray(var.numpy()))
+        store: dict[str, Any] = {}
+        obj.save_own_variables(store)
+        for key, value in store.items():
+            group.create_dataset(key, data=np.asarray(value))
 
 
 def _read_group(h5file: Any, path: str) -> dict[str, np.ndarray]:
@@ -119,36 +77,38 @@ def _read_group(h5file: Any, path: str) -> dict[str, np.ndarray]:
     return {k: np.asarray(group[k]) for k in group.keys()}
 
 
+def check_buildable(model: Any, source: str) -> None:
+    """Refuse to load into a model that has no weights yet because it was never built."""
+    if not model.built and not model.weights:
+        raise ValueError(
+            f"Cannot load weights from {source!r} into model {model.name!r}: the model is not built yet, so it "
+            "has no weights to fill. Build it first: call it on a batch of data (model(x)), call "
+            "model.build(input_shape), or start it with keras.Input(shape=...).")
+
+
 def load_weights_from_h5(model: Any, h5file: Any, skip_mismatch: bool = False, source: str = "") -> None:
-    """Assign the variables stored in an open h5py File (Keras 3 layout) to `model` and its optimizer."""
-    from gpukeras.optimizers.optimizer import Optimizer
+    """Assign the variables stored in an open h5py File (Keras 3 layout) to `model` and its optimizer.
 
+    All or nothing: every object's variables are checked against the file before any is written.
+    """
     where = f" from {source}" if source else ""
-    for path, obj in walk(model):
-        stored = _read_group(h5file, path)
-        if isinstance(obj, Optimizer) and not obj.built and len(stored) > len(obj.variables):
-            obj.build(model.trainable_weights)
-        variables = own_variables(obj)
-        label = f"{type(obj).__name__} {getattr(obj, 'name', '?')!r} (h5 path {path or '/'}/vars)"
-        try:
-            if len(stored) != len(variables):
-                raise ValueError(f"{label} expects {len(variables)} variables, but the file holds {len(stored)}.")
-            arrays = [stored[str(i)] for i in range(len(variables))]
-            for var, arr in zip(variables, arrays):
-                if tuple(arr.shape) != tuple(var.shape):
-                    raise ValueError(f"{label}: variable {i_name(var)} has shape {tuple(var.shape)}, the file "
-                                     f"holds shape {tuple(arr.shape)}.")
-        except (ValueError, KeyError) as e:
-            if isinstance(obj, Optimizer) and not skip_mismatch:
-                warnings.warn(f"Skipping loading the optimizer state{where}: {e}", stacklevel=3)
-                continue
-            if skip_mismatch:
-                warnings.warn(f"Skipping weights{where}: {e}", stacklevel=3)
-                continue
-            raise ValueError(f"Cannot load weights{where}: {e}") from None
-        for var, arr in zip(variables, arrays):
-            var.assign(arr)
-
-
-def i_name(var: Any) -> str:
-    return repr(getattr(var, "path", None) or getattr(var, "name", "?"))
+    with assignment_batch() as batch:
+        for path, obj in walk(model):
+            stored = _read_group(h5file, path)
+            is_optimizer = hasattr(obj, "apply_gradients")
+            if is_optimizer and not obj.built and len(stored) > len(obj.variables):
+                obj.build(model.trainable_weights)
+            label = f"{type(obj).__name__} {getattr(obj, 'name', '?')!r} (h5 path {path or '/'}/vars)"
+            writes = len(batch.writes)
+            try:
+                obj.load_own_variables(stored)
+            except (ValueError, KeyError) as e:
+                del batch.writes[writes:]
+                if is_optimizer and not skip_mismatch:
+                    warnings.warn(f"Skipping loading the optimizer state{where}: {label}: {e}", stacklevel=3)
+                    continue
+                if skip_mismatch:
+                    warnings.warn(f"Skipping weights{where}: {label}: {e}", stacklevel=3)
+                    continue
+                raise ValueError(f"Cannot load weights{where}: {label}: {e}") from None
+    batch.commit()

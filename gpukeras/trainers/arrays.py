@@ -27,7 +27,13 @@ def to_host(x: Any, what: str) -> np.ndarray:
         raise TypeError(f"`{what}` must be an array (NumPy array, list, Tensor), got {type(x).__name__}.")
     arr = np.asarray(x)
     if arr.dtype == object:
-        raise TypeError(f"`{what}` could not be converted to a numeric array (ragged or non-numeric data).")
+        raise TypeError(f"`{what}` could not be converted to a numeric array (dtype object: ragged or non-numeric "
+                        "data).")
+    if arr.dtype.kind not in "biuf":
+        kind = {"U": "strings", "S": "bytes", "M": "datetimes", "m": "timedeltas", "c": "complex numbers"}.get(
+            arr.dtype.kind, "non-numeric values")
+        raise TypeError(f"`{what}` has dtype {arr.dtype} ({kind}); models take numeric arrays (integers or "
+                        "floats). Encode such data as numbers first.")
     if arr.ndim == 0:
         raise ValueError(f"`{what}` must have a batch dimension, got a scalar.")
     if arr.dtype == np.float64:
@@ -83,20 +89,16 @@ def split_validation(arrays: list[list[np.ndarray] | None], split: float, n: int
 
 
 def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
-    """One weight per sample, looked up by its class (argmax of one-hot labels)."""
+    """One weight per sample, looked up by its class (argmax of one-hot labels); classes the dict
+    does not name weigh 1.0, as in Keras 3."""
     if y.ndim > 1 and y.shape[-1] > 1:
         classes = np.argmax(y, axis=-1)
     else:
         classes = np.round(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
-    keys = {int(k) for k in class_weight}
-    unknown = set(np.unique(classes).tolist()) - keys
-    if unknown:
-        raise ValueError(f"class_weight has no entry for class(es) {sorted(unknown)} found in y; "
-                         f"it covers {sorted(keys)}.")
-    table = np.zeros(max(keys) + 1, dtype=np.float32)
+    weights = np.ones(len(classes), dtype=np.float32)
     for k, w in class_weight.items():
-        table[int(k)] = w
-    return table[classes]
+        weights[classes == int(k)] = w
+    return weights
 
 
 class ArrayBatcher:

@@ -52,6 +52,17 @@ def metrics_per_output(metrics: Any, names: Sequence[str]) -> list[list[Any]]:
     return [list(metrics) for _ in names]
 
 
+def per_output(value: Any, names: Sequence[str]) -> list[Any] | None:
+    """A target, prediction or sample weight structured like the model's outputs, as a list in output order."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return [value[n] for n in names]
+    if isinstance(value, (list, tuple)) and (len(names) > 1 or (len(value) == 1 and hasattr(value[0], "shape"))):
+        return list(value)
+    return [value]
+
+
 def _check_keys(mapping: dict, names: Sequence[str], what: str) -> None:
     unknown = set(mapping) - set(names)
     if unknown:
@@ -59,7 +70,11 @@ def _check_keys(mapping: dict, names: Sequence[str], what: str) -> None:
 
 
 class CompiledLoss:
-    """Sum over outputs of weight * loss(y_true, y_pred, sample_weight)."""
+    """Sum over outputs of weight * loss(y_true, y_pred, sample_weight).
+
+    With several outputs it also tracks each output's loss (`metrics`: `<output>_loss` means,
+    weighted by batch size), as Keras 3's CompileLoss does.
+    """
 
     def __init__(self, loss: Any, loss_weights: Any, output_names: Sequence[str]):
         self.output_names = list(output_names)
@@ -68,25 +83,35 @@ class CompiledLoss:
         if all(fn is None for fn in self.losses):
             raise ValueError("compile(loss=...) resolved to no loss for any output.")
         self.weights = weights_per_output(loss_weights, output_names)
+        self.metrics = [] if len(self.output_names) < 2 else [
+            metrics_module.Mean(name=f"{n}_loss") for n, fn in zip(self.output_names, self.losses) if fn is not None]
 
-    def __call__(self, y_true: list[Any], y_pred: list[Any], sample_weight: list[Any] | None
-                 ) -> tuple[Tensor, list[Tensor]]:
+    def __call__(self, y_true: list[Any], y_pred: list[Any], sample_weight: list[Any] | None) -> Tensor:
         total = None
-        parts = []
+        trackers = iter(self.metrics)
         for i, fn in enumerate(self.losses):
             if fn is None:
                 continue
             sw = None if sample_weight is None else sample_weight[i if len(sample_weight) > 1 else 0]
             value = fn(y_true[i], y_pred[i], sample_weight=sw)
-            parts.append(value)
+            tracker = next(trackers, None)
+            if tracker is not None:
+                tracker.update_state(value, sample_weight=int(y_pred[i].shape[0]))
             if self.weights[i] != 1.0:
                 value = ops.multiply(value, self.weights[i])
             total = value if total is None else ops.add(total, value)
-        return total, parts
+        return total
 
 
 class CompiledMetrics:
-    """Metrics per output, resolved on the first batch (when label shapes are known)."""
+    """Metrics per output, resolved on the first batch (when label shapes are known).
+
+    To a training step it is one metric named "compile_metrics" (Keras 3's CompileMetrics):
+    `update_state(y, y_pred, sample_weight)` updates every compiled metric, `result()` returns
+    their values as a dict.
+    """
+
+    name = "compile_metrics"
 
     def __init__(self, metrics: Any, weighted_metrics: Any, output_names: Sequence[str], losses: list[Any]):
         self.output_names = list(output_names)
@@ -126,7 +151,10 @@ class CompiledMetrics:
     def metrics(self) -> list[Any]:
         return [m for ms in self.unweighted for m in ms] + [m for ms in self.weighted for m in ms]
 
-    def update_state(self, y_true: list[Any], y_pred: list[Any], sample_weight: list[Any] | None) -> None:
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Update every compiled metric; values are per output (a list or dict) or one value for one output."""
+        names = self.output_names
+        y_true, y_pred, sample_weight = (per_output(v, names) for v in (y_true, y_pred, sample_weight))
         if not self.built:
             self.build(y_true, y_pred)
         for i, ms in enumerate(self.unweighted):
@@ -140,6 +168,13 @@ class CompiledMetrics:
     def reset_state(self) -> None:
         for m in self.metrics:
             m.reset_state()
+
+    @property
+    def variables(self) -> list[Any]:
+        return [v for m in self.metrics for v in m.variables]
+
+    def result(self) -> dict[str, Tensor]:
+        return {m.name: m.result() for m in self.metrics}
 
 
 def _as_list(spec: Any) -> list[Any]:

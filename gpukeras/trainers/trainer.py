@@ -1,14 +1,19 @@
-"""The Keras training API on Model: compile, fit, evaluate, predict and the *_on_batch calls.
+"""The Keras training API on Model: compile, fit, evaluate, predict, the *_on_batch calls, and the
+public hooks a subclass overrides (Keras 3's `train_step`, `test_step`, `predict_step`,
+`compute_loss`, `compute_metrics`).
 
-One training step = forward under a recording tape, loss (+ regularization), one backward
-walk, one fused optimizer call, metric updates on device values. Nothing is read back to
-the host per step unless a callback or the progress bar asks for it.
+One default training step = forward under a recording tape, `compute_loss` (+ regularization),
+`optimizer.scale_loss`, one backward walk, one fused optimizer call, metric updates on device
+values. Nothing is read back to the host per step unless a callback or the progress bar asks;
+when no hook is overridden fit runs that step without building the logs dict a hook returns.
 """
 
 from __future__ import annotations
 
+import inspect
 import numbers
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,76 +24,96 @@ from gpukeras import optimizers as optimizers_module
 from gpukeras import random as _random
 from gpukeras.autodiff import gradient, recording, stop_recording
 from gpukeras.callbacks.callback_list import CallbackList
+from gpukeras.layers.layer import framework_attributes
+from gpukeras.losses import target_kind
+from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tensor import Tensor
 from gpukeras.trainers import arrays
-from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics
+from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, per_output
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
+from gpukeras.trainers.logs import LazyLogs, PredictBatchLogs, host_logs
+from gpukeras.trainers.target_checks import check_targets
+from gpukeras.tree import flatten, pack_sequence_as
 
 _TF2_COMPILE_ARGS = {"sample_weight_mode", "target_tensors", "distribute", "experimental_run_tf_function"}
 
 
-class LazyLogs(Mapping):
-    """Batch logs whose values are read from the device only when someone looks at them."""
-
-    def __init__(self, model: Any):
-        self._model = model
-        self._values: dict[str, float] | None = None
-
-    def _get(self) -> dict[str, float]:
-        if self._values is None:
-            self._values = self._model._metric_results()
-        return self._values
-
-    def __getitem__(self, key: str) -> float:
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+    """One batch as a step receives it (Keras's rule): `x`, `(x,)` for a list/tuple x, `(x, y)` or `(x, y, sw)`."""
+    if y is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
-class PredictBatchLogs(Mapping):
-    """`{"outputs": [host arrays]}` for one predict batch, copied from the device only when read."""
+def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
+    """(x, y, sample_weight) from a batch as `pack_x_y_sample_weight` makes it (missing parts None)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if 1 <= len(data) <= 3:
+        return tuple(data) + (None,) * (3 - len(data))  # type: ignore[return-value]
+    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+                     f"found a tuple of {len(data)} elements.")
 
-    def __init__(self, outputs: list[Any]):
-        self._outputs = outputs
-        self._host: list[np.ndarray] | None = None
 
-    def __getitem__(self, key: str) -> list[np.ndarray]:
-        if key != "outputs":
-            raise KeyError(key)
-        if self._host is None:
-            self._host = [_backend.active.to_numpy(o) for o in self._outputs]
-        return self._host
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(("outputs",))
-
-    def __len__(self) -> int:
-        return 1
+def _batch_size(x: Any) -> int:
+    return int(flatten(x)[0].shape[0])
 
 
 class Trainer:
     """Mixed into Model; relies on Model's `__call__`, `trainable_weights`, `losses`, input/output names."""
 
-    compiled = False
+    def _init_training_state(self) -> None:
+        """Everything compile and fit set later, present from the start: a fresh model then shows every
+        attribute the framework owns, which is how saving tells them from the user's sub-layers."""
+        self.compiled = False
+        self.optimizer: Any = None
+        self.loss: Any = None
+        self._compiled_loss: CompiledLoss | None = None
+        self._compiled_metrics: CompiledMetrics | None = None
+        self._loss_tracker: Any = None
+        self._compile_args: dict[str, Any] = {}
+        self.run_eagerly = False
+        self.jit_compile: Any = "auto"
+        self.steps_per_execution = 1
+        self.stop_training = False
+        self.history: Any = None
+        self._in_fit = False
+        self._initial_epoch: int | None = None
+        self._trainable_cache: list[Any] = []
+        self._layers_cache: list[Any] = []
+        self._regularized: list[Any] = []
+        self._step_caches_ready = False
+        self._probed_output_shapes: list[tuple] | None = None
+        self._warned_no_trainable = False
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
                 metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
                 steps_per_execution: int = 1, jit_compile: Any = "auto", auto_scale_loss: bool = True,
                 **kwargs: Any) -> None:
-        """Configure training; every name is resolved here so typos fail before `fit`."""
+        """Configure training; every name is resolved here so typos fail before `fit`.
+
+        `jit_compile` ("auto", True, False) and `steps_per_execution` (a positive int) are checked
+        and kept in the compile config, but every step still runs eagerly, one batch per Python
+        step, with callbacks seeing every batch: compiling the step is a later version's work.
+        `auto_scale_loss` wraps the optimizer for loss scaling under a mixed_float16 policy in
+        Keras; gpukeras computes in float32 only, where Keras does not scale either.
+        """
         unknown = set(kwargs) - _TF2_COMPILE_ARGS
         if unknown:
             raise TypeError(f"compile() got unexpected keyword argument(s): {sorted(unknown)}.")
         if kwargs.get("sample_weight_mode") not in (None, "temporal") and not isinstance(
                 kwargs.get("sample_weight_mode"), (dict, list)):
             raise ValueError(f"sample_weight_mode must be None or 'temporal', got {kwargs['sample_weight_mode']!r}.")
-        if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or \
+                steps_per_execution < 1:
             raise ValueError(f"steps_per_execution must be a positive integer, got {steps_per_execution!r}.")
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(f"jit_compile must be 'auto', True or False, got {jit_compile!r}.")
+        if not isinstance(auto_scale_loss, bool):
+            raise ValueError(f"auto_scale_loss must be True or False, got {auto_scale_loss!r}.")
         opt = optimizers_module.get(optimizer)
         names = self._compile_output_names()
         compiled_loss = None if loss is None else CompiledLoss(loss, loss_weights, names)
@@ -99,14 +124,12 @@ class Trainer:
         self._compiled_loss = compiled_loss
         self._compiled_metrics = compiled_metrics
         self._loss_tracker = metrics_module.Mean(name="loss")
-        # One per output that has a loss, in the order CompiledLoss returns their values.
-        self._output_loss_trackers = [] if compiled_loss is None or len(names) < 2 else [
-            metrics_module.Mean(name=f"{n}_loss") for n, fn in zip(names, compiled_loss.losses) if fn is not None]
         self._compile_args = {"optimizer": optimizer, "loss": loss, "loss_weights": loss_weights,
                               "metrics": metrics, "weighted_metrics": weighted_metrics,
                               "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
                               "jit_compile": jit_compile, **kwargs}
         self.run_eagerly = run_eagerly
+        self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
         self.stop_training = False
         self.compiled = True
@@ -114,61 +137,192 @@ class Trainer:
     def _compile_output_names(self) -> list[str]:
         return self.output_names if self.output_names else ["output"]
 
+    def get_compile_config(self) -> dict[str, Any] | None:
+        """Keras 3's compile config: the resolved optimizer and the loss/metrics as they were passed."""
+        if not self.compiled:
+            return None
+        args = self._compile_args
+        jit = args.get("jit_compile", "auto")
+        return {
+            "optimizer": serialize_keras_object(self.optimizer),
+            "loss": serialize_keras_object(args.get("loss")),
+            "loss_weights": serialize_keras_object(args.get("loss_weights")),
+            "metrics": serialize_keras_object(args.get("metrics")),
+            "weighted_metrics": serialize_keras_object(args.get("weighted_metrics")),
+            "run_eagerly": bool(args.get("run_eagerly", False)),
+            "steps_per_execution": int(args.get("steps_per_execution", 1)),
+            "jit_compile": jit if isinstance(jit, bool) else True,
+        }
+
+    def compile_from_config(self, config: Mapping[str, Any]) -> None:
+        """Compile from `get_compile_config()`'s output and build the optimizer (so its state can load)."""
+        config = deserialize_keras_object(dict(config))
+        known = {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
+                 "steps_per_execution", "jit_compile"}
+        self.compile(**{k: v for k, v in config.items() if k in known})
+        if self.built and self.trainable_weights:
+            self.optimizer.build(self.trainable_weights)
+
+    # ------------------------------------------------------------------ metrics
     @property
     def metrics(self) -> list[Any]:
-        if not self.compiled:
-            return []
-        return [self._loss_tracker] + self._compiled_metrics.metrics
+        """Keras 3's order: the loss tracker, "compile_metrics", per-output losses, then the model's own metrics."""
+        out: list[Any] = []
+        if self.compiled:
+            out += [self._loss_tracker, self._compiled_metrics]
+            if self._compiled_loss is not None:
+                out += self._compiled_loss.metrics
+        skip = framework_attributes(type(self))
+        out += [v for k, v in vars(self).items() if isinstance(v, metrics_module.Metric) and k not in skip]
+        return out
 
     @property
     def metrics_names(self) -> list[str]:
         return [m.name for m in self.metrics]
 
     def reset_metrics(self) -> None:
-        self._loss_tracker.reset_state()
-        for tracker in self._output_loss_trackers:
-            tracker.reset_state()
-        self._compiled_metrics.reset_state()
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self) -> dict[str, Any]:
+        """Every metric's current value (device scalars), "compile_metrics" spread into the top level."""
+        out: dict[str, Any] = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                out.update(result)
+            else:
+                out[metric.name] = result
+        return out
 
     def _metric_results(self) -> dict[str, float]:
         """Current values of the loss and metrics, read back to the host."""
-        logs = {m.name: float(m.result()) for m in [self._loss_tracker, *self._output_loss_trackers]}
-        for m in self._compiled_metrics.metrics:
-            logs[m.name] = float(m.result())
-        return logs
+        return host_logs(self.get_metrics_result())
 
-    # ------------------------------------------------------------------ steps
-    def _loss_and_outputs(self, x: list[Any], y: list[Any], sw: list[Any] | None, training: bool):
-        y_pred = self._flat_outputs(self(self._pack_inputs(x), training=training))
-        if self._compiled_loss is None:
-            total, parts = None, []
-        else:
-            total, parts = self._compiled_loss(y, y_pred, sw)
-        for extra in self._step_losses():
-            total = extra if total is None else total + extra
-        if total is None:
-            raise ValueError("The model has no loss: pass `loss=` to compile() or add losses with add_loss().")
-        return total, parts, y_pred
+    def _flatten_metrics_in_order(self, logs: Mapping[str, float]) -> Any:
+        """Logs as a list in `metrics` order (compiled metrics spread out), unknown keys sorted after."""
+        names: list[str] = []
+        for metric in self.metrics:
+            names += [m.name for m in metric.metrics] if isinstance(metric, CompiledMetrics) else [metric.name]
+        values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
 
-    def _train_step(self, x: list[Any], y: list[Any], sw: list[Any] | None, batch_size: int) -> None:
-        variables = self._trainable_cache
+    # ------------------------------------------------------------------ public hooks (Keras 3)
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
+                     training: bool = True) -> Tensor:
+        """The compiled loss plus the model's losses (activity and weight regularization), summed."""
+        parts = []
+        if self._compiled_loss is not None:
+            names = self._compile_output_names()
+            parts.append(self._compiled_loss(per_output(y, names), per_output(y_pred, names),
+                                             per_output(sample_weight, names)))
+        parts += self._step_losses() if self._step_caches_ready else self.losses
+        if not parts:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`, or add losses with "
+                             "add_loss().")
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
+        """Update the compiled metrics with this batch and return every metric's current value."""
+        self._update_compiled_metrics(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One optimization step on `data` (`x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`); returns the logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self._train_batch(x, y, sample_weight, _batch_size(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """Loss and metric updates for one evaluation batch; returns the logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self._test_batch(x, y, sample_weight, _batch_size(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for one batch of inputs."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # ------------------------------------------------------------------ the default steps' work
+    def _train_batch(self, x: Any, y: Any, sample_weight: Any, batch_size: int) -> Any:
+        """Forward, loss, scaled backward, optimizer update and loss tracking; returns the predictions."""
+        variables = self._trainable_cache if self._step_caches_ready else self.trainable_weights
         with recording():
-            loss, parts, y_pred = self._loss_and_outputs(x, y, sw, training=True)
-        # The optimizer skips (and warns about) weights the loss does not reach.
-        self.optimizer.apply(gradient(loss, variables), variables)
-        self._update_trackers(loss, parts, y, y_pred, sw, batch_size)
-
-    def _test_step(self, x: list[Any], y: list[Any], sw: list[Any] | None, batch_size: int) -> None:
-        with stop_recording():
-            loss, parts, y_pred = self._loss_and_outputs(x, y, sw, training=False)
-        self._update_trackers(loss, parts, y, y_pred, sw, batch_size)
-
-    def _update_trackers(self, loss, parts, y, y_pred, sw, batch_size: int) -> None:
+            y_pred = self(x, training=True)
+            loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
+            scaled = self.optimizer.scale_loss(loss)
         self._loss_tracker.update_state(loss, sample_weight=batch_size)
-        for tracker, part in zip(self._output_loss_trackers, parts):
-            tracker.update_state(part, sample_weight=batch_size)
+        if variables:
+            # The optimizer skips (and warns about) weights the loss does not reach.
+            self.optimizer.apply(gradient(scaled, variables), variables)
+        elif not self._warned_no_trainable:
+            self._warned_no_trainable = True
+            warnings.warn("The model does not have any trainable weights.", stacklevel=3)
+        return y_pred
+
+    def _test_batch(self, x: Any, y: Any, sample_weight: Any, batch_size: int) -> Any:
         with stop_recording():
-            self._compiled_metrics.update_state(y, [Tensor(p.data) for p in y_pred], sw)
+            y_pred = self(x, training=False)
+            loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        return y_pred
+
+    def _compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> Tensor:
+        """`compute_loss`, also when an override predates its `training` argument (Keras calls those too)."""
+        if _takes_training(type(self)):
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    def _update_compiled_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
+        names = self._compile_output_names()
+        with stop_recording():
+            detached = [Tensor(p.data) if isinstance(p, Tensor) else p for p in per_output(y_pred, names)]
+            self._compiled_metrics.update_state(y, detached, sample_weight)
+
+    def _step_losses(self) -> list[Any]:
+        """`model.losses` for one step, from lists cached when training began (it runs every step)."""
+        out = [loss for layer in self._layers_cache for loss in layer._losses]
+        out.extend(regularizer(var) for var, regularizer in self._regularized)
+        return out
+
+    def _overridden(self, *hooks: str) -> bool:
+        return any(getattr(type(self), hook) is not getattr(Trainer, hook) for hook in hooks)
+
+    def _run_train_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
+                        custom: bool) -> Any:
+        """One training batch: the subclass's train_step (its logs returned), or the default step (None)."""
+        packed = self._pack_inputs(x)
+        y_struct = None if y is None else self._unflatten_outputs(y)
+        sw_struct = None if sw is None else self._unflatten_outputs(sw)
+        if custom:
+            return self.train_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
+        y_pred = self._train_batch(packed, y_struct, sw_struct, n)
+        self._update_compiled_metrics(y_struct, y_pred, sw_struct)
+        return None
+
+    def _run_test_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
+                       custom: bool) -> Any:
+        packed = self._pack_inputs(x)
+        y_struct = None if y is None else self._unflatten_outputs(y)
+        sw_struct = None if sw is None else self._unflatten_outputs(sw)
+        if custom:
+            return self.test_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
+        if y is None and self._compiled_loss is not None:
+            raise ValueError("Evaluation batches need labels: got batches with only x.")
+        y_pred = self._test_batch(packed, y_struct, sw_struct, n)
+        self._update_compiled_metrics(y_struct, y_pred, sw_struct)
+        return None
+
+    def _logs_after(self, last_logs: Any) -> dict[str, float]:
+        """Epoch or evaluation logs: the metrics, or a custom step's own last logs when they name others."""
+        results = self._metric_results()
+        if last_logs is None or set(host_logs(last_logs)) == set(results):
+            return results
+        return host_logs(last_logs)
 
     # ------------------------------------------------------------------ data preparation
     def _prepare(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, what: str) -> tuple:
@@ -188,7 +342,6 @@ class Trainer:
                 raise ValueError("`class_weight` is only supported for models with a single output and labels y.")
             if not isinstance(class_weight, dict):
                 raise ValueError(f"`class_weight` must be a dict {{class: weight}}, got {type(class_weight).__name__}.")
-            arrays.class_weights_to_sample_weights(ys[0], class_weight)  # refuse unknown classes up front
         return xs, ys, sws, n
 
     def _check_batch_size(self, batch_size: Any, name: str = "batch_size") -> int:
@@ -202,28 +355,53 @@ class Trainer:
         if not self.compiled:
             raise RuntimeError(f"You must call compile() before {what}().")
 
-    def _to_backend(self, batch: list[np.ndarray] | None) -> list[Tensor] | None:
+    def _input_dtypes(self) -> list[str] | None:
+        """The dtype each input is cast to before a step (the Input's dtype), when the model declares one."""
+        return None
+
+    def _to_backend(self, batch: list[np.ndarray] | None, dtypes: list[str] | None = None) -> list[Tensor] | None:
+        """Host arrays as backend Tensors, cast on the host to `dtypes` (Keras casts int x to the Input dtype)."""
         if batch is None:
             return None
         B = _backend.active
+        if dtypes is not None and len(dtypes) == len(batch):
+            batch = [a if a.dtype == d else a.astype(d) for a, d in zip(batch, dtypes)]
         return [Tensor(B.asarray(a)) for a in batch]
 
     def _begin(self, xs: list[np.ndarray], ys: list[np.ndarray] | None) -> None:
-        """Build on first data, check feature shapes, and cache the trainable weights."""
+        """Build on first data, check feature and target shapes, and cache the trainable weights."""
         self._build_from_data(xs)
         self._check_input_shapes(xs)
         if ys is not None and len(ys) != len(self._compile_output_names()):
             raise ValueError(f"y has {len(ys)} arrays but the model has {len(self._compile_output_names())} "
                              f"outputs {self._compile_output_names()}.")
+        self._check_targets(xs, ys)
         self._trainable_cache = self.trainable_weights
         self._layers_cache = self._flatten_layers()
         self._regularized = [(v, v.regularizer) for v in self.weights if v.regularizer is not None]
+        self._step_caches_ready = True
 
-    def _step_losses(self) -> list[Any]:
-        """`model.losses` for one step, from lists cached when training began (it runs every step)."""
-        out = [loss for layer in self._layers_cache for loss in layer._losses]
-        out.extend(regularizer(var) for var, regularizer in self._regularized)
-        return out
+    def _check_targets(self, xs: list[np.ndarray], ys: list[np.ndarray] | None, what: str = "y") -> None:
+        """Refuse targets that do not fit the outputs under their built-in losses (host arrays, no sync)."""
+        if ys is None or self._compiled_loss is None:
+            return
+        fns = self._compiled_loss.losses
+        if all(fn is None or target_kind(fn) is None for fn in fns):
+            return
+        shapes = self._outputs_for_checks(xs)
+        check_targets(ys, shapes, fns, self._compile_output_names(), what)
+
+    def _outputs_for_checks(self, xs: list[np.ndarray]) -> list[tuple]:
+        """Per-output shapes (batch None): from the graph, or from one probe call on a single sample."""
+        shapes = self._symbolic_output_shapes()
+        if shapes is None:
+            if self._probed_output_shapes is None:
+                with stop_recording():
+                    out = self(self._pack_inputs(self._to_backend([x[:1] for x in xs], self._input_dtypes())),
+                               training=False)
+                self._probed_output_shapes = [(None,) + tuple(t.shape[1:]) for t in self._flat_outputs(out)]
+            shapes = self._probed_output_shapes
+        return shapes
 
     def _source(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, batch_size: int, shuffle: Any,
                 loading: tuple[int, bool, int], what: str, split: float = 0.0) -> tuple[Any, Any]:
@@ -258,6 +436,18 @@ class Trainer:
         sw = data[2] if len(data) == 3 else None
         return self._source(data[0], data[1], sw, None, batch_size, False, loading, "validation_data")[0]
 
+    def _check_validation(self, val: Any) -> None:
+        """Refuse validation data that does not fit the model before the first epoch, not after it."""
+        vx, vy, _ = val.first()
+        try:
+            self._check_input_shapes(vx)
+            if vy is not None and len(vy) != len(self._compile_output_names()):
+                raise ValueError(f"it has {len(vy)} target arrays but the model has "
+                                 f"{len(self._compile_output_names())} outputs")
+            self._check_targets(vx, vy, "validation y")
+        except ValueError as e:
+            raise ValueError(f"validation data does not fit the model: {e}") from None
+
     # ------------------------------------------------------------------ fit
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
@@ -287,6 +477,8 @@ class Trainer:
             val = self._validation_source(validation_data, val_batch_size, loading)
         first_x, first_y, _ = source.first()
         self._begin(first_x, first_y)
+        if val is not None:
+            self._check_validation(val)
         steps = steps_per_epoch or source.steps
         cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -294,6 +486,9 @@ class Trainer:
         want_begin = cbs.wants_batch_logs("on_train_batch_begin") or cbs.wants_batch_logs("on_batch_begin")
         want_end = True if verbose == 1 else (
             cbs.wants_batch_logs("on_train_batch_end") or cbs.wants_batch_logs("on_batch_end"))
+        custom = self._overridden("train_step", "compute_metrics")
+        dtypes = self._input_dtypes()
+        check_batches = isinstance(source, StreamSource)
         self.stop_training = False
         self._in_fit = True
         self._initial_epoch = None
@@ -305,16 +500,21 @@ class Trainer:
             for epoch in range(int(initial_epoch), int(epochs)):
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
+                last_logs = None
                 for step, (bx, by, bsw) in enumerate(source.epoch(steps_per_epoch)):
                     if want_begin:
                         cbs.on_train_batch_begin(step)
-                    self._train_step(self._to_backend(bx), self._to_backend(by), self._to_backend(bsw), len(bx[0]))
+                    if check_batches:
+                        self._check_targets(bx, by)
+                    last_logs = self._run_train_step(self._to_backend(bx, dtypes), self._to_backend(by),
+                                                     self._to_backend(bsw), len(bx[0]), custom)
                     if want_end:
-                        cbs.on_train_batch_end(step, LazyLogs(self))
+                        cbs.on_train_batch_end(step, LazyLogs(self.get_metrics_result if last_logs is None
+                                                              else (lambda logs=last_logs: logs)))
                     if self.stop_training:
                         break
                 source.end_epoch()
-                epoch_logs = self._metric_results()
+                epoch_logs = self._logs_after(last_logs)
                 if val is not None and _should_validate(epoch, validation_freq):
                     val_logs = self._run_evaluation(val, validation_steps, cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -334,16 +534,22 @@ class Trainer:
         cbs.on_test_begin()
         want_end = cbs.wants_batch_logs("on_test_batch_end")
         want_begin = cbs.wants_batch_logs("on_test_batch_begin")
+        custom = self._overridden("test_step", "compute_metrics")
+        dtypes = self._input_dtypes()
+        check_batches = isinstance(source, StreamSource)
+        last_logs = None
         for step, (bx, by, bsw) in enumerate(source.epoch(steps)):
             if want_begin:
                 cbs.on_test_batch_begin(step)
-            if by is None:
-                raise ValueError("Evaluation batches need labels: got batches with only x.")
-            self._test_step(self._to_backend(bx), self._to_backend(by), self._to_backend(bsw), len(bx[0]))
+            if check_batches:
+                self._check_targets(bx, by)
+            last_logs = self._run_test_step(self._to_backend(bx, dtypes), self._to_backend(by),
+                                            self._to_backend(bsw), len(bx[0]), custom)
             if want_end:
-                cbs.on_test_batch_end(step, LazyLogs(self))
+                cbs.on_test_batch_end(step, LazyLogs(self.get_metrics_result if last_logs is None
+                                                     else (lambda logs=last_logs: logs)))
         source.end_epoch()
-        logs = self._metric_results()
+        logs = self._logs_after(last_logs)
         cbs.on_test_end(logs)
         return logs
 
@@ -364,10 +570,7 @@ class Trainer:
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                            steps=steps or source.steps)
         logs = self._run_evaluation(source, steps, cbs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     # ------------------------------------------------------------------ predict
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: int | None = None,
@@ -389,17 +592,30 @@ class Trainer:
                            steps=steps or source.steps)
         cbs.on_predict_begin()
         chunks: list[list[Any]] = []
-        B = _backend.active
+        structure: Any = None
+        dtypes = self._input_dtypes()
         with stop_recording():
             for step, (bx, _, _) in enumerate(source.epoch(steps)):
                 cbs.on_predict_batch_begin(step)
-                outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(bx)), training=False))
-                chunks.append([o.data for o in outs])
+                outputs = self._predict_batch(self._to_backend(bx, dtypes))
+                structure = outputs if structure is None else structure
+                chunks.append([_array_of(o) for o in flatten(outputs)])
                 cbs.on_predict_batch_end(step, PredictBatchLogs(chunks[-1]))
         source.end_epoch()
         cbs.on_predict_end()
-        results = [B.to_numpy(B.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]) for parts in zip(*chunks)]
-        return self._unflatten_outputs(results)
+        return self._join_predictions(chunks, structure)
+
+    def _predict_batch(self, xs: list[Tensor]) -> Any:
+        packed = self._pack_inputs(xs)
+        if self._overridden("predict_step"):
+            return self.predict_step(pack_x_y_sample_weight(packed))
+        return self(packed, training=False)
+
+    def _join_predictions(self, chunks: list[list[Any]], structure: Any) -> Any:
+        """Concatenate each output over the batches on the device, copy once, restore the output structure."""
+        B = _backend.active
+        joined = [B.to_numpy(B.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]) for parts in zip(*chunks)]
+        return pack_sequence_as(structure, joined)
 
     # ------------------------------------------------------------------ single batches
     def train_on_batch(self, x: Any = None, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
@@ -414,8 +630,9 @@ class Trainer:
         self._begin(xs, ys)
         if reset_metrics:
             self.reset_metrics()
-        self._train_step(self._to_backend(xs), self._to_backend(ys), self._to_backend(sws), n)
-        return self._batch_result(return_dict)
+        logs = self._run_train_step(self._to_backend(xs, self._input_dtypes()), self._to_backend(ys),
+                                    self._to_backend(sws), n, self._overridden("train_step", "compute_metrics"))
+        return self._batch_result(logs, return_dict)
 
     def test_on_batch(self, x: Any = None, y: Any = None, sample_weight: Any = None,
                       reset_metrics: bool = True, return_dict: bool = False) -> Any:
@@ -427,23 +644,39 @@ class Trainer:
         self._begin(xs, ys)
         if reset_metrics:
             self.reset_metrics()
-        self._test_step(self._to_backend(xs), self._to_backend(ys), self._to_backend(sws), n)
-        return self._batch_result(return_dict)
+        logs = self._run_test_step(self._to_backend(xs, self._input_dtypes()), self._to_backend(ys),
+                                   self._to_backend(sws), n, self._overridden("test_step", "compute_metrics"))
+        return self._batch_result(logs, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
         xs = arrays.flatten_data(x, self._known_input_names(), "x")
         self._build_from_data(xs)
         self._check_input_shapes(xs)
         with stop_recording():
-            outs = self._flat_outputs(self(self._pack_inputs(self._to_backend(xs)), training=False))
-        return self._unflatten_outputs([_backend.active.to_numpy(o.data) for o in outs])
+            outputs = self._predict_batch(self._to_backend(xs, self._input_dtypes()))
+        return self._join_predictions([[_array_of(o) for o in flatten(outputs)]], outputs)
 
-    def _batch_result(self, return_dict: bool) -> Any:
-        logs = self._metric_results()
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+    def _batch_result(self, step_logs: Any, return_dict: bool) -> Any:
+        logs = self._metric_results() if step_logs is None else host_logs(step_logs)
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
+
+
+_compute_loss_training: dict[type, bool] = {}
+
+
+def _takes_training(cls: type) -> bool:
+    """Whether `cls.compute_loss` takes `training` (or **kwargs); cached per class."""
+    known = _compute_loss_training.get(cls)
+    if known is None:
+        params = inspect.signature(cls.compute_loss).parameters
+        known = _compute_loss_training[cls] = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    return known
+
+
+def _array_of(x: Any) -> Any:
+    """The backend array of a step's output (a Tensor, or an array a custom predict_step returned)."""
+    return x.data if isinstance(x, Tensor) else _backend.active.asarray(x)
 
 
 def _check_loading(workers: Any, use_multiprocessing: Any, max_queue_size: Any) -> tuple[int, bool, int]:
