@@ -1,6 +1,6 @@
 """Each CUDA kernel has a NumPy twin; twins match float64 formulas here, kernels match twins on a GPU.
 
-CPU (always): the NumPy backend primitives (and the twins in gpukeras.backend.kernels) against
+CPU (always): the NumPy backend primitives (and the Philox twin in gpukeras.backend.philox) against
 independent float64 formulas; the kernels' own formula code (act_functions.cuh, Philox in
 dropout.cu) compiled for the host by nvcc and run on the CPU against the twins.
 GPU (marked `gpu`, skipped without the CuPy backend): CupyOps against NumpyOps, float32 and
@@ -22,6 +22,7 @@ from float64_reference import sigmoid as _sig
 
 from gpukeras import backend
 from gpukeras.backend import kernels as K
+from gpukeras.backend import philox
 from gpukeras.backend.base import Ops
 from gpukeras.backend.numpy_backend import NumpyOps
 
@@ -102,14 +103,14 @@ def test_sigmoid_bce_twin_matches_float64():
     rng = np.random.default_rng(2)
     z = (rng.normal(size=(64, 3)) * 6).astype(np.float32)
     t = rng.uniform(size=(64, 3)).astype(np.float32)
-    loss, probs = K.sigmoid_bce(np, z, t)
+    loss, probs = NP.sigmoid_binary_cross_entropy(z, t)
     z64, t64 = z.astype(np.float64), t.astype(np.float64)
     ref = -(t64 * np.log(_sig(z64)) + (1 - t64) * np.log(1 - _sig(z64)))
     np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(probs, _sig(z64), rtol=1e-6)
     dloss = rng.uniform(size=(64, 3)).astype(np.float32)
-    np.testing.assert_allclose(K.sigmoid_bce_backward(dloss, probs, t), (_sig(z64) - t64) * dloss, rtol=1e-5,
-                               atol=1e-7)
+    grad = NP.sigmoid_binary_cross_entropy_backward(dloss, probs, t)
+    np.testing.assert_allclose(grad, (_sig(z64) - t64) * dloss, rtol=1e-5, atol=1e-7)
 
 
 def _weights(rng, shapes, dtype=np.float32):
@@ -191,18 +192,18 @@ PHILOX_KAT = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00
 
 def test_philox_twin_known_answers():
     for ctr, key, want in PHILOX_KAT:
-        got = K.philox4x32_10(np.array([ctr], dtype=np.uint32), key)[0]
+        got = philox.philox4x32_10(np.array([ctr], dtype=np.uint32), key)[0]
         assert tuple(int(v) for v in got) == want
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
 def test_dropout_twin_statistics(rate):
-    mask = K.philox_dropout_mask((256, 257), rate, seed=987654321987, dtype="float32")
+    mask = philox.philox_dropout_mask((256, 257), rate, seed=987654321987, dtype="float32")
     kept = mask != 0
     assert set(np.unique(mask)) <= {0.0, np.float32(1 / (1 - rate))}
     assert abs(kept.mean() - (1 - rate)) < 4 * math.sqrt(rate * (1 - rate) / kept.size)
     assert abs(mask.mean() - 1.0) < 0.02
-    other = K.philox_dropout_mask((256, 257), rate, seed=987654321988)
+    other = philox.philox_dropout_mask((256, 257), rate, seed=987654321988)
     assert (other != mask).mean() > 0.05  # a different seed gives a different stream
 
 
@@ -249,7 +250,7 @@ def host_harness(tmp_path_factory):
     params = [K.act_params(n, p) for n, p in VARIANTS]
     fmt = lambda v: "INFINITY" if v == math.inf else float(np.float32(v)).hex() + "f"  # noqa: E731
     src = (HARNESS.replace("@XS@", ", ".join(fmt(v) for v in x))
-           .replace("@IDS@", ", ".join(str(K.ACT_IDS[n]) for n, _ in VARIANTS))
+           .replace("@IDS@", ", ".join(str(K.act_ids()[n]) for n, _ in VARIANTS))
            .replace("@PS@", ", ".join("{" + ", ".join(fmt(v) for v in p) + "}" for p in params))
            .replace("@KAT@", ", ".join("{" + ", ".join(f"{v}u" for v in c + k) + "}" for c, k, _ in PHILOX_KAT)))
     d = tmp_path_factory.mktemp("harness")
@@ -308,7 +309,7 @@ def _sfx(dtype: str) -> str:
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("suffix", ["f32", "f16"])
-@pytest.mark.parametrize("filename", K.KERNEL_FILES)
+@pytest.mark.parametrize("filename", K.kernel_file_names())
 def test_gpu_every_kernel_module_builds(filename, suffix):
     _cupy_ops()
     K.clear()
@@ -514,14 +515,14 @@ def test_gpu_sigmoid_bce_matches_twin(dtype):
     rng = np.random.default_rng(8)
     z = (rng.normal(size=(257, 3)) * 5).astype(dtype)
     t = rng.uniform(size=(257, 3)).astype(dtype)
-    loss, probs = K.sigmoid_bce(np, z.astype(np.float32), t.astype(np.float32))
+    loss, probs = NP.sigmoid_binary_cross_entropy(z.astype(np.float32), t.astype(np.float32))
     with _launches(f"gk_sbce_fwd_{_sfx(dtype)}"):
         gl, gp = cp.sigmoid_binary_cross_entropy(cp.asarray(z), cp.asarray(t))
     tol = F32 if dtype == "float32" else F16
     np.testing.assert_allclose(cp.to_numpy(gl).astype(float), loss, **tol)
     np.testing.assert_allclose(cp.to_numpy(gp).astype(float), probs, **tol)
     dl = rng.uniform(size=(257, 3)).astype(dtype)
-    ref = K.sigmoid_bce_backward(dl.astype(np.float32), probs, t.astype(np.float32))
+    ref = NP.sigmoid_binary_cross_entropy_backward(dl.astype(np.float32), probs, t.astype(np.float32))
     with _launches(f"gk_sbce_bwd_{_sfx(dtype)}"):
         got = cp.sigmoid_binary_cross_entropy_backward(cp.asarray(dl), gp, cp.asarray(t))
     np.testing.assert_allclose(cp.to_numpy(got).astype(float), ref, **tol)
@@ -623,7 +624,7 @@ def test_gpu_dropout_is_the_philox_twin_stream(dtype, rate):
     seed = int(np.random.default_rng(12).integers(0, 2**63 - 1, dtype=np.int64))
     with _launches(f"gk_dropout_mask_{_sfx(dtype)}"):
         mask = cp.to_numpy(cp.dropout_mask((129, 1001), rate, seed_rng, dtype=dtype))
-    np.testing.assert_array_equal(mask, K.philox_dropout_mask((129, 1001), rate, seed, dtype))
+    np.testing.assert_array_equal(mask, philox.philox_dropout_mask((129, 1001), rate, seed, dtype))
     kept = mask != 0
     assert abs(kept.mean() - (1 - rate)) < 4 * math.sqrt(rate * (1 - rate) / kept.size)
     x = np.random.default_rng(13).normal(size=(129, 1001)).astype(dtype)

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip ins
 
 @pytest.mark.parametrize("arch", ["compute_80", "compute_90"])
 @pytest.mark.parametrize("suffix", ["f32", "f16", "bf16"])
-@pytest.mark.parametrize("filename", K.KERNEL_FILES)
+@pytest.mark.parametrize("filename", K.kernel_file_names())
 def test_module_compiles_with_nvrtc(filename, suffix, arch):
     if suffix != "f32" and K.half_header_dir() is None:
         pytest.skip("no cuda_fp16.h here: the half-precision modules cannot be built (the backend falls back)")

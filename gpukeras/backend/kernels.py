@@ -1,16 +1,17 @@
-"""Our CUDA kernels: where the `.cu` sources live, and loading them with `cupy.RawModule`.
+"""Our CUDA kernels: where the `.cu` sources live, which kernels they declare, and loading them.
 
-Nothing here imports CuPy at import time. A module is compiled (by NVRTC, through CuPy) the
-first time one of its kernels is asked for, once per (file, dtype, device), and kept; CuPy's
-on-disk cache makes later processes skip the compile. The cache lives under the user's cache
-directory (`$XDG_CACHE_HOME` or `~/.cache`, then `gpukeras/cupy`) unless `CUPY_CACHE_DIR` is set.
+Nothing here imports CuPy at import time. The kernel list is read from the files: every
+`extern "C" __global__` declaration in kernels/*.cu, with its parameter kinds (`catalogue()`);
+a name built by a macro (`gk_act_##NAME##_fwd_##S`) is one kernel over a variant and the dtypes.
+A module is compiled (by NVRTC, through CuPy) the first time one of its kernels is asked for, once
+per (file, dtype, device), and kept; CuPy's on-disk cache makes later processes skip the compile.
+The cache lives under the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache`, then
+`gpukeras/cupy`) unless `CUPY_CACHE_DIR` is set. A module that fails to build warns once
+(`KernelBuildWarning`, naming the kernel, file and reason) and its ops run the generic code.
 
 Each `.cu` is compiled per storage dtype with one of `-DGK_F32/-DGK_F16/-DGK_BF16`, so the
 float32 module needs no CUDA half headers. Local `#include "x.cuh"` lines are inlined here, so
 CuPy's cache key (the source text) changes whenever a header does.
-
-Also here: NumPy twins of kernels whose primitive is not (yet) in `base.Ops`: the Philox
-dropout stream and fused sigmoid + binary cross-entropy (generic over `xp`).
 """
 
 from __future__ import annotations
@@ -21,58 +22,43 @@ import re
 import shutil
 import sys
 import threading
+import warnings
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Kernel files and the activation ids used in act_functions.cuh.
-KERNEL_FILES = ("activations.cu", "dense.cu", "softmax.cu", "softmax_xent.cu", "optimizers.cu", "dropout.cu",
-                "pooling.cu", "col2im.cu", "normalization.cu")
-ACT_IDS = {
-    "linear": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "elu": 4, "selu": 5, "gelu": 6, "gelu_tanh": 7,
-    "silu": 8, "sigmoid": 9, "hard_sigmoid": 10, "hard_silu": 11, "tanh": 12, "softplus": 13, "softsign": 14,
-    "exponential": 15, "mish": 16,
-}
+from gpukeras.backend.philox import philox_dropout_mask as philox_dropout_mask  # re-exported: tests use it
+
 # Storage dtype name -> kernel name suffix / compile define.
 DTYPE_SUFFIX = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$', re.MULTILINE)
 _PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\s*$", re.MULTILINE)
+_BOUNDS = r"(?:__launch_bounds__\s*\([^)]*\)\s*)?"
+_DECLARATION = re.compile(r'extern\s+"C"\s+__global__\s+' + _BOUNDS + r"void\s+" + _BOUNDS + r"([\w#]+)\s*\(([^)]*)\)")
+_ACT_DEFINE = re.compile(r"^#define\s+GK_([A-Z0-9_]+)\s+(\d+)\s*$", re.MULTILINE)
+_ACT_LIST_ENTRY = re.compile(r"M\(T,\s*S,\s*(\w+),\s*GK_(\w+)\)")
 _lock = threading.Lock()
 _modules: dict[tuple[str, str, int], Any] = {}  # (file, suffix, device) -> RawModule or the exception
 _sources: dict[str, str] = {}
+_catalogue: dict[str, KernelSpec] = {}
+_act_ids: dict[str, int] = {}
 # Kernel name -> launches in this process: lets tests tell a kernel run from a silent fallback.
 launch_counts: Counter[str] = Counter()
-
-
-def act_params(name: str, params: tuple) -> tuple[float, float, float] | None:
-    """(p0, p1, p2) for act_functions.cuh, or None when the kernel does not take these params."""
-
-    def number(v: Any) -> bool:
-        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-    if name not in ACT_IDS:
-        return None
-    if name == "relu":
-        if len(params) > 3:
-            return None
-        slope, max_value, threshold = list(params) + [0.0, None, 0.0][len(params):]
-        if not (number(slope) and number(threshold) and (max_value is None or number(max_value))):
-            return None
-        return float(slope), math.inf if max_value is None else float(max_value), float(threshold)
-    if name in ("leaky_relu", "elu"):
-        if len(params) > 1 or (params and not number(params[0])):
-            return None
-        return (float(params[0]) if params else (0.2 if name == "leaky_relu" else 1.0)), 0.0, 0.0
-    return (0.0, 0.0, 0.0) if not params else None
 
 
 class KernelUnavailableError(RuntimeError):
     """A kernel module could not be compiled or loaded; callers fall back to generic code."""
 
 
+class KernelBuildWarning(RuntimeWarning):
+    """A kernel could not be built or loaded here; its op runs the generic (slower) code instead."""
+
+
+# ---------------------------------------------------------------------------------------------- files
 def kernel_dir() -> Path:
     """Directory holding the `.cu` files: $GPUKERAS_KERNEL_DIR, the installed package, or the checkout."""
     env = os.environ.get("GPUKERAS_KERNEL_DIR")
@@ -93,6 +79,11 @@ def kernel_files() -> list[Path]:
     return sorted(kernel_dir().glob("*.cu"))
 
 
+def kernel_file_names() -> list[str]:
+    """Names of every `.cu` file, sorted (the modules the loader can build)."""
+    return [p.name for p in kernel_files()]
+
+
 def source(filename: str) -> str:
     """Text of `filename` with local `#include "..."` headers inlined (each once)."""
     if filename not in _sources:
@@ -110,6 +101,99 @@ def source(filename: str) -> str:
     return _sources[filename]
 
 
+# ---------------------------------------------------------------------------------------------- catalogue
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel as declared in a `.cu` file.
+
+    `name` has "{}" where a macro pastes a variant (an activation name); the launched name is
+    `name.format(variant) + "_" + suffix`. `params` are the parameter kinds, in order: "T*" (the
+    storage dtype), "f32*", "i64*" (pointers), "f32", "i32", "i64", "u32" (scalars).
+    """
+
+    name: str
+    file: str
+    dtypes: tuple[str, ...]
+    params: tuple[str, ...]
+
+    def full_name(self, suffix: str, variant: str | None = None) -> str:
+        """The `extern "C"` name of the build for `suffix` (and `variant`, for a macro-built name)."""
+        return (self.name.format(variant) if "{}" in self.name else self.name) + "_" + suffix
+
+
+_POINTER_KINDS = {"T": "T*", "float": "f32*", "long long": "i64*"}
+_SCALAR_KINDS = {"float": "f32", "int": "i32", "gk_index": "i64", "long long": "i64", "unsigned int": "u32"}
+
+
+def _param_kind(declaration: str) -> str:
+    """The kind of one C parameter declaration, e.g. "const T* __restrict__ x" -> "T*"."""
+    words = declaration.replace("*", " * ").replace("__restrict__", " ").replace("const", " ").split()
+    if "*" in words:
+        return _POINTER_KINDS[" ".join(words[:words.index("*")])]
+    return _SCALAR_KINDS[" ".join(words[:-1])]
+
+
+def _spec(raw_name: str, params: str, filename: str) -> KernelSpec:
+    """KernelSpec of one declaration: a `##`-pasted name ends in the dtype; other pasted parts are variants."""
+    kinds = tuple(_param_kind(p) for p in params.split(",") if p.strip())
+    parts = raw_name.split("##")
+    if len(parts) > 1:
+        stem = "".join("{}" if p.isidentifier() and p.isupper() else p for p in parts[:-1])
+        return KernelSpec(stem.rstrip("_"), filename, tuple(DTYPE_SUFFIX.values()), kinds)
+    base, _, suffix = raw_name.rpartition("_")
+    if suffix not in DTYPE_SUFFIX.values():
+        raise ValueError(f"{filename}: kernel {raw_name} does not end in a dtype suffix (_f32, _f16, _bf16)")
+    return KernelSpec(base, filename, (suffix,), kinds)
+
+
+def catalogue() -> dict[str, KernelSpec]:
+    """Every kernel declared in kernels/*.cu, by name (dtype suffix dropped, "{}" for a macro variant)."""
+    with _lock:
+        if not _catalogue:
+            for path in kernel_files():
+                text = path.read_text(encoding="utf-8").replace("\\\n", " ")  # join macro continuation lines
+                for raw, params in _DECLARATION.findall(text):
+                    spec = _spec(raw, params, path.name)
+                    if spec.name in _catalogue:
+                        raise ValueError(f"kernel {spec.name} is declared twice ({_catalogue[spec.name].file}, "
+                                         f"{path.name})")
+                    _catalogue[spec.name] = spec
+        return dict(_catalogue)
+
+
+def act_ids() -> dict[str, int]:
+    """Activation name -> id in act_functions.cuh, for the activations with elementwise kernels (not linear)."""
+    with _lock:
+        if not _act_ids:
+            text = (kernel_dir() / "act_functions.cuh").read_text(encoding="utf-8")
+            ids = {macro: int(value) for macro, value in _ACT_DEFINE.findall(text)}
+            _act_ids.update({name: ids[macro] for name, macro in _ACT_LIST_ENTRY.findall(text)})
+        return dict(_act_ids)
+
+
+def act_params(name: str, params: tuple) -> tuple[float, float, float] | None:
+    """(p0, p1, p2) for act_functions.cuh, or None when the kernel does not take these params."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+    if name not in act_ids():
+        return None
+    if name == "relu":
+        if len(params) > 3:
+            return None
+        slope, max_value, threshold = list(params) + [0.0, None, 0.0][len(params):]
+        if not (number(slope) and number(threshold) and (max_value is None or number(max_value))):
+            return None
+        return float(slope), math.inf if max_value is None else float(max_value), float(threshold)
+    if name in ("leaky_relu", "elu"):
+        if len(params) > 1 or (params and not number(params[0])):
+            return None
+        return (float(params[0]) if params else (0.2 if name == "leaky_relu" else 1.0)), 0.0, 0.0
+    return (0.0, 0.0, 0.0) if not params else None
+
+
+# ---------------------------------------------------------------------------------------------- building
 def cache_dir() -> str:
     """Set (once) and return CuPy's kernel cache directory; an explicit CUPY_CACHE_DIR wins.
 
@@ -165,8 +249,12 @@ def compile_options(suffix: str) -> tuple[str, ...]:
     return options + ((f"-I{include}",) if include else ())
 
 
-def module(filename: str, suffix: str) -> Any:
-    """The compiled `cupy.RawModule` for (file, dtype suffix) on the current device, built once."""
+def module(filename: str, suffix: str, for_kernel: str | None = None) -> Any:
+    """The compiled `cupy.RawModule` for (file, dtype suffix) on the current device, built once.
+
+    A failure raises KernelUnavailableError each time and warns once (naming `for_kernel`, the
+    kernel that needed the module first).
+    """
     import cupy
 
     key = (filename, suffix, cupy.cuda.runtime.getDevice())
@@ -179,6 +267,7 @@ def module(filename: str, suffix: str) -> Any:
                 found.compile()
             except Exception as exc:  # CompileException, missing headers, driver errors
                 found = KernelUnavailableError(f"cannot build {filename} for {suffix}: {exc}")
+                _warn_unavailable(for_kernel or f"every kernel of {filename}", filename, suffix, exc)
             _modules[key] = found
     if isinstance(found, Exception):
         raise found
@@ -186,71 +275,36 @@ def module(filename: str, suffix: str) -> Any:
 
 
 def function(filename: str, name: str) -> Any:
-    """Kernel `name` (ending in _f32/_f16/_bf16) from `filename`."""
+    """Kernel `name` (ending in _f32/_f16/_bf16) from `filename`; KernelUnavailableError (warned once) if absent."""
     suffix = name.rsplit("_", 1)[1]
+    mod = module(filename, suffix, name)
     try:
-        return module(filename, suffix).get_function(name)
-    except KernelUnavailableError:
-        raise
+        return mod.get_function(name)
     except Exception as exc:
+        with _lock:
+            if (filename, name) not in _missing:
+                _missing.add((filename, name))
+                _warn_unavailable(name, filename, suffix, exc)
         raise KernelUnavailableError(f"kernel {name} unavailable: {exc}") from exc
 
 
+_missing: set[tuple[str, str]] = set()
+
+
+def _warn_unavailable(kernel: str, filename: str, suffix: str, exc: BaseException) -> None:
+    reason = " ".join(str(exc).split())
+    if len(reason) > 600:
+        reason = reason[:600] + " ..."
+    warnings.warn(f"gpukeras: CUDA kernel {kernel} ({filename}, {suffix}) could not be built or loaded, so its op "
+                  f"runs the generic CuPy code (slower): {type(exc).__name__}: {reason}", KernelBuildWarning,
+                  stacklevel=4)
+
+
 def clear() -> None:
-    """Forget loaded modules (they are rebuilt, from CuPy's disk cache, on next use)."""
+    """Forget loaded modules and the kernel list (rebuilt, from CuPy's disk cache, on next use)."""
     with _lock:
         _modules.clear()
         _sources.clear()
-
-
-# ---------------------------------------------------------------------------------------------
-# NumPy twins of kernels without a base.Ops primitive (generic over the array module xp).
-
-_PHILOX_M0, _PHILOX_M1 = 0xD2511F53, 0xCD9E8D57
-_PHILOX_W0, _PHILOX_W1 = 0x9E3779B9, 0xBB67AE85
-
-
-def philox4x32_10(counters: np.ndarray, key: tuple[int, int]) -> np.ndarray:
-    """Philox4x32-10 of uint32 counters shaped (n, 4) under a 2-word key; returns (n, 4) uint32."""
-    c = [counters[:, j].astype(np.uint64) for j in range(4)]
-    k0, k1 = np.uint64(key[0] & 0xFFFFFFFF), np.uint64(key[1] & 0xFFFFFFFF)
-    mask = np.uint64(0xFFFFFFFF)
-    m0, m1 = np.uint64(_PHILOX_M0), np.uint64(_PHILOX_M1)
-    for r in range(10):
-        if r:
-            k0 = (k0 + np.uint64(_PHILOX_W0)) & mask
-            k1 = (k1 + np.uint64(_PHILOX_W1)) & mask
-        p0 = m0 * c[0]
-        p1 = m1 * c[2]
-        c = [((p1 >> np.uint64(32)) ^ c[1] ^ k0), p1 & mask, ((p0 >> np.uint64(32)) ^ c[3] ^ k1), p0 & mask]
-    return np.stack(c, axis=1).astype(np.uint32)
-
-
-def philox_dropout_mask(shape: tuple[int, ...], rate: float, seed: int, dtype: Any = "float32") -> np.ndarray:
-    """NumPy twin of dropout.cu: scale where Philox's uniform >= rate, 0 elsewhere."""
-    n = int(np.prod(shape, dtype=np.int64))
-    quads = np.arange((n + 3) // 4, dtype=np.uint64)
-    counters = np.zeros((quads.size, 4), dtype=np.uint32)
-    counters[:, 0] = (quads & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    counters[:, 1] = (quads >> np.uint64(32)).astype(np.uint32)
-    words = philox4x32_10(counters, (seed & 0xFFFFFFFF, seed >> 32)).reshape(-1)[:n]
-    uniform = (words >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
-    keep = uniform >= np.float32(rate)
-    scale = np.asarray(1.0 / (1.0 - rate), dtype=np.float32)
-    return np.where(keep, scale, np.float32(0.0)).astype(dtype).reshape(shape)
-
-
-def sigmoid_bce(xp: Any, logits: Any, targets: Any) -> tuple[Any, Any]:
-    """Twin of gk_sbce_fwd: elementwise t*softplus(-z) + (1-t)*softplus(z), and sigmoid(z)."""
-    def softplus(v: Any) -> Any:
-        return xp.maximum(v, 0) + xp.log1p(xp.exp(-xp.abs(v)))
-
-    e = xp.exp(-xp.abs(logits))
-    probs = xp.where(logits >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(logits.dtype, copy=False)
-    loss = targets * softplus(-logits) + (1.0 - targets) * softplus(logits)
-    return loss.astype(logits.dtype, copy=False), probs
-
-
-def sigmoid_bce_backward(dloss: Any, probs: Any, targets: Any) -> Any:
-    """Twin of gk_sbce_bwd: (sigmoid(z) - t) * dloss."""
-    return ((probs - targets) * dloss).astype(probs.dtype, copy=False)
+        _catalogue.clear()
+        _act_ids.clear()
+        _missing.clear()
