@@ -12,7 +12,7 @@ from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
-from gpukeras.ops.core import data_of
+from gpukeras.ops.core import data_of, promote_to
 from gpukeras.ops.numpy import add, divide, multiply, sqrt, subtract, transpose
 from gpukeras.tensor import Tensor
 
@@ -94,7 +94,7 @@ def conv_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any = 1, padd
     padding = normalize_padding(padding, allow_causal=rank == 1)
     _check_rank(inputs, rank, f"conv with a {rank}-D kernel")
     x = _to_last(inputs, fmt)
-    a = data_of(x)
+    a = promote_to(data_of(x), w.dtype)
     if a.shape[-1] != w.shape[-2] * groups:
         raise ValueError(f"conv: inputs have {a.shape[-1]} channels but the kernel expects "
                          f"{w.shape[-2]} x groups={groups} = {w.shape[-2] * groups} (kernel shape {w.shape}).")

@@ -41,6 +41,12 @@ def to_backend_array(x: Any, dtype: Any = None) -> Any:
     return ops.asarray(np.asarray(x), dtype=dtype)
 
 
+def promote_to(a: Any, float_dtype: Any) -> Any:
+    """`a` cast to `float_dtype` when it holds integers or booleans (Keras's rule for int x with a
+    float32 kernel: compute in float32; NumPy's promotion would give float64)."""
+    return _backend.active.cast(a, float_dtype) if a.dtype.kind in "biu" else a
+
+
 def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None) -> Tensor:
     """A Tensor holding `x` (a Tensor is returned as is when the dtype already matches)."""
     if isinstance(x, Tensor) and (dtype is None or x.dtype == str(np.dtype(dtype))):

@@ -6,7 +6,7 @@ from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
-from gpukeras.ops.core import data_of
+from gpukeras.ops.core import data_of, promote_to
 from gpukeras.tensor import Tensor
 
 
@@ -85,7 +85,8 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 def dense(x: Any, kernel: Any, bias: Any = None, activation: str = "linear", params: tuple = ()) -> Tensor:
     """activation(x @ kernel + bias) as one fused primitive with one fused backward."""
     B = _backend.active
-    a, w = data_of(x), data_of(kernel)
+    w = data_of(kernel)
+    a = promote_to(data_of(x), w.dtype)
     b = None if bias is None else data_of(bias)
     y, z = B.dense(a, w, b, activation, params)
     need_dx = isinstance(x, Tensor) and x.needs_grad

@@ -246,11 +246,15 @@ amin = min
 
 
 def argmax(x: Any, axis: int = -1) -> Tensor:
-    return Tensor(_backend.active.argmax(data_of(x), axis=axis))
+    """Index of the largest entry along `axis`, as int32 (Keras 3's dtype)."""
+    B = _backend.active
+    return Tensor(B.cast(B.argmax(data_of(x), axis=axis), "int32"))
 
 
 def argmin(x: Any, axis: int = -1) -> Tensor:
-    return Tensor(_backend.active.argmin(data_of(x), axis=axis))
+    """Index of the smallest entry along `axis`, as int32 (Keras 3's dtype)."""
+    B = _backend.active
+    return Tensor(B.cast(B.argmin(data_of(x), axis=axis), "int32"))
 
 
 # ---------------------------------------------------------------------------- shapes

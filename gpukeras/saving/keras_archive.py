@@ -8,9 +8,11 @@ unsafe member names (`../`, absolute paths, drive letters), oversized members an
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import zipfile
@@ -26,22 +28,72 @@ _MAX_EXPANSION = 100
 
 
 def atomic_write(filepath: str | os.PathLike, write: Callable[[Any], None]) -> None:
-    """Call `write(fileobj)` on a temporary file next to `filepath`, then rename it into place."""
+    """Call `write(fileobj)` on a new file in `filepath`'s folder, then put it in place in one rename.
+
+    A failed or interrupted save never touches an existing file. Where Linux allows (O_TMPFILE), the
+    new file has no name until it is complete, so even a process killed mid-save (SIGTERM, SIGKILL)
+    leaves nothing behind; elsewhere a hidden temporary file is removed on any Python exception.
+    """
     filepath = os.fspath(filepath)
     folder = os.path.dirname(os.path.abspath(filepath))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"Cannot save to {filepath!r}: the folder {folder!r} does not exist.")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(filepath)}.", suffix=".tmp")
+    fd = _unnamed_file(folder)
+    if fd is None:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(filepath)}.", suffix=".tmp")
+    else:
+        tmp = None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            if tmp is None:
+                tmp = _name_unnamed_file(f.fileno(), filepath)
         os.replace(tmp, filepath)
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _unnamed_file(folder: str) -> int | None:
+    """A file in `folder` with no name yet (Linux O_TMPFILE), or None where that is not available."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None:
+        return None
+    try:
+        return os.open(folder, flag | os.O_RDWR, 0o666)
+    except OSError:  # a file system without O_TMPFILE support
+        return None
+
+
+def _name_unnamed_file(fd: int, filepath: str) -> str:
+    """Give the finished unnamed file a hidden name beside `filepath` (renamed over it next).
+
+    linkat through /proc/self/fd is the documented way; some kernels and sandboxes refuse it and
+    take linkat(AT_EMPTY_PATH) instead; failing both, the bytes are copied to a named file.
+    """
+    folder = os.path.dirname(os.path.abspath(filepath))
+    name = os.path.join(folder, f".{os.path.basename(filepath)}.{secrets.token_hex(6)}.tmp")
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, follow_symlinks=True)
+        return name
+    except OSError:
+        pass
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, at_empty_path = -100, 0x1000
+    if getattr(libc, "linkat", None) is not None and libc.linkat(fd, b"", at_fdcwd, os.fsencode(name),
+                                                                 at_empty_path) == 0:
+        return name
+    out_fd, name = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(filepath)}.", suffix=".tmp")
+    with os.fdopen(out_fd, "wb") as out:
+        os.lseek(fd, 0, os.SEEK_SET)
+        while chunk := os.read(fd, 1 << 20):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return name
 
 
 def write_archive(filepath: str | os.PathLike, files: Mapping[str, bytes], zipped: bool = True) -> None:

@@ -53,7 +53,7 @@ def _check_sparse(y: np.ndarray, shape: tuple, ignore: int | None, label: str, n
         bad &= values != ignore
     if bad.any():
         position = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"Label {values[position]!r} at position {position} of {label} is out of range: "
+        raise ValueError(f"Label {values[position].item()!r} at position {position} of {label} is out of range: "
                          f"output {name!r} has {classes} classes, so labels must be integers in [0, {classes - 1}].")
 
 

@@ -29,6 +29,7 @@ from gpukeras.losses import target_kind
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tensor import Tensor
 from gpukeras.trainers import arrays
+from gpukeras.trainers.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, per_output
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
 from gpukeras.trainers.logs import LazyLogs, PredictBatchLogs, host_logs
@@ -36,25 +37,6 @@ from gpukeras.trainers.target_checks import check_targets
 from gpukeras.tree import flatten, pack_sequence_as
 
 _TF2_COMPILE_ARGS = {"sample_weight_mode", "target_tensors", "distribute", "experimental_run_tf_function"}
-
-
-def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
-    """One batch as a step receives it (Keras's rule): `x`, `(x,)` for a list/tuple x, `(x, y)` or `(x, y, sw)`."""
-    if y is None:
-        return (x,) if isinstance(x, (list, tuple)) else x
-    return (x, y) if sample_weight is None else (x, y, sample_weight)
-
-
-def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
-    """(x, y, sample_weight) from a batch as `pack_x_y_sample_weight` makes it (missing parts None)."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if 1 <= len(data) <= 3:
-        return tuple(data) + (None,) * (3 - len(data))  # type: ignore[return-value]
-    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
-                     f"found a tuple of {len(data)} elements.")
 
 
 def _batch_size(x: Any) -> int:

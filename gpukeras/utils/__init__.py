@@ -1,7 +1,9 @@
 """gpukeras.utils: seeding and label helpers (Keras's keras.utils)."""
 
+from gpukeras.trainers.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from gpukeras.utils.labels import normalize, to_categorical
 from gpukeras.utils.py_dataset import PyDataset, Sequence
 from gpukeras.utils.seeding import set_random_seed
 
-__all__ = ["PyDataset", "Sequence", "normalize", "set_random_seed", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "normalize", "pack_x_y_sample_weight", "set_random_seed", "to_categorical",
+           "unpack_x_y_sample_weight"]
