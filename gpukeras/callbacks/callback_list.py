@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from gpukeras.callbacks.callback import Callback
+from gpukeras.callbacks.history import History
+from gpukeras.callbacks.progbar_logger import ProgbarLogger
 
 _BATCH_HOOKS = (
     "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin", "on_test_batch_end",
@@ -19,9 +21,6 @@ class CallbackList(Callback):
     def __init__(self, callbacks: Iterable[Callback] | None = None, add_history: bool = False,
                  add_progbar: bool = False, model: Any = None, **params: Any):
         super().__init__()
-        from gpukeras.callbacks.history import History
-        from gpukeras.callbacks.progbar_logger import ProgbarLogger
-
         self.callbacks = list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):

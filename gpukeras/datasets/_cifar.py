@@ -6,6 +6,7 @@ import tarfile
 
 import numpy as np
 
+from gpukeras import backend
 from gpukeras.datasets._safe_pickle import load_pickle
 
 
@@ -29,8 +30,6 @@ def read_batches(archive: str, members: list[str], label_key: str) -> list[tuple
 
 def channels_last(x: np.ndarray) -> np.ndarray:
     """NCHW -> NHWC unless the backend is configured channels_first."""
-    from gpukeras import backend
-
     fmt = getattr(backend, "image_data_format", None)
     if callable(fmt) and fmt() == "channels_first":
         return x

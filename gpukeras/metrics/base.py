@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gpukeras import backend as _backend
+from gpukeras import initializers
 from gpukeras.autodiff import stop_recording
 from gpukeras.ops.core import to_backend_array
 from gpukeras.tensor import Tensor, Variable
@@ -69,8 +70,6 @@ class Metric:
     def add_variable(self, shape: tuple[int, ...] = (), initializer: Any = "zeros", dtype: Any = None,
                      name: str | None = None) -> Variable:
         """A non-trainable state variable owned by this metric."""
-        from gpukeras import initializers
-
         dtype = str(dtype or self.dtype)
         name = name or f"variable_{len(self._variables)}"
         init = initializers.get(initializer)

@@ -12,6 +12,7 @@ from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
+from gpukeras.ops import numpy as numpy_ops
 from gpukeras.ops.core import data_of, promote_to
 from gpukeras.ops.numpy import add, divide, multiply, sqrt, subtract, transpose
 from gpukeras.tensor import Tensor
@@ -248,29 +249,23 @@ def normalize_train(x: Any, gamma: Any, beta: Any, axes: Sequence[int], param_sh
 
 def moments(x: Any, axes: Any, keepdims: bool = False, synchronized: bool = False) -> tuple[Tensor, Tensor]:
     """keras.ops.moments: (mean, biased variance) over `axes`, differentiable."""
-    from gpukeras.ops.numpy import mean, square
-
-    m = mean(x, axis=axes, keepdims=True)
-    v = mean(square(subtract(x, m)), axis=axes, keepdims=keepdims)
+    m = numpy_ops.mean(x, axis=axes, keepdims=True)
+    v = numpy_ops.mean(numpy_ops.square(subtract(x, m)), axis=axes, keepdims=keepdims)
     if not keepdims:
-        from gpukeras.ops.numpy import squeeze
-
-        m = squeeze(m, axis=axes)
+        m = numpy_ops.squeeze(m, axis=axes)
     return m, v
 
 
 def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any = None, scale: Any = None,
                         epsilon: float = 1e-3) -> Tensor:
     """keras.ops.batch_normalization: normalize with given statistics along feature `axis`."""
-    from gpukeras.ops.numpy import reshape
-
     nd = len(data_of(x).shape)
     axis = axis % nd
     shape = [1] * nd
     shape[axis] = -1
 
     def _b(t: Any) -> Any:
-        return reshape(t, shape) if len(data_of(t).shape) == 1 and nd > 1 else t
+        return numpy_ops.reshape(t, shape) if len(data_of(t).shape) == 1 and nd > 1 else t
 
     inv = divide(1.0, sqrt(add(_b(variance), epsilon)))
     if scale is not None:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
+import h5py
+
 CONFIG_FILENAME = "config.json"
 METADATA_FILENAME = "metadata.json"
 WEIGHTS_FILENAME = "model.weights.h5"
@@ -201,8 +203,6 @@ class KerasArchive:
 
     def open_weights(self) -> Any:
         """`model.weights.h5` as an open read-only h5py File."""
-        import h5py
-
         data = self.read(WEIGHTS_FILENAME)
         try:
             return h5py.File(io.BytesIO(data), "r")

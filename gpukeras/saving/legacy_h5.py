@@ -9,11 +9,13 @@ A weights-only file has the `layer_names` layout at its root.
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import h5py
 import numpy as np
 
 from gpukeras.saving import object_registry
@@ -92,8 +94,6 @@ def _check_layer(layer: Any, name: str, arrays: list[np.ndarray], skip_mismatch:
 def load_legacy_model(filepath: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
                       safe_mode: bool = True) -> Any:
     """Rebuild, fill and (optionally) compile a model from a tf.keras 2 whole-model `.h5` file."""
-    import h5py
-
     try:
         f = h5py.File(filepath, "r")
     except OSError as e:
@@ -167,10 +167,6 @@ def _legacy_functional(config: dict[str, Any]) -> dict[str, Any]:
 
 def save_legacy_model(model: Any, filepath: str, include_optimizer: bool = True) -> None:
     """Write a tf.keras-2-style whole-model `.h5` file (atomically)."""
-    import io
-
-    import h5py
-
     full = serialize_keras_object(model)
     compile_config = full.pop("compile_config", None)
     full.pop("build_config", None)
