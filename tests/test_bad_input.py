@@ -155,3 +155,25 @@ def test_custom_losses_are_not_shape_checked() -> None:
     model.compile(optimizer="sgd", loss=first_column_mse)
     history = model.fit(np.ones((4, 3), "float32"), np.ones((4, 3), "float32"), verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_input_arguments_gpukeras_lacks_are_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="sparse inputs are not supported"):
+        keras.Input((3,), sparse=True)
+    with pytest.raises(ValueError, match="tensor=.*not supported"):
+        keras.Input((3,), tensor=np.ones((1, 3)))
+    with pytest.raises(ValueError, match="optional=True"):
+        keras.Input((3,), optional=True)
+    with pytest.raises(ValueError, match="sparse=True"):
+        keras.ops.convert_to_tensor(np.ones(3), sparse=True)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    with pytest.raises(NotImplementedError, match="masks are not supported"):
+        model(np.ones((2, 3), "float32"), mask=np.ones((2,), bool))
+
+
+def test_autocast_casts_float_inputs_to_the_layer_dtype_and_can_be_turned_off() -> None:
+    x = keras.ops.convert_to_tensor(np.ones((2, 3), "float64"))
+    assert layers.Dense(2)(x).dtype == "float32"
+    assert layers.Dense(2, autocast=False)(x).dtype == "float64"
+    ints = keras.ops.convert_to_tensor(np.ones((2, 3), "int32"))
+    assert layers.Activation("linear")(ints).dtype == "int32"  # integers are not autocast

@@ -16,6 +16,8 @@ class InputLayer(Layer):
                  dtype: Any = None, sparse: Any = None, name: str | None = None,
                  input_shape: Any = None, batch_shape: Any = None, **kwargs: Any):
         super().__init__(name=name, dtype=dtype)
+        if sparse:
+            raise ValueError(f"InputLayer {self.name!r}: sparse inputs are not supported; pass dense arrays.")
         if batch_shape is not None:
             batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         shape = shape if shape is not None else input_shape
@@ -49,5 +51,15 @@ class InputLayer(Layer):
 def Input(shape: Sequence[int] | None = None, batch_size: int | None = None, dtype: Any = None,
           sparse: Any = None, batch_shape: Any = None, name: str | None = None, tensor: Any = None,
           optional: bool = False) -> KerasTensor:
-    """A symbolic input of per-sample `shape`, for the functional API and Sequential."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output
+    """A symbolic input of per-sample `shape`, for the functional API and Sequential.
+
+    `sparse=True`, `tensor=` (wrapping an existing tensor, tf.keras 2) and `optional=True` (inputs
+    that may be None) are Keras features gpukeras does not have: they are refused, not ignored.
+    """
+    if tensor is not None:
+        raise ValueError("Input(tensor=...) is not supported: gpukeras inputs are placeholders; pass the data "
+                         "to fit/predict or call the model on it.")
+    if optional:
+        raise ValueError("Input(optional=True) is not supported: every gpukeras input must be given.")
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, name=name,
+                      batch_shape=batch_shape).output

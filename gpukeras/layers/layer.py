@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
-from gpukeras import constraints, initializers, regularizers
+from gpukeras import constraints, initializers, ops, regularizers
 from gpukeras.autodiff import stop_recording
 from gpukeras.keras_tensor import CallNode, KerasTensor, any_symbolic
 from gpukeras.layers.config_compat import LAYER_EXTRA_KWARGS, normalize_config
@@ -85,6 +85,14 @@ def layers_in(value: Any) -> list[Layer]:
     return []
 
 
+def refuse_mask(mask: Any, where: str) -> None:
+    """Masks come with Embedding(mask_zero=True) and Masking, which gpukeras does not have yet: an
+    explicit mask would be silently ignored, so it is refused."""
+    if mask is not None:
+        raise NotImplementedError(f"{where}: masks are not supported yet (no gpukeras layer produces one); "
+                                  "call it without `mask`.")
+
+
 def _private_last(name: str) -> str:
     return f"~{name}" if name.startswith("_") else name
 
@@ -103,6 +111,7 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = str(dtype) if dtype is not None else "float32"
+        self.autocast = bool(autocast)
         self.built = False
         self.supports_masking = False
         self._variables: list[Variable] = []
@@ -260,6 +269,8 @@ class Layer:
             del kwargs["training"]  # Keras passes `training` only to calls that take it
         if type(inputs) is not Tensor:
             inputs = _to_tensors(inputs)
+        if self.autocast:
+            inputs = _autocast(inputs, self.dtype)
         if not self.built:
             self._build_for(_shapes_of(inputs))
         if self._losses:
@@ -374,6 +385,19 @@ def _call_accepts_training(cls: type) -> bool:
         known = _accepts_training[cls] = "training" in params or any(
             p.kind is p.VAR_KEYWORD for p in params.values())
     return known
+
+
+def _autocast(x: Any, dtype: str) -> Any:
+    """Float inputs of another float dtype (float64, float16) cast to the layer's dtype, as Keras's
+    autocast does; integer inputs are left alone."""
+    if type(x) is Tensor:
+        data_dtype = x.data.dtype
+        return ops.cast(x, dtype) if data_dtype.kind == "f" and data_dtype.name != dtype else x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_autocast(v, dtype) for v in x)
+    if isinstance(x, dict):
+        return {k: _autocast(v, dtype) for k, v in x.items()}
+    return x
 
 
 def _to_tensors(x: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpukeras import constraints, initializers, regularizers
-from gpukeras.layers.layer import Layer
+from gpukeras.layers.layer import Layer, refuse_mask
 from gpukeras.ops.convolution import batch_normalization, normalize_train
 
 
@@ -75,6 +75,7 @@ class BatchNormalization(Layer):
         self.built = True
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        refuse_mask(mask, f"BatchNormalization {self.name!r}")
         if inputs.ndim != self._ndim:
             raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected "
                              f"ndim={self._ndim}, found ndim={inputs.ndim}. Full shape received: {inputs.shape}")

@@ -48,7 +48,9 @@ def promote_to(a: Any, float_dtype: Any) -> Any:
 
 
 def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None) -> Tensor:
-    """A Tensor holding `x` (a Tensor is returned as is when the dtype already matches)."""
+    """A Tensor holding `x` (a Tensor is returned as is when the dtype already matches); sparse=True is refused."""
+    if sparse:
+        raise ValueError("convert_to_tensor(sparse=True): gpukeras has no sparse tensors.")
     if isinstance(x, Tensor) and (dtype is None or x.dtype == str(np.dtype(dtype))):
         return x
     return Tensor(to_backend_array(x, dtype))
