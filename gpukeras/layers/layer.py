@@ -8,6 +8,7 @@ the sub-layers stored under it, by the attribute that holds them.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
@@ -265,7 +266,7 @@ class Layer:
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if type(inputs) is not Tensor and any_symbolic(inputs):
             return self._symbolic_call(inputs, args, kwargs)
-        if "training" in kwargs and not _call_accepts_training(type(self)):
+        if "training" in kwargs and not method_takes(type(self), "call", "training"):
             del kwargs["training"]  # Keras passes `training` only to calls that take it
         if type(inputs) is not Tensor:
             inputs = _to_tensors(inputs)
@@ -374,17 +375,11 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-_accepts_training: dict[type, bool] = {}
-
-
-def _call_accepts_training(cls: type) -> bool:
-    """Whether `cls.call` takes a `training` argument (or **kwargs); cached per class."""
-    known = _accepts_training.get(cls)
-    if known is None:
-        params = inspect.signature(cls.call).parameters
-        known = _accepts_training[cls] = "training" in params or any(
-            p.kind is p.VAR_KEYWORD for p in params.values())
-    return known
+@functools.cache
+def method_takes(cls: type, method: str, argument: str) -> bool:
+    """Whether `cls.<method>` takes `argument` by name (or **kwargs); cached per class."""
+    params = inspect.signature(getattr(cls, method)).parameters
+    return argument in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _autocast(x: Any, dtype: str) -> Any:

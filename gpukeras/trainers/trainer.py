@@ -10,7 +10,6 @@ when no hook is overridden fit runs that step without building the logs dict a h
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ from gpukeras import optimizers as optimizers_module
 from gpukeras import random as _random
 from gpukeras.autodiff import gradient, recording, stop_recording
 from gpukeras.callbacks.callback_list import CallbackList
-from gpukeras.layers.layer import framework_attributes
+from gpukeras.layers.layer import framework_attributes, method_takes
 from gpukeras.losses import target_kind
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tensor import Tensor
@@ -255,7 +254,7 @@ class Trainer:
 
     def _compute_loss(self, x: Any, y: Any, y_pred: Any, sample_weight: Any, training: bool) -> Tensor:
         """`compute_loss`, also when an override predates its `training` argument (Keras calls those too)."""
-        if _takes_training(type(self)):
+        if method_takes(type(self), "compute_loss", "training"):
             return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
@@ -274,29 +273,29 @@ class Trainer:
     def _overridden(self, *hooks: str) -> bool:
         return any(getattr(type(self), hook) is not getattr(Trainer, hook) for hook in hooks)
 
+    def _structured(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None) -> tuple:
+        """Flat batch lists in the model's input and output structures (what steps and hooks receive)."""
+        return (self._pack_inputs(x), None if y is None else self._unflatten_outputs(y),
+                None if sw is None else self._unflatten_outputs(sw))
+
     def _run_train_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
                         custom: bool) -> Any:
         """One training batch: the subclass's train_step (its logs returned), or the default step (None)."""
-        packed = self._pack_inputs(x)
-        y_struct = None if y is None else self._unflatten_outputs(y)
-        sw_struct = None if sw is None else self._unflatten_outputs(sw)
+        x, y, sw = self._structured(x, y, sw)
         if custom:
-            return self.train_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
-        y_pred = self._train_batch(packed, y_struct, sw_struct, n)
-        self._update_compiled_metrics(y_struct, y_pred, sw_struct)
+            return self.train_step(pack_x_y_sample_weight(x, y, sw))
+        self._update_compiled_metrics(y, self._train_batch(x, y, sw, n), sw)
         return None
 
     def _run_test_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
                        custom: bool) -> Any:
-        packed = self._pack_inputs(x)
-        y_struct = None if y is None else self._unflatten_outputs(y)
-        sw_struct = None if sw is None else self._unflatten_outputs(sw)
+        """One evaluation batch: the subclass's test_step (its logs returned), or the default step (None)."""
+        x, y, sw = self._structured(x, y, sw)
         if custom:
-            return self.test_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
+            return self.test_step(pack_x_y_sample_weight(x, y, sw))
         if y is None and self._compiled_loss is not None:
             raise ValueError("Evaluation batches need labels: got batches with only x.")
-        y_pred = self._test_batch(packed, y_struct, sw_struct, n)
-        self._update_compiled_metrics(y_struct, y_pred, sw_struct)
+        self._update_compiled_metrics(y, self._test_batch(x, y, sw, n), sw)
         return None
 
     def _logs_after(self, last_logs: Any) -> dict[str, float]:
@@ -641,19 +640,6 @@ class Trainer:
     def _batch_result(self, step_logs: Any, return_dict: bool) -> Any:
         logs = self._metric_results() if step_logs is None else host_logs(step_logs)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
-
-
-_compute_loss_training: dict[type, bool] = {}
-
-
-def _takes_training(cls: type) -> bool:
-    """Whether `cls.compute_loss` takes `training` (or **kwargs); cached per class."""
-    known = _compute_loss_training.get(cls)
-    if known is None:
-        params = inspect.signature(cls.compute_loss).parameters
-        known = _compute_loss_training[cls] = "training" in params or any(
-            p.kind is p.VAR_KEYWORD for p in params.values())
-    return known
 
 
 def _array_of(x: Any) -> Any:
