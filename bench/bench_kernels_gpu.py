@@ -118,6 +118,9 @@ def bench_dense(dry: bool, timer: Callable, activation: str) -> dict:
 
 def bench_optimizer(dry: bool, timer: Callable, kind: str) -> dict:
     """One step over a 20-weight model (10 Dense layers): one launch vs per-weight loop."""
+    from gpukeras.optimizers.adam import ADAM_RULE
+    from gpukeras.optimizers.sgd import SGD_RULE
+
     width = 16 if dry else 512
     shapes = [s for _ in range(10) for s in ((width, width), (width,))]
     rng = np.random.default_rng(1)
@@ -134,9 +137,12 @@ def bench_optimizer(dry: bool, timer: Callable, kind: str) -> dict:
         def step(ops=ops, w=w, g=g, m=m, v=v, state=state) -> None:
             state["t"] += 1
             if kind == "adam":
-                ops.adam_update(w, g, m, v, 1e-3, 0.9, 0.999, 1e-7, state["t"])
+                scalars = dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, step=state["t"],
+                               weight_decay=0.0)
+                ops.multi_tensor_apply(ADAM_RULE, [w, g, m, v, None], scalars)
             else:
-                ops.sgd_update(w, g, m, 1e-2, 0.9, False)
+                scalars = dict(lr=1e-2, momentum=0.9, nesterov=False, weight_decay=0.0)
+                ops.multi_tensor_apply(SGD_RULE, [w, g, m], scalars)
 
         out[f"{label}_ms"] = timer(step, 5, 50)
     out["speedup"] = out["per_weight_ms"] / out["fused_ms"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gpukeras.optimizers.adam import ADAM_RULE
+
 ACTS = ("linear", "relu", "sigmoid", "tanh", "gelu", "silu")
 # (batch, in, out): W1's first layer, W2's middle layer.
 SHAPES = {"32x784x128": (32, 784, 128), "256x1024x1024": (256, 1024, 1024)}
@@ -66,7 +68,9 @@ def test_adam_update(benchmark, ops, model):
 
     def run():
         state["t"] += 1
-        ops.adam_update(params, grads, ms, vs, 1e-3, 0.9, 0.999, 1e-7, state["t"])
+        scalars = dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, step=state["t"],
+                       weight_decay=0.0)
+        ops.multi_tensor_apply(ADAM_RULE, [params, grads, ms, vs, None], scalars)
         ops.synchronize()
 
     benchmark(run)

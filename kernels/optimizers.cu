@@ -3,7 +3,7 @@
 // Adadelta, Adamax, Nadam and Lion.
 //
 // Design: a device "tensor table" of int64 rows, GK_ROW entries per weight:
-//   [w_ptr, g_ptr, slot1_ptr, slot2_ptr, slot3_ptr, size, first_chunk, 0]
+//   [w_ptr, g_ptr, slot1_ptr, slot2_ptr, slot3_ptr, size, first_chunk, flags]
 // Each weight is cut into chunks of `chunk` elements; block b finds its weight by binary search
 // on first_chunk (the prefix sum of chunk counts) and updates elements
 // [(b - first_chunk) * chunk, min(+chunk, size)) of it with a block-stride loop.
@@ -11,10 +11,14 @@
 // arrays: a flat buffer would cost an extra gather of every gradient per step. The host caches
 // tables by pointer tuple (CuPy's pool hands back the same addresses step after step), so the
 // steady state uploads nothing; arithmetic uses _rn intrinsics (no FMA contraction) in the same
-// order as gpukeras/backend/base.py, so results match the NumPy twin to rounding.
+// order as the update rules' formulas (gpukeras/optimizers/<name>.py), so results match those twins.
+// Decoupled weight decay (AdamW, or any optimizer's weight_decay) is fused for every kernel here:
+// each takes (wd, wd_lr) after the table, and a weight whose flags have GK_DECAY set first gets
+// w -= (w * wd) * wd_lr, Keras's order, so exclude_from_weight_decay is a flag per row.
 #include "common.cuh"
 
 #define GK_ROW 8
+#define GK_DECAY 1
 
 __device__ __forceinline__ int gk_find_tensor(const long long* __restrict__ table, int n_tensors, long long block) {
   int lo = 0;
@@ -32,7 +36,7 @@ __device__ __forceinline__ int gk_find_tensor(const long long* __restrict__ tabl
 
 template <typename F>
 __device__ __forceinline__ void gk_multi_tensor_apply(const long long* __restrict__ table, int n_tensors,
-                                                      long long chunk, F&& update) {
+                                                      long long chunk, float wd, float wd_lr, F&& update) {
   const int t = gk_find_tensor(table, n_tensors, blockIdx.x);
   const long long* row = table + (long long)t * GK_ROW;
   float* w = reinterpret_cast<float*>(row[0]);
@@ -43,15 +47,20 @@ __device__ __forceinline__ void gk_multi_tensor_apply(const long long* __restric
   const long long size = row[5];
   const long long begin = ((long long)blockIdx.x - row[6]) * chunk;
   const long long end = begin + chunk < size ? begin + chunk : size;
-  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) update(w, g, s1, s2, s3, i);
+  const bool decay = (row[7] & GK_DECAY) != 0;
+  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    if (decay) w[i] = __fsub_rn(w[i], __fmul_rn(__fmul_rn(w[i], wd), wd_lr));
+    update(w, g, s1, s2, s3, i);
+  }
 }
 
 // Keras SGD: m = momentum*m - lr*g; w += m  (nesterov: w += momentum*m - lr*g); no momentum: w -= lr*g.
 // slot1 = momentum buffer (unused without momentum).
-extern "C" __global__ void gk_sgd_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_sgd_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                            float wd, float wd_lr, float lr,
                                             float momentum, int use_momentum, int nesterov) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float*, float*,
-                                                                  long long i) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float*, float*,
+                                                                long long i) {
     const float lg = __fmul_rn(lr, g[i]);
     if (!use_momentum) {
       w[i] = __fsub_rn(w[i], lg);
@@ -69,16 +78,14 @@ extern "C" __global__ void gk_sgd_multi_f32(const long long* table, int n_tensor
 
 // Keras Adam with bias correction folded into alpha = lr*sqrt(1-b2^t)/(1-b1^t) (host, float32):
 //   m += (g-m)*(1-b1); v += (g*g-v)*(1-b2); [vhat = max(vhat, v)]; w -= (alpha*m)/(sqrt(v or vhat)+eps)
-// AdamW: lr_wd = lr*weight_decay != 0 first applies w -= w*lr_wd (Keras decays before the update).
-// slot1 = m, slot2 = v, slot3 = vhat (amsgrad only).
-extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tensors, long long chunk, float alpha,
-                                             float one_minus_b1, float one_minus_b2, float eps, float lr_wd,
-                                             int amsgrad) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float* v,
+// AdamW's decay is the fused weight decay of gk_multi_tensor_apply. slot1 = m, slot2 = v, slot3 = vhat (amsgrad).
+extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                             float wd, float wd_lr, float alpha,
+                                             float one_minus_b1, float one_minus_b2, float eps, int amsgrad) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float* v,
                                                                   float* vhat, long long i) {
     const float gi = g[i];
-    float wi = w[i];
-    if (lr_wd != 0.0f) wi = __fsub_rn(wi, __fmul_rn(wi, lr_wd));
+    const float wi = w[i];
     const float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), one_minus_b1));
     const float vi = __fadd_rn(v[i], __fmul_rn(__fsub_rn(__fmul_rn(gi, gi), v[i]), one_minus_b2));
     m[i] = mi;
@@ -95,10 +102,11 @@ extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tenso
 // Keras RMSprop: v = rho*v + (1-rho)*g^2; centered: a = rho*a + (1-rho)*g, denom = v - a^2 + eps,
 // else denom = v + eps; inc = lr*g / sqrt(denom); momentum > 0: mo = momentum*mo + inc, w -= mo;
 // else w -= inc. slot1 = v, slot2 = a (centered), slot3 = mo (momentum).
-extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                                float wd, float wd_lr, float lr,
                                                 float rho, float one_minus_rho, float momentum, float eps,
                                                 int centered, int use_momentum) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* v, float* a,
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* v, float* a,
                                                                   float* mo, long long i) {
     const float gi = g[i];
     const float vi = __fadd_rn(__fmul_rn(rho, v[i]), __fmul_rn(one_minus_rho, __fmul_rn(gi, gi)));
@@ -123,10 +131,11 @@ extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_te
 }
 
 // Keras Adagrad: acc += g*g; w -= (lr*g) / sqrt(acc + eps). slot1 = accumulator.
-extern "C" __global__ void gk_adagrad_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_adagrad_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                                float wd, float wd_lr, float lr,
                                                 float eps) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* acc, float*, float*,
-                                                                  long long i) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* acc, float*, float*,
+                                                                long long i) {
     const float gi = g[i];
     const float ai = __fadd_rn(acc[i], __fmul_rn(gi, gi));
     acc[i] = ai;
@@ -136,10 +145,11 @@ extern "C" __global__ void gk_adagrad_multi_f32(const long long* table, int n_te
 
 // Keras Adamax: m += (g-m)*(1-b1); u = max(b2*u, |g|); w -= (lr*m) / (correction*(u+eps)), with
 // correction = 1 - b1^t computed on the host in float32. slot1 = m, slot2 = u.
-extern "C" __global__ void gk_adamax_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_adamax_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                               float wd, float wd_lr, float lr,
                                                float correction, float one_minus_b1, float b2, float eps) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float* u, float*,
-                                                                  long long i) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float* u, float*,
+                                                                long long i) {
     const float gi = g[i];
     const float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), one_minus_b1));
     const float ui = gk_max(__fmul_rn(b2, u[i]), fabsf(gi));
@@ -153,10 +163,11 @@ extern "C" __global__ void gk_adamax_multi_f32(const long long* table, int n_ten
 __device__ __forceinline__ float gk_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); }
 
 // Keras Lion: w -= lr * sign(m*b1 + g*(1-b1)); m = m*b2 + g*(1-b2). slot1 = m.
-extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                             float wd, float wd_lr, float lr,
                                              float b1, float one_minus_b1, float b2, float one_minus_b2) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float*, float*,
-                                                                  long long i) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float*, float*,
+                                                                long long i) {
     const float gi = g[i];
     const float mi = m[i];
     const float s = gk_sign(__fadd_rn(__fmul_rn(mi, b1), __fmul_rn(gi, one_minus_b1)));
@@ -167,10 +178,11 @@ extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tenso
 
 // Keras Adadelta: a_g = rho*a_g + (1-rho)*g^2; d = -(sqrt(a_d + eps)*g / sqrt(a_g + eps));
 // a_d = rho*a_d + (1-rho)*d^2; w += lr*d. slot1 = a_g, slot2 = a_d.
-extern "C" __global__ void gk_adadelta_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_adadelta_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                                 float wd, float wd_lr, float lr,
                                                  float rho, float one_minus_rho, float eps) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* ag, float* ad, float*,
-                                                                  long long i) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* ag, float* ad, float*,
+                                                                long long i) {
     const float gi = g[i];
     const float agi = __fadd_rn(__fmul_rn(rho, ag[i]), __fmul_rn(one_minus_rho, __fmul_rn(gi, gi)));
     const float d = -__fdiv_rn(__fmul_rn(__fsqrt_rn(__fadd_rn(ad[i], eps)), gi), __fsqrt_rn(__fadd_rn(agi, eps)));
@@ -184,11 +196,12 @@ extern "C" __global__ void gk_adadelta_multi_f32(const long long* table, int n_t
 //   m += (g-m)*(1-b1); v += (g*g-v)*(1-b2);
 //   m_hat = (u_next*m)/c_next + (c_u*g)/c_prod;  v_hat = v/c_b2;  w -= (m_hat*lr)/(sqrt(v_hat)+eps)
 // with u_next = u_{t+1}, c_next = 1 - prod_{t+1}, c_u = 1 - u_t, c_prod = 1 - prod_t, c_b2 = 1 - b2^t.
-extern "C" __global__ void gk_nadam_multi_f32(const long long* table, int n_tensors, long long chunk, float lr,
+extern "C" __global__ void gk_nadam_multi_f32(const long long* table, int n_tensors, long long chunk,
+                                              float wd, float wd_lr, float lr,
                                               float one_minus_b1, float one_minus_b2, float eps, float u_next,
                                               float c_next, float c_u, float c_prod, float c_b2) {
-  gk_multi_tensor_apply(table, n_tensors, chunk, [=](float* w, const float* g, float* m, float* v, float*,
-                                                                  long long i) {
+  gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float* v, float*,
+                                                                long long i) {
     const float gi = g[i];
     const float mi = __fadd_rn(m[i], __fmul_rn(__fsub_rn(gi, m[i]), one_minus_b1));
     const float vi = __fadd_rn(v[i], __fmul_rn(__fsub_rn(__fmul_rn(gi, gi), v[i]), one_minus_b2));

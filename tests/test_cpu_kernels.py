@@ -9,6 +9,8 @@ import pytest
 
 from gpukeras.backend import numpy_backend
 from gpukeras.backend.numpy_backend import NumpyOps
+from gpukeras.optimizers.adam import ADAM_RULE
+from gpukeras.optimizers.sgd import SGD_RULE
 
 pytestmark = pytest.mark.skipif(numpy_backend.cpu_kernels is None and shutil.which("cc") is None,
                                 reason="no C compiler here, so gpukeras._cpu_kernels was not built")
@@ -38,13 +40,20 @@ def _state(shapes, seed=0):
 SHAPES = [[(7, 5), (5,)], [(300_000,), (3,)]]
 
 
+# AdamW's decoupled weight decay, with the second weight excluded from it.
+DECAYS = [(0.0, None), (0.004, [True, False])]
+
+
 @pytest.mark.parametrize("shapes", SHAPES)
 @pytest.mark.parametrize("amsgrad", [False, True])
-def test_adam_matches_numpy_twin(monkeypatch, shapes, amsgrad) -> None:
+@pytest.mark.parametrize("decay,mask", DECAYS)
+def test_adam_matches_numpy_twin(monkeypatch, shapes, amsgrad, decay, mask) -> None:
     def run(ops):
         params, grads, (m, v, vhat) = _state(shapes)
         for step in range(1, 4):
-            ops.adam_update(params, grads, m, v, 1e-3, 0.9, 0.999, 1e-7, step, vhat if amsgrad else None)
+            scalars = dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=amsgrad, step=step,
+                           weight_decay=decay)
+            ops.multi_tensor_apply(ADAM_RULE, [params, grads, m, v, vhat if amsgrad else None], scalars, mask)
         return params + m + v + (vhat if amsgrad else [])
 
     for a, b in zip(*_twins(monkeypatch, run)):
@@ -52,16 +61,29 @@ def test_adam_matches_numpy_twin(monkeypatch, shapes, amsgrad) -> None:
 
 
 @pytest.mark.parametrize("shapes", SHAPES)
-@pytest.mark.parametrize("nesterov", [False, True])
-def test_sgd_momentum_matches_numpy_twin(monkeypatch, shapes, nesterov) -> None:
+@pytest.mark.parametrize("momentum,nesterov", [(0.9, False), (0.9, True), (0.0, False)])
+@pytest.mark.parametrize("decay,mask", DECAYS)
+def test_sgd_matches_numpy_twin(monkeypatch, shapes, momentum, nesterov, decay, mask) -> None:
     def run(ops):
         params, grads, (m, _, _) = _state(shapes, seed=1)
         for _ in range(3):
-            ops.sgd_update(params, grads, m, 0.05, 0.9, nesterov)
+            scalars = dict(lr=0.05, momentum=momentum, nesterov=nesterov, weight_decay=decay)
+            ops.multi_tensor_apply(SGD_RULE, [params, grads, m if momentum else None], scalars, mask)
         return params + m
 
     for a, b in zip(*_twins(monkeypatch, run)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_c_update_runs_instead_of_the_formula(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(numpy_backend.Ops, "multi_tensor_apply", lambda *a, **k: calls.append(a))
+    params, grads, (m, v, _) = _state([(4, 3)])
+    scalars = dict(lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, step=1, weight_decay=0.1)
+    NumpyOps().multi_tensor_apply(ADAM_RULE, [params, grads, m, v, None], scalars, [True])
+    assert calls == []
+    NumpyOps().multi_tensor_apply(ADAM_RULE, [[p.astype("float64") for p in params], grads, m, v, None], scalars)
+    assert len(calls) == 1  # not float32: the formula (the generic code)
 
 
 def test_dense_relu_forward_and_backward_match_numpy_twin(monkeypatch) -> None:
@@ -83,9 +105,13 @@ def test_kernels_refuse_wrong_dtype_and_sizes() -> None:
     kernels = numpy_backend.cpu_kernels
     w = np.zeros(4, "float32")
     with pytest.raises(TypeError, match="float32"):
-        kernels.adam(w.astype("float64"), w, w, w, 1.0, 0.1, 0.1, 1e-7)
+        kernels.adam(w.astype("float64"), w, w, w, None, 0.0, 0.0, 1.0, 0.1, 0.1, 1e-7, 0)
     with pytest.raises(ValueError, match="same number of elements"):
-        kernels.adam(w, np.zeros(3, "float32"), w, w, 1.0, 0.1, 0.1, 1e-7)
+        kernels.adam(w, np.zeros(3, "float32"), w, w, None, 0.0, 0.0, 1.0, 0.1, 0.1, 1e-7, 0)
+    with pytest.raises(ValueError, match="exactly when amsgrad"):
+        kernels.adam(w, w, w, w, None, 0.0, 0.0, 1.0, 0.1, 0.1, 1e-7, 1)
+    with pytest.raises(ValueError, match="momentum buffer"):
+        kernels.sgd(w, w, None, 0.0, 0.0, 0.1, 0.9, 1, 0)
 
 
 def test_relu_kernels_propagate_nan_like_numpy(monkeypatch) -> None:

@@ -24,9 +24,27 @@ from gpukeras import backend
 from gpukeras.backend import kernels as K
 from gpukeras.backend import philox
 from gpukeras.backend.base import Ops
+from gpukeras.backend.fused.multi_tensor import MultiTensorApply
 from gpukeras.backend.numpy_backend import NumpyOps
+from gpukeras.optimizers.adadelta import ADADELTA_RULE
+from gpukeras.optimizers.adagrad import ADAGRAD_RULE
+from gpukeras.optimizers.adam import ADAM_RULE
+from gpukeras.optimizers.adamax import ADAMAX_RULE
+from gpukeras.optimizers.lion import LION_RULE
+from gpukeras.optimizers.nadam import NADAM_RULE
+from gpukeras.optimizers.rmsprop import RMSPROP_RULE
+from gpukeras.optimizers.sgd import SGD_RULE
 
 NP = NumpyOps()
+
+
+class _GenericNumpy(Ops):
+    """The generic code over NumPy, none of NumpyOps's C fast paths."""
+
+    name, xp = "generic-numpy", np
+
+
+GENERIC = _GenericNumpy()
 NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.path.exists("/usr/local/bin/nvcc") else None)
 # (name, params) variants exercised everywhere
 VARIANTS = [("relu", ()), ("relu", (0.1, 4.0, 0.5)), ("relu6", ()), ("leaky_relu", ()), ("leaky_relu", (0.3,)),
@@ -120,6 +138,25 @@ def _weights(rng, shapes, dtype=np.float32):
 SHAPES = [(7, 5), (5,), (300,), (3, 4, 2)]
 
 
+def _apply(ops, rule, lists, decay_mask=None, **scalars):
+    """One multi_tensor_apply step of `rule` (weight decay off unless given)."""
+    ops.multi_tensor_apply(rule, lists, {"weight_decay": 0.0, **scalars}, decay_mask)
+
+
+def _sgd(ops, w, g, m, lr, momentum, nesterov):
+    _apply(ops, SGD_RULE, [w, g, m if momentum else None], lr=lr, momentum=momentum, nesterov=nesterov)
+
+
+def _adam(ops, w, g, m, v, vhat, lr, beta_1, beta_2, epsilon, step, **extra):
+    _apply(ops, ADAM_RULE, [w, g, m, v, vhat], lr=lr, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+           amsgrad=vhat is not None, step=step, **extra)
+
+
+def _rmsprop(ops, w, g, v, mo, avg, lr, rho, momentum, epsilon):
+    _apply(ops, RMSPROP_RULE, [w, g, v, avg, mo], lr=lr, rho=rho, momentum=momentum, epsilon=epsilon,
+           centered=avg is not None)
+
+
 def _sgd64(w, g, m, lr, mom, nesterov):
     for i in range(len(w)):
         if not mom:
@@ -135,7 +172,7 @@ def test_sgd_twin_matches_float64(momentum, nesterov):
     w, g, m = _weights(rng, SHAPES), _weights(rng, SHAPES), _weights(rng, SHAPES)
     w64, m64 = [a.astype(np.float64) for a in w], [a.astype(np.float64) for a in m]
     for _ in range(3):
-        NP.sgd_update(w, g, m, 0.01, momentum, nesterov)
+        _sgd(NP, w, g, m, 0.01, momentum, nesterov)
         _sgd64(w64, g, m64, 0.01, momentum, nesterov)
     for a, b in zip(w + m, w64 + m64):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -152,7 +189,7 @@ def test_adam_twin_matches_float64(amsgrad):
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
     for step in range(1, 4):
         gs = [a * step for a in g]
-        NP.adam_update(w, gs, ms, vs, lr, b1, b2, eps, step, vh)
+        _adam(NP, w, gs, ms, vs, vh, lr, b1, b2, eps, step)
         alpha = lr * math.sqrt(1 - b2 ** step) / (1 - b1 ** step)
         for i in range(len(w)):
             m64[i] += (gs[i] - m64[i]) * (1 - b1)
@@ -172,7 +209,7 @@ def test_rmsprop_twin_matches_float64(centered, momentum):
     v64, a64, mo64 = ([np.zeros_like(x) for x in w64] for _ in range(3))
     lr, rho, eps = 1e-3, 0.9, 1e-7
     for _ in range(3):
-        NP.rmsprop_update(w, g, v, mo if momentum > 0 else None, a if centered else None, lr, rho, momentum, eps)
+        _rmsprop(NP, w, g, v, mo if momentum > 0 else None, a if centered else None, lr, rho, momentum, eps)
         for i in range(len(w)):
             v64[i] = rho * v64[i] + (1 - rho) * g[i].astype(np.float64) ** 2
             a64[i] = rho * a64[i] + (1 - rho) * g[i]
@@ -542,9 +579,9 @@ def test_gpu_fused_sgd_matches_per_weight_loop(momentum, nesterov):
     rng = np.random.default_rng(9)
     (w, gw), (g, gg), (m, gm) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(3))
     for _ in range(3):
-        NP.sgd_update(w, g, m, 0.01, momentum, nesterov)
+        _sgd(NP, w, g, m, 0.01, momentum, nesterov)
         with _launches("gk_sgd_multi_f32"):
-            cp.sgd_update(gw, gg, gm, 0.01, momentum, nesterov)
+            _sgd(cp, gw, gg, gm, 0.01, momentum, nesterov)
     for a, b in zip(w + m, gw + gm):
         np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-7)
 
@@ -558,11 +595,46 @@ def test_gpu_fused_adam_matches_per_weight_loop(amsgrad):
     zeros = [np.zeros_like(a) for a in w]
     (m, gm), (v, gv), (h, gh) = (_both(cp, zeros) for _ in range(3))
     for step in range(1, 4):
-        Ops.adam_update(NP, w, g, m, v, 1e-3, 0.9, 0.999, 1e-7, step, h if amsgrad else None)
+        _adam(GENERIC, w, g, m, v, h if amsgrad else None, 1e-3, 0.9, 0.999, 1e-7, step)  # the generic loop
         with _launches("gk_adam_multi_f32"):
-            cp.adam_update(gw, gg, gm, gv, 1e-3, 0.9, 0.999, 1e-7, step, gh if amsgrad else None)
+            _adam(cp, gw, gg, gm, gv, gh if amsgrad else None, 1e-3, 0.9, 0.999, 1e-7, step)
     for a, b in zip(w + m + v, gw + gm + gv):
         np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["adam", "sgd", "lion"])
+def test_gpu_fused_weight_decay_matches_the_generic_loop(kind, monkeypatch):
+    """Decoupled weight decay inside the one launch (a per-weight flag in the table), as the generic loop does it."""
+    cp = _cupy_ops()
+    rng = np.random.default_rng(21)
+    (w, gw), (g, gg) = (_both(cp, _weights(rng, GPU_SHAPES)) for _ in range(2))
+    plain = [a.copy() for a in w]  # the same steps without any decay
+    (m, gm), (pm, _) = (_both(cp, [np.zeros_like(a) for a in w]) for _ in range(2))
+    v, gv, pv = ([np.zeros_like(a) for a in w], [cp.asarray(np.zeros_like(a)) for a in w],
+                 [np.zeros_like(a) for a in w])
+    mask = [i % 2 == 0 for i in range(len(w))]  # odd weights excluded from decay
+    generic_calls = []
+    monkeypatch.setattr(Ops, "multi_tensor_apply", lambda *a, **k: generic_calls.append(a))
+    for step in range(1, 4):
+        if kind == "adam":
+            rule = ADAM_RULE
+            lists, glists, plists = [w, g, m, v, None], [gw, gg, gm, gv, None], [plain, g, pm, pv, None]
+            scalars = dict(lr=1e-2, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, step=step)
+        else:
+            rule = SGD_RULE if kind == "sgd" else LION_RULE
+            lists, glists, plists = [w, g, m], [gw, gg, gm], [plain, g, pm]
+            scalars = dict(lr=1e-2, momentum=0.9, nesterov=True) if kind == "sgd" else dict(lr=1e-2, beta_1=0.9,
+                                                                                             beta_2=0.99)
+        MultiTensorApply.multi_tensor_apply(GENERIC, rule, lists, {**scalars, "weight_decay": 0.1}, mask)
+        MultiTensorApply.multi_tensor_apply(GENERIC, rule, plists, {**scalars, "weight_decay": 0.0}, None)
+        with _launches(f"gk_{kind}_multi_f32"):
+            cp.multi_tensor_apply(rule, glists, {**scalars, "weight_decay": 0.1}, mask)
+    assert not generic_calls  # no fallback: the decay ran inside the kernel
+    for a, b in zip(w + m, gw + gm):
+        np.testing.assert_allclose(cp.to_numpy(b), a, rtol=1e-6, atol=1e-8)
+    assert not np.allclose(cp.to_numpy(gw[0]), plain[0], rtol=1e-6, atol=0)  # decayed
+    np.testing.assert_allclose(cp.to_numpy(gw[1]), plain[1], rtol=1e-6, atol=1e-8)  # excluded
 
 
 @pytest.mark.gpu
@@ -574,10 +646,9 @@ def test_gpu_fused_rmsprop_matches_per_weight_loop(centered, momentum):
     zeros = [np.zeros_like(a) for a in w]
     (v, gv), (a, ga), (mo, gmo) = (_both(cp, zeros) for _ in range(3))
     for _ in range(3):
-        NP.rmsprop_update(w, g, v, mo if momentum else None, a if centered else None, 1e-3, 0.9, momentum, 1e-7)
+        _rmsprop(NP, w, g, v, mo if momentum else None, a if centered else None, 1e-3, 0.9, momentum, 1e-7)
         with _launches("gk_rmsprop_multi_f32"):
-            cp.rmsprop_update(gw, gg, gv, gmo if momentum else None, ga if centered else None, 1e-3, 0.9, momentum,
-                              1e-7)
+            _rmsprop(cp, gw, gg, gv, gmo if momentum else None, ga if centered else None, 1e-3, 0.9, momentum, 1e-7)
     for x, y in zip(w + v, gw + gv):
         np.testing.assert_allclose(cp.to_numpy(y), x, rtol=1e-6, atol=1e-8)
 
@@ -595,22 +666,20 @@ def test_gpu_fused_other_optimizers_match_per_weight_loop(kind):
     for step in range(1, 4):
         with _launches(f"gk_{kind}_multi_f32"):
             if kind == "adagrad":
-                NP.adagrad_update(w, g, s1, 1e-2, 1e-7)
-                cp.adagrad_update(gw, gg, gs1, 1e-2, 1e-7)
+                rule, slots, scalars = ADAGRAD_RULE, 1, dict(lr=1e-2, epsilon=1e-7)
             elif kind == "adadelta":
-                NP.adadelta_update(w, g, s1, s2, 1.0, 0.95, 1e-7)
-                cp.adadelta_update(gw, gg, gs1, gs2, 1.0, 0.95, 1e-7)
+                rule, slots, scalars = ADADELTA_RULE, 2, dict(lr=1.0, rho=0.95, epsilon=1e-7)
             elif kind == "nadam":
                 u = [0.9 * (1.0 - 0.5 * 0.96 ** t) for t in (step, step + 1)]
                 prod = math.prod(0.9 * (1.0 - 0.5 * 0.96 ** t) for t in range(1, step + 1))
-                NP.nadam_update(w, g, s1, s2, 2e-3, 0.9, 0.999, 1e-7, u[0], u[1], prod, 0.999 ** step)
-                cp.nadam_update(gw, gg, gs1, gs2, 2e-3, 0.9, 0.999, 1e-7, u[0], u[1], prod, 0.999 ** step)
+                rule, slots, scalars = NADAM_RULE, 2, dict(lr=2e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, u_t=u[0],
+                                                           u_t_1=u[1], u_product_t=prod, beta_2_power=0.999 ** step)
             elif kind == "adamax":
-                NP.adamax_update(w, g, s1, s2, 2e-3, 0.9, 0.999, 1e-7, step)
-                cp.adamax_update(gw, gg, gs1, gs2, 2e-3, 0.9, 0.999, 1e-7, step)
+                rule, slots, scalars = ADAMAX_RULE, 2, dict(lr=2e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=step)
             else:
-                NP.lion_update(w, g, s1, 1e-3, 0.9, 0.99)
-                cp.lion_update(gw, gg, gs1, 1e-3, 0.9, 0.99)
+                rule, slots, scalars = LION_RULE, 1, dict(lr=1e-3, beta_1=0.9, beta_2=0.99)
+            _apply(NP, rule, [w, g, s1, s2][:2 + slots], **scalars)
+            _apply(cp, rule, [gw, gg, gs1, gs2][:2 + slots], **scalars)
     for a, b in zip(w + s1 + s2, gw + gs1 + gs2):
         np.testing.assert_array_equal(cp.to_numpy(b), a)  # same float32 operations in the same order
 

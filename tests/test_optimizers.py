@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gpukeras import constraints, ops, optimizers
+from gpukeras import backend, constraints, ops, optimizers
 from gpukeras.optimizers import schedules
 from gpukeras.tensor import Tensor, Variable
 
@@ -39,7 +39,8 @@ def _sgd_ref(lr, momentum=0.0, nesterov=False, grads=GRADS):
     return ws
 
 
-def _adam_ref(lr=0.001, b1=0.9, b2=0.999, eps=1e-7, amsgrad=False, grads=GRADS, decay=0.0, lr_at=None):
+def _adam_ref(lr=0.001, b1=0.9, b2=0.999, eps=1e-7, amsgrad=False, grads=GRADS, decay=0.0, lr_at=None,
+              decayed=(True, True)):
     ws = [w.astype("float64") for w in W0]
     ms = [np.zeros_like(w) for w in ws]
     vs = [np.zeros_like(w) for w in ws]
@@ -48,7 +49,7 @@ def _adam_ref(lr=0.001, b1=0.9, b2=0.999, eps=1e-7, amsgrad=False, grads=GRADS, 
         rate = lr_at(t - 1) if lr_at else lr
         alpha = rate * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         for i, g in enumerate(step):
-            ws[i] = ws[i] - ws[i] * decay * rate
+            ws[i] = ws[i] - ws[i] * decay * rate * decayed[i]
             ms[i] += (g - ms[i]) * (1 - b1)
             vs[i] += (g * g - vs[i]) * (1 - b2)
             v = vs[i]
@@ -78,6 +79,42 @@ def test_adam(amsgrad):
 
 def test_adamw_decays_before_the_update():
     _close(_run(optimizers.AdamW(0.01, weight_decay=0.1)), _adam_ref(0.01, decay=0.1))
+
+
+def test_adamw_honours_exclude_from_weight_decay_in_the_fused_update():
+    opt = optimizers.AdamW(0.01, weight_decay=0.1)
+    ws = [Variable(w.copy(), name=n) for w, n in zip(W0, ("kernel", "bias"), strict=True)]
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    for grads in GRADS:
+        opt.apply(grads, ws)
+    _close([w.numpy() for w in ws], _adam_ref(0.01, decay=0.1, decayed=(True, False)))
+
+
+def test_weight_decay_runs_inside_the_one_backend_update_per_step(monkeypatch):
+    """No per-weight decay loop: each step is one multi_tensor_apply carrying the decay and its mask."""
+    ops_type = type(backend.active)
+    calls = []
+    original = ops_type.multi_tensor_apply
+
+    def spy(self, rule, lists, scalars, decay_mask=None):
+        calls.append((rule.name, scalars["weight_decay"], decay_mask))
+        return original(self, rule, lists, scalars, decay_mask)
+
+    monkeypatch.setattr(ops_type, "multi_tensor_apply", spy)
+    opt = optimizers.AdamW(0.01, weight_decay=0.1)
+    opt.exclude_from_weight_decay(var_names=["w1"])
+    _run(opt, steps=2)
+    assert calls == [("adam", 0.1, [True, False])] * 2
+    assert not hasattr(optimizers.Optimizer, "_apply_weight_decay")
+
+
+def test_each_optimizer_and_its_update_rule_live_in_its_own_module():
+    for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop, optimizers.Adagrad,
+                optimizers.Adadelta, optimizers.Adamax, optimizers.Nadam, optimizers.Lion, optimizers.Ftrl):
+        module = f"gpukeras.optimizers.{cls.__name__.lower()}"
+        assert cls.__module__ == module
+        assert cls.update_rule.formula.__module__ == (module if cls is not optimizers.AdamW
+                                                      else "gpukeras.optimizers.adam")
 
 
 def test_learning_rate_is_float32_and_settable():
@@ -343,6 +380,10 @@ CATALOGUE = [
     (lambda: optimizers.Nadam(0.01), _nadam(0.01), (0.0, 0.0)),
     (lambda: optimizers.Lion(0.01), _lion(0.01), (0.0,)),
     (lambda: optimizers.Lion(0.01, weight_decay=0.1), _lion(0.01, wd=0.1), (0.0,)),
+    (lambda: optimizers.Adamax(0.01, weight_decay=0.05),
+     lambda w, g, s, t: _adamax(0.01)(w - w * 0.05 * 0.01, g, s, t), (0.0, 0.0)),
+    (lambda: optimizers.Ftrl(0.1, weight_decay=0.05),
+     lambda w, g, s, t: _ftrl(0.1)(w - w * 0.05 * 0.1, g, s, t), (0.1, 0.0)),
     (lambda: optimizers.Ftrl(0.1), _ftrl(0.1), (0.1, 0.0)),
     (lambda: optimizers.Ftrl(0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.02,
                              l2_shrinkage_regularization_strength=0.01, beta=0.1),

@@ -57,50 +57,88 @@ static int same_len(Buf *bufs, int n) {
 #define VECTOR_CLONES
 #endif
 
+/* Decoupled weight decay (Keras's order: w - (w * decay) * decay_lr) where `decay` is non-zero. The
+ * loops test it once, outside: each variant stays branch-free and vectorizes. */
+#define DECAYED(w, decay, decay_lr) ((w) - ((w) * (decay)) * (decay_lr))
+
+#define ADAM_LOOP(WI)                                                                       \
+    for (Py_ssize_t i = 0; i < size; i++) {                                                 \
+        float gi = g[i];                                                                    \
+        float wi = WI;                                                                      \
+        float mi = m[i] + (gi - m[i]) * c1;                                                 \
+        float vi = v[i] + (gi * gi - v[i]) * c2;                                            \
+        m[i] = mi;                                                                          \
+        v[i] = vi;                                                                          \
+        w[i] = wi - (mi * alpha) / (sqrtf(vi) + eps);                                       \
+    }
+
 VECTOR_CLONES
 static void adam_loop(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
-                      Py_ssize_t size, float alpha, float c1, float c2, float eps) {
-    for (Py_ssize_t i = 0; i < size; i++) {
-        float gi = g[i];
-        float mi = m[i] + (gi - m[i]) * c1;
-        float vi = v[i] + (gi * gi - v[i]) * c2;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= (mi * alpha) / (sqrtf(vi) + eps);
+                      Py_ssize_t size, float decay, float decay_lr, float alpha, float c1, float c2, float eps) {
+    if (decay != 0.0f) {
+        ADAM_LOOP(DECAYED(w[i], decay, decay_lr))
+    } else {
+        ADAM_LOOP(w[i])
     }
 }
+
+#define AMSGRAD_LOOP(WI)                                                                    \
+    for (Py_ssize_t i = 0; i < size; i++) {                                                 \
+        float gi = g[i];                                                                    \
+        float wi = WI;                                                                      \
+        float mi = m[i] + (gi - m[i]) * c1;                                                 \
+        float vi = v[i] + (gi * gi - v[i]) * c2;                                            \
+        float hi = vhat[i] > vi ? vhat[i] : vi;                                             \
+        m[i] = mi;                                                                          \
+        v[i] = vi;                                                                          \
+        vhat[i] = hi;                                                                       \
+        w[i] = wi - (mi * alpha) / (sqrtf(hi) + eps);                                       \
+    }
 
 VECTOR_CLONES
 static void amsgrad_loop(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
-                         float *restrict vhat, Py_ssize_t size, float alpha, float c1, float c2, float eps) {
-    for (Py_ssize_t i = 0; i < size; i++) {
-        float gi = g[i];
-        float mi = m[i] + (gi - m[i]) * c1;
-        float vi = v[i] + (gi * gi - v[i]) * c2;
-        float hi = vhat[i] > vi ? vhat[i] : vi;
-        m[i] = mi;
-        v[i] = vi;
-        vhat[i] = hi;
-        w[i] -= (mi * alpha) / (sqrtf(hi) + eps);
+                         float *restrict vhat, Py_ssize_t size, float decay, float decay_lr, float alpha, float c1,
+                         float c2, float eps) {
+    if (decay != 0.0f) {
+        AMSGRAD_LOOP(DECAYED(w[i], decay, decay_lr))
+    } else {
+        AMSGRAD_LOOP(w[i])
     }
 }
 
+#define SGD_LOOP(WI, UPDATE)                                                                \
+    for (Py_ssize_t i = 0; i < size; i++) {                                                 \
+        float wi = WI;                                                                      \
+        UPDATE                                                                              \
+    }
+#define SGD_PLAIN w[i] = wi - lr * g[i];
+#define SGD_MOMENTUM                                                                        \
+    float mi = m[i] * mom - lr * g[i];                                                      \
+    m[i] = mi;                                                                              \
+    w[i] = wi + mi;
+#define SGD_NESTEROV                                                                        \
+    float step = lr * g[i];                                                                 \
+    float mi = m[i] * mom - step;                                                           \
+    m[i] = mi;                                                                              \
+    w[i] = wi + (mom * mi - step);
+
 VECTOR_CLONES
-static void sgd_loop(float *restrict w, const float *restrict g, float *restrict m, Py_ssize_t size, float lr,
-                     float mom, int nesterov) {
-    if (nesterov) {
-        for (Py_ssize_t i = 0; i < size; i++) {
-            float step = lr * g[i];
-            float mi = m[i] * mom - step;
-            m[i] = mi;
-            w[i] += mom * mi - step;
+static void sgd_loop(float *restrict w, const float *restrict g, float *restrict m, Py_ssize_t size, float decay,
+                     float decay_lr, float lr, float mom, int use_momentum, int nesterov) {
+    if (decay != 0.0f) {
+        if (!use_momentum) {
+            SGD_LOOP(DECAYED(w[i], decay, decay_lr), SGD_PLAIN)
+        } else if (nesterov) {
+            SGD_LOOP(DECAYED(w[i], decay, decay_lr), SGD_NESTEROV)
+        } else {
+            SGD_LOOP(DECAYED(w[i], decay, decay_lr), SGD_MOMENTUM)
         }
+    } else if (!use_momentum) {
+        SGD_LOOP(w[i], SGD_PLAIN)
+    } else if (nesterov) {
+        SGD_LOOP(w[i], SGD_NESTEROV)
     } else {
-        for (Py_ssize_t i = 0; i < size; i++) {
-            float mi = m[i] * mom - lr * g[i];
-            m[i] = mi;
-            w[i] += mi;
-        }
+        SGD_LOOP(w[i], SGD_MOMENTUM)
     }
 }
 
@@ -131,19 +169,26 @@ static void relu_grad_bias_loop(const float *restrict dy, const float *restrict 
     }
 }
 
-/* adam(w, g, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon[, vhat]) in place:
- *   m += (g - m) * c1;  v += (g*g - v) * c2;  [vhat = max(vhat, v)]
- *   w -= (m * alpha) / (sqrt(v or vhat) + eps)                                      */
+/* adam(w, g, m, v, vhat, decay, decay_lr, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, amsgrad)
+ * in place, the scalars as kernels/optimizers.cu's gk_adam_multi takes them (vhat: None unless amsgrad):
+ *   [w -= (w * decay) * decay_lr];  m += (g - m) * c1;  v += (g*g - v) * c2;  [vhat = max(vhat, v)]
+ *   w -= (m * alpha) / (sqrt(v or vhat) + eps)                                                     */
 static PyObject *adam(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *ow, *og, *om, *ov, *ovhat = Py_None;
-    float alpha, c1, c2, eps;
-    if (!PyArg_ParseTuple(args, "OOOOffff|O", &ow, &og, &om, &ov, &alpha, &c1, &c2, &eps, &ovhat)) {
+    PyObject *ow, *og, *om, *ov, *ovhat;
+    float decay, decay_lr, alpha, c1, c2, eps;
+    int amsgrad;
+    if (!PyArg_ParseTuple(args, "OOOOOffffffi", &ow, &og, &om, &ov, &ovhat, &decay, &decay_lr, &alpha, &c1, &c2,
+                          &eps, &amsgrad)) {
+        return NULL;
+    }
+    if (amsgrad != (ovhat != Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "adam: vhat must be given exactly when amsgrad is set");
         return NULL;
     }
     Buf bufs[5];
     memset(bufs, 0, sizeof bufs);
-    int n = ovhat == Py_None ? 4 : 5;
+    int n = amsgrad ? 5 : 4;
     if (get_f32(ow, &bufs[0], 1, "w") || get_f32(og, &bufs[1], 0, "g") || get_f32(om, &bufs[2], 1, "m") ||
         get_f32(ov, &bufs[3], 1, "v") || (n == 5 && get_f32(ovhat, &bufs[4], 1, "vhat")) || same_len(bufs, n)) {
         release(bufs, 5);
@@ -155,34 +200,43 @@ static PyObject *adam(PyObject *self, PyObject *args) {
     Py_ssize_t size = bufs[0].view.len / 4;
     Py_BEGIN_ALLOW_THREADS
     if (vhat == NULL) {
-        adam_loop(w, g, m, v, size, alpha, c1, c2, eps);
+        adam_loop(w, g, m, v, size, decay, decay_lr, alpha, c1, c2, eps);
     } else {
-        amsgrad_loop(w, g, m, v, vhat, size, alpha, c1, c2, eps);
+        amsgrad_loop(w, g, m, v, vhat, size, decay, decay_lr, alpha, c1, c2, eps);
     }
     Py_END_ALLOW_THREADS
     release(bufs, 5);
     Py_RETURN_NONE;
 }
 
-/* sgd_momentum(w, g, m, lr, momentum, nesterov): m = m*momentum - lr*g; w += m (or momentum*m - lr*g). */
-static PyObject *sgd_momentum(PyObject *self, PyObject *args) {
+/* sgd(w, g, m, decay, decay_lr, lr, momentum, use_momentum, nesterov) in place, as gk_sgd_multi takes them
+ * (m: None without momentum): [w -= (w * decay) * decay_lr]; then w -= lr*g, or with momentum
+ * m = m*momentum - lr*g; w += m (nesterov: w += momentum*m - lr*g).                                 */
+static PyObject *sgd(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *ow, *og, *om;
-    float lr, mom;
-    int nesterov;
-    if (!PyArg_ParseTuple(args, "OOOffp", &ow, &og, &om, &lr, &mom, &nesterov)) {
+    float decay, decay_lr, lr, mom;
+    int use_momentum, nesterov;
+    if (!PyArg_ParseTuple(args, "OOOffffii", &ow, &og, &om, &decay, &decay_lr, &lr, &mom, &use_momentum,
+                          &nesterov)) {
+        return NULL;
+    }
+    if (use_momentum && om == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "sgd: the momentum buffer m is required with momentum");
         return NULL;
     }
     Buf bufs[3];
     memset(bufs, 0, sizeof bufs);
-    if (get_f32(ow, &bufs[0], 1, "w") || get_f32(og, &bufs[1], 0, "g") || get_f32(om, &bufs[2], 1, "m") ||
-        same_len(bufs, 3)) {
+    int n = use_momentum ? 3 : 2;
+    if (get_f32(ow, &bufs[0], 1, "w") || get_f32(og, &bufs[1], 0, "g") ||
+        (n == 3 && get_f32(om, &bufs[2], 1, "m")) || same_len(bufs, n)) {
         release(bufs, 3);
         return NULL;
     }
     Py_ssize_t size = bufs[0].view.len / 4;
+    float *m = n == 3 ? bufs[2].view.buf : NULL;
     Py_BEGIN_ALLOW_THREADS
-    sgd_loop(bufs[0].view.buf, bufs[1].view.buf, bufs[2].view.buf, size, lr, mom, nesterov);
+    sgd_loop(bufs[0].view.buf, bufs[1].view.buf, m, size, decay, decay_lr, lr, mom, use_momentum, nesterov);
     Py_END_ALLOW_THREADS
     release(bufs, 3);
     Py_RETURN_NONE;
@@ -482,8 +536,8 @@ static PyObject *max_pool2d_grad(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"adam", adam, METH_VARARGS, "Fused Keras Adam update in place (float32)."},
-    {"sgd_momentum", sgd_momentum, METH_VARARGS, "Fused Keras SGD-momentum update in place (float32)."},
+    {"adam", adam, METH_VARARGS, "Fused Keras Adam / AdamW update in place (float32)."},
+    {"sgd", sgd, METH_VARARGS, "Fused Keras SGD (momentum, Nesterov, weight decay) update in place (float32)."},
     {"bias_relu", bias_relu, METH_VARARGS, "z += bias; y = relu(z), one pass (float32)."},
     {"relu_grad_bias", relu_grad_bias, METH_VARARGS, "dz = dy * (z > 0); db = sum(dz, axis=0) (float32)."},
     {"max_pool2d", max_pool2d, METH_VARARGS, "Max pooling, (N, H, W, C) float32, valid windows."},

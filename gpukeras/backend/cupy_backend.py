@@ -28,17 +28,15 @@ K.cache_dir()  # before CuPy compiles anything (CuPy 14 reads CUPY_CACHE_DIR at 
 import cupy  # noqa: E402
 import cupyx  # noqa: E402
 
-from gpukeras.backend.base import Array, Ops, Shape, adam_step_size  # noqa: E402
+from gpukeras.backend.base import Array, Ops, Shape, UpdateRule  # noqa: E402
+from gpukeras.backend.fused.multi_tensor import Scalars, decay_flags  # noqa: E402
 from gpukeras.backend.launchers import CudaKernels, Device  # noqa: E402
 from gpukeras.backend.philox import philox_dropout_mask  # noqa: E402
 
 
-def _f32(v: float) -> np.float32:
-    return np.float32(v)
-
-
-def _numbers(*values: Any) -> bool:
-    return all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
+def _plain(*values: Any) -> bool:
+    """Plain host numbers or flags (a kernel cannot take a tensor or a callable hyperparameter)."""
+    return all(isinstance(v, (int, float, bool, np.integer, np.floating, np.bool_)) for v in values)
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -204,87 +202,14 @@ class CupyOps(Ops):
         return x * mask, mask
 
     # ------------------------------------------------------------------ multi-tensor optimizers
-    def _fused_update(self, kernel: str, columns: list, hyper: tuple, args: Any) -> bool:
-        """One launch of optimizers.cu `kernel` over every weight, when the hyperparameters are plain numbers."""
-        return _numbers(*hyper) and self.kernels.optimizers[kernel](columns, args())
-
-    def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
-                   lr: float, momentum: float, nesterov: bool) -> None:
-        """Keras SGD (momentum, nesterov) for all weights in one launch."""
-        use_m = bool(momentum)
-        if (moments is None and use_m) or not self._fused_update(
-                "gk_sgd_multi", [params, grads, moments if use_m else None, None, None], (lr, momentum),
-                lambda: (lr, momentum, int(use_m), int(bool(nesterov)))):
-            super().sgd_update(params, grads, moments, lr, momentum, nesterov)
-
-    def adam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
-                    vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
-                    step: int, vhats: Sequence[Array] | None = None, weight_decay: float = 0.0) -> None:
-        """Keras Adam (amsgrad with vhats; AdamW decay w -= lr*weight_decay*w first) in one launch."""
-        if self._fused_update(
-                "gk_adam_multi", [params, grads, ms, vs, vhats], (lr, beta_1, beta_2, epsilon, step, weight_decay),
-                lambda: (adam_step_size(lr, beta_1, beta_2, step, np.float32),  # rounded as the generic path
-                         _f32(1.0 - beta_1), _f32(1.0 - beta_2), epsilon, _f32(lr * weight_decay),
-                         int(vhats is not None))):
-            return
-        if weight_decay:
-            for w in params:
-                w -= w * (weight_decay * lr)
-        super().adam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, step, vhats)
-
-    def rmsprop_update(self, params: Sequence[Array], grads: Sequence[Array], velocities: Sequence[Array],
-                       momentums: Sequence[Array] | None, average_grads: Sequence[Array] | None, lr: float,
-                       rho: float, momentum: float, epsilon: float) -> None:
-        """Keras RMSprop (centered when average_grads, momentum when momentums) in one launch."""
-        if not self._fused_update(
-                "gk_rmsprop_multi", [params, grads, velocities, average_grads, momentums],
-                (lr, rho, momentum, epsilon),
-                lambda: (lr, rho, 1.0 - rho, momentum, epsilon, int(average_grads is not None),
-                         int(momentums is not None))):
-            super().rmsprop_update(params, grads, velocities, momentums, average_grads, lr, rho, momentum, epsilon)
-
-    def adagrad_update(self, params: Sequence[Array], grads: Sequence[Array], accumulators: Sequence[Array],
-                       lr: float, epsilon: float) -> None:
-        """Keras Adagrad for all weights in one launch."""
-        if not self._fused_update("gk_adagrad_multi", [params, grads, accumulators, None, None], (lr, epsilon),
-                                  lambda: (lr, epsilon)):
-            super().adagrad_update(params, grads, accumulators, lr, epsilon)
-
-    def adadelta_update(self, params: Sequence[Array], grads: Sequence[Array],
-                        accumulated_grads: Sequence[Array], accumulated_deltas: Sequence[Array], lr: float,
-                        rho: float, epsilon: float) -> None:
-        """Keras Adadelta for all weights in one launch."""
-        if not self._fused_update(
-                "gk_adadelta_multi", [params, grads, accumulated_grads, accumulated_deltas, None],
-                (lr, rho, epsilon), lambda: (lr, rho, 1 - rho, epsilon)):
-            super().adadelta_update(params, grads, accumulated_grads, accumulated_deltas, lr, rho, epsilon)
-
-    def nadam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
-                     vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
-                     u_t: float, u_t_1: float, u_product_t: float, beta_2_power: float) -> None:
-        """Keras Nadam for all weights in one launch (schedule scalars folded on the host, as the twin)."""
-        if not self._fused_update(
-                "gk_nadam_multi", [params, grads, ms, vs, None],
-                (lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t, beta_2_power),
-                lambda: (lr, 1 - beta_1, 1 - beta_2, epsilon, u_t_1, 1 - u_product_t * u_t_1, 1 - u_t,
-                         1 - u_product_t, 1 - beta_2_power)):
-            super().nadam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, u_t, u_t_1, u_product_t,
-                                 beta_2_power)
-
-    def adamax_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
-                      us: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
-                      step: int) -> None:
-        """Keras Adamax for all weights in one launch (1 - beta_1^t in float32 on the host, as the twin)."""
-        if not self._fused_update(
-                "gk_adamax_multi", [params, grads, ms, us, None], (lr, beta_1, beta_2, epsilon, step),
-                lambda: (lr, np.float32(1) - np.power(np.float32(beta_1), np.float32(step)), 1 - beta_1, beta_2,
-                         epsilon)):
-            super().adamax_update(params, grads, ms, us, lr, beta_1, beta_2, epsilon, step)
-
-    def lion_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array], lr: float,
-                    beta_1: float, beta_2: float) -> None:
-        """Keras Lion for all weights in one launch."""
-        if not self._fused_update(
-                "gk_lion_multi", [params, grads, ms, None, None], (lr, beta_1, beta_2),
-                lambda: (lr, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2)):
-            super().lion_update(params, grads, ms, lr, beta_1, beta_2)
+    def multi_tensor_apply(self, rule: UpdateRule, tensor_lists: Sequence[Sequence[Array] | None], scalars: Scalars,
+                           decay_mask: Sequence[bool] | None = None) -> None:
+        """All weights in one launch of the rule's kernel (gk_<kernel>_multi_f32), weight decay fused."""
+        launcher = self.kernels.optimizers.get(f"gk_{rule.kernel}_multi") if rule.kernel else None
+        if launcher is None or not _plain(*scalars.values()):
+            return super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)
+        flags = decay_flags(len(tensor_lists[0]), scalars, decay_mask)
+        columns = [*tensor_lists, *[None] * (5 - len(tensor_lists))]  # params, grads and three slots
+        decay = (float(scalars.get("weight_decay") or 0.0), scalars["lr"])
+        if not launcher(columns, decay + tuple(rule.kernel_args(scalars)), [int(f) for f in flags]):
+            super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)

@@ -1,9 +1,9 @@
-"""NumPy backend: the reference implementation of every primitive, and the CPU fast path.
+"""NumPy backend: the generic ops on host arrays, and the CPU fast paths.
 
-Each CUDA kernel in `kernels/` has its NumPy twin here (or in `base.Ops`): the GPU tests
-compare the two. The hottest float32 paths (Adam, SGD-momentum, Dense's bias + ReLU forward
-and backward) run in `_cpu_kernels`, a small C extension that does in one pass what NumPy does
-in up to twelve; it is optional, and without it the NumPy code below computes the same bits.
+The hottest float32 paths (the Adam/AdamW and SGD updates, Dense's bias + ReLU forward and
+backward, sparse softmax cross-entropy, max pooling) run in `_cpu_kernels`, a small C extension
+that does in one pass what NumPy does in up to twelve; it is optional, and without it the generic
+code computes the same bits (tests/test_cpu_kernels.py checks it).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from gpukeras.backend.base import Array, Ops, adam_step_size
+from gpukeras.backend.base import Array, Ops, UpdateRule
 from gpukeras.backend.convolution import pool2d_geometry
+from gpukeras.backend.fused.multi_tensor import Scalars, decay_flags
 from gpukeras.backend.registry import register_backend
 
 try:
@@ -32,18 +33,20 @@ _WORKERS = os.cpu_count() or 1
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def _run_split(fn: Callable[..., None], arrays: Sequence[np.ndarray], *scalars: Any) -> None:
-    """fn(*flat_slices, *scalars) over the whole arrays, in equal slices on every core when large."""
+def _run_split(fn: Callable[..., None], arrays: Sequence[np.ndarray | None], *scalars: Any) -> None:
+    """fn(*flat_slices, *scalars) over the whole arrays (None passed as is), in equal slices on every core
+    when large."""
     global _pool
     size = arrays[0].size
     if size < _THREADED_SIZE or _WORKERS == 1:
         fn(*arrays, *scalars)
         return
-    flat = [a.reshape(-1) for a in arrays]
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
     if _pool is None:
         _pool = concurrent.futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="gpukeras-cpu")
     bounds = np.linspace(0, size, _WORKERS + 1).astype(int)
-    jobs = [_pool.submit(fn, *(f[lo:hi] for f in flat), *scalars) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    jobs = [_pool.submit(fn, *(None if f is None else f[lo:hi] for f in flat), *scalars)
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
     for job in jobs:
         job.result()
 
@@ -155,37 +158,22 @@ class NumpyOps(Ops):
         cpu_kernels.max_pool2d_grad(x, y, dy, dx, x.shape, tuple(pool_size), tuple(strides))
         return dx
 
-    def sgd_update(self, params: Sequence[Array], grads: Sequence[Array], moments: Sequence[Array] | None,
-                   lr: float, momentum: float, nesterov: bool) -> None:
-        """SGD; with momentum each float32 weight is one fused C pass (twin: base.Ops.sgd_update)."""
-        if not momentum or not _fast(*params, *grads, *moments):
-            return super().sgd_update(params, grads, moments, lr, momentum, nesterov)
-        for w, g, m in zip(params, grads, moments):
-            _run_split(cpu_kernels.sgd_momentum, (w, g, m), lr, momentum, bool(nesterov))
-
-    def adam_update(self, params: Sequence[Array], grads: Sequence[Array], ms: Sequence[Array],
-                    vs: Sequence[Array], lr: float, beta_1: float, beta_2: float, epsilon: float,
-                    step: int, vhats: Sequence[Array] | None = None) -> None:
-        """Adam: float32 weights in one fused C pass each (threaded when large); else base.Ops's update,
-        which is the kernel's twin (same operation order, Keras 3's rounding)."""
-        if not _fast(*params, *grads, *ms, *vs, *(vhats or ())):
-            return super().adam_update(params, grads, ms, vs, lr, beta_1, beta_2, epsilon, step, vhats)
-        alpha = float(adam_step_size(lr, beta_1, beta_2, step, np.float32))
-        for i, (w, g) in enumerate(zip(params, grads)):
-            group = (w, g, ms[i], vs[i]) + ((vhats[i],) if vhats is not None else ())
-            _run_split(_adam_slice, group, alpha, 1.0 - beta_1, 1.0 - beta_2, epsilon)
+    def multi_tensor_apply(self, rule: UpdateRule, tensor_lists: Sequence[Sequence[Array] | None], scalars: Scalars,
+                           decay_mask: Sequence[bool] | None = None) -> None:
+        """Each float32 weight in one pass of the rule's C function (weight decay fused, threaded when large),
+        where _cpu_kernels has one (Adam, SGD); else the rule's formula (the generic code, same numbers)."""
+        fn = getattr(cpu_kernels, rule.kernel, None) if rule.kernel and cpu_kernels is not None else None
+        if fn is None or not _fast(*(a for arrays in tensor_lists if arrays is not None for a in arrays)):
+            return super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)
+        params, grads, *slots = tensor_lists
+        args = rule.kernel_args(scalars)
+        wd, lr = float(scalars.get("weight_decay") or 0.0), scalars["lr"]
+        for i, decay in enumerate(decay_flags(len(params), scalars, decay_mask)):
+            group = (params[i], grads[i], *(None if s is None else s[i] for s in slots))
+            _run_split(fn, group, wd if decay else 0.0, lr, *args)
 
     def scatter_add(self, out: Array, idx: Any, values: Array) -> None:
         np.add.at(out, idx, values)
-
-
-def _adam_slice(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *rest: Any) -> None:
-    """One slice of the fused Adam update (with vhat when AMSGrad passes one before the scalars)."""
-    if len(rest) == 5:
-        vhat, alpha, c1, c2, eps = rest
-        cpu_kernels.adam(w, g, m, v, alpha, c1, c2, eps, vhat)
-    else:
-        cpu_kernels.adam(w, g, m, v, *rest)
 
 
 register_backend("numpy", NumpyOps, auto_priority=0)

@@ -1,15 +1,18 @@
-"""gpukeras.optimizers: Keras 3 optimizers whose per-step update is one fused backend call."""
+"""gpukeras.optimizers: Keras 3 optimizers, one per file with its update rule; each step is one fused backend call."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gpukeras.optimizers import schedules
-from gpukeras.optimizers.adagrad import Adadelta, Adagrad
-from gpukeras.optimizers.adam import Adam, AdamW
-from gpukeras.optimizers.adamax import Adamax, Nadam
+from gpukeras.optimizers.adadelta import Adadelta
+from gpukeras.optimizers.adagrad import Adagrad
+from gpukeras.optimizers.adam import Adam
+from gpukeras.optimizers.adamax import Adamax
+from gpukeras.optimizers.adamw import AdamW
 from gpukeras.optimizers.ftrl import Ftrl
 from gpukeras.optimizers.lion import Lion
+from gpukeras.optimizers.nadam import Nadam
 from gpukeras.optimizers.optimizer import Optimizer
 from gpukeras.optimizers.rmsprop import RMSprop
 from gpukeras.optimizers.sgd import SGD

@@ -1,17 +1,30 @@
-"""Adagrad and Adadelta: per-parameter step sizes from accumulated squared gradients."""
+"""Adagrad: per-parameter step sizes from accumulated squared gradients (Keras 3's rule), and the optimizer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from gpukeras import backend as _backend
+from gpukeras.backend.fused.multi_tensor import Scalars, UpdateRule
 from gpukeras.optimizers.optimizer import Optimizer
 from gpukeras.tensor import Variable
 
 
+def adagrad_formula(xp: Any, w: Any, g: Any, slots: tuple, s: Scalars) -> None:
+    """One weight in place: acc += g^2; w -= lr g / sqrt(acc + eps)."""
+    (acc,) = slots
+    acc += xp.square(g)
+    w -= (s["lr"] * g) / xp.sqrt(acc + s["epsilon"])
+
+
+ADAGRAD_RULE = UpdateRule("adagrad", ("accumulator",), adagrad_formula, kernel="adagrad",
+                          kernel_args=lambda s: (s["lr"], s["epsilon"]))
+
+
 class Adagrad(Optimizer):
     """acc += g^2; w -= lr * g / sqrt(acc + eps), the accumulator starting at `initial_accumulator_value`."""
+
+    update_rule = ADAGRAD_RULE
 
     def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1,
                  epsilon: float = 1e-7, name: str | None = None, **kwargs: Any):
@@ -29,38 +42,12 @@ class Adagrad(Optimizer):
                               for v in self._trainable_variables]
         self._acc = [x.data for x in self._accumulators]
 
-    def _update(self, grads: list[Any], positions: list[int] | None, lr: float) -> None:
-        _backend.active.adagrad_update(self._params(positions), grads, self._select(self._acc, positions), lr,
-                                       self.epsilon)
+    def _slot_lists(self) -> list[list[Any] | None]:
+        return [self._acc]
+
+    def _step_scalars(self, lr: float) -> dict[str, Any]:
+        return {"epsilon": self.epsilon}
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
                 "epsilon": self.epsilon}
-
-
-class Adadelta(Optimizer):
-    """Step sizes from running averages of squared gradients and squared updates (Keras 3's rule)."""
-
-    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.95, epsilon: float = 1e-7,
-                 name: str | None = None, **kwargs: Any):
-        super().__init__(learning_rate, name=name, **kwargs)
-        self.rho, self.epsilon = rho, epsilon
-
-    def build(self, variables: Sequence[Variable]) -> None:
-        if self.built:
-            return
-        super().build(variables)
-        self._accumulated_grads, self._accumulated_delta_vars = [], []
-        for v in self._trainable_variables:
-            self._accumulated_grads.append(self.add_variable_from_reference(v, "accumulated_grad"))
-            self._accumulated_delta_vars.append(self.add_variable_from_reference(v, "accumulated_delta_var"))
-        self._acc_g = [x.data for x in self._accumulated_grads]
-        self._acc_d = [x.data for x in self._accumulated_delta_vars]
-
-    def _update(self, grads: list[Any], positions: list[int] | None, lr: float) -> None:
-        sel = self._select
-        _backend.active.adadelta_update(self._params(positions), grads, sel(self._acc_g, positions),
-                                        sel(self._acc_d, positions), lr, self.rho, self.epsilon)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

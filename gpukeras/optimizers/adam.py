@@ -1,17 +1,55 @@
-"""Adam (and AdamW, which is Adam with decoupled weight decay), one fused backend call per step."""
+"""Adam (with AMSGrad): Keras 3's update rule, its bias-corrected step size, and the optimizer."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from gpukeras import backend as _backend
+import numpy as np
+
+from gpukeras.backend.fused.multi_tensor import Scalars, UpdateRule
 from gpukeras.optimizers.optimizer import Optimizer
 from gpukeras.tensor import Variable
 
 
+@functools.lru_cache(maxsize=64)
+def adam_step_size(lr: float, beta_1: float, beta_2: float, step: int, dtype: Any) -> Any:
+    """alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), rounded in `dtype` op by op as Keras 3 does."""
+    f = np.dtype(dtype).type
+    one, t = f(1), f(step)
+    return f(lr) * np.sqrt(one - np.power(f(beta_2), t)) / (one - np.power(f(beta_1), t))
+
+
+def adam_formula(xp: Any, w: Any, g: Any, slots: tuple, s: Scalars) -> None:
+    """One weight in place: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); [vhat = max(vhat, v)];
+    w -= alpha m / (sqrt(v or vhat) + eps), the bias correction folded into alpha."""
+    m, v, vhat = slots
+    beta_1, beta_2 = s["beta_1"], s["beta_2"]
+    alpha = adam_step_size(s["lr"], beta_1, beta_2, s["step"], w.dtype)
+    m += (g - m) * (1.0 - beta_1)
+    v += (g * g - v) * (1.0 - beta_2)
+    denom_v = v
+    if vhat is not None:
+        xp.maximum(vhat, v, out=vhat)
+        denom_v = vhat
+    w -= (m * alpha) / (xp.sqrt(denom_v) + s["epsilon"])
+
+
+def adam_kernel_args(s: Scalars) -> tuple:
+    """gk_adam_multi / _cpu_kernels.adam: (alpha in float32, 1 - beta_1, 1 - beta_2, epsilon, amsgrad)."""
+    alpha = adam_step_size(s["lr"], s["beta_1"], s["beta_2"], s["step"], np.dtype(np.float32))
+    return alpha, 1.0 - s["beta_1"], 1.0 - s["beta_2"], s["epsilon"], int(bool(s["amsgrad"]))
+
+
+ADAM_RULE = UpdateRule("adam", ("momentum", "velocity", "velocity_hat"), adam_formula, kernel="adam",
+                       kernel_args=adam_kernel_args)
+
+
 class Adam(Optimizer):
     """Keras 3 Adam: bias correction folded into alpha = lr * sqrt(1 - b2^t) / (1 - b1^t); AMSGrad option."""
+
+    update_rule = ADAM_RULE
 
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, name: str | None = None, **kwargs: Any):
@@ -32,24 +70,13 @@ class Adam(Optimizer):
         self._v = [x.data for x in self._velocities]
         self._vhat = [x.data for x in self._velocity_hats]
 
-    def _update(self, grads: list[Any], positions: list[int] | None, lr: float) -> None:
-        sel = self._select
-        _backend.active.adam_update(self._params(positions), grads, sel(self._m, positions),
-                                    sel(self._v, positions), lr, self.beta_1, self.beta_2, self.epsilon,
-                                    self._local_step(), sel(self._vhat, positions) if self.amsgrad else None)
+    def _slot_lists(self) -> list[list[Any] | None]:
+        return [self._m, self._v, self._vhat if self.amsgrad else None]
+
+    def _step_scalars(self, lr: float) -> dict[str, Any]:
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad,
+                "step": self._local_step()}
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (default 0.004), applied before each update as Keras 3 does."""
-
-    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, name: str | None = None,
-                 **kwargs: Any):
-        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
-                         name=name, weight_decay=weight_decay, **kwargs)
-        if self.weight_decay is None:
-            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")

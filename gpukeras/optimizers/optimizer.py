@@ -1,7 +1,9 @@
 """The Optimizer base: Keras 3's apply() pipeline with one fused backend update call per step.
 
-apply(): drop missing gradients, unscale, accumulate, clip, decay weights, run the subclass's fused
-update over all weights at once, update the EMA, count the step, then apply weight constraints.
+apply(): drop missing gradients, unscale, accumulate, clip, then one `multi_tensor_apply` of the
+subclass's update rule over all weights at once (decoupled weight decay fused into it), update the
+EMA, count the step, then apply weight constraints. Each optimizer's rule (formula and kernels) is
+in its own file.
 Hyperparameters that the host needs each step (learning rate, step count) are mirrored on the host
 so a GPU never syncs to read them.
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 from gpukeras import backend as _backend
 from gpukeras.autodiff import stop_recording
+from gpukeras.backend.fused.multi_tensor import UpdateRule
 from gpukeras.optimizers import schedules as _schedules
 from gpukeras.optimizers.schedules import LearningRateSchedule
 from gpukeras.tensor import Tensor, Variable
@@ -54,7 +57,13 @@ def _snake(name: str) -> str:
 
 
 class Optimizer:
-    """Base optimizer with Keras 3's constructor arguments; subclasses implement `build` and `_update`."""
+    """Base optimizer with Keras 3's constructor arguments.
+
+    A subclass sets `update_rule` (its formula and kernels) and implements `build` (its slots),
+    `_slot_lists` (their arrays, in the rule's order) and `_step_scalars` (its hyperparameters).
+    """
+
+    update_rule: UpdateRule | None = None
 
     def __init__(self, learning_rate: Any, weight_decay: float | None = None, clipnorm: float | None = None,
                  clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
@@ -294,14 +303,14 @@ class Optimizer:
             accs = [self._accumulators[i].data for i in kept]
             if (self._iterations.host + 1) % steps == 0:
                 arrays = [B.divide(B.add(a, acc), steps) for a, acc in zip(arrays, accs)]
-                self._clip_decay_update(arrays, positions, kept)
+                self._clip_decay_update(arrays, positions)
                 for acc in accs:
                     B.assign(acc, 0)
             else:
                 for a, acc in zip(arrays, accs):
                     B.add_inplace(acc, a)
         else:
-            self._clip_decay_update(arrays, positions, kept)
+            self._clip_decay_update(arrays, positions)
         if self.use_ema:
             self._update_ema()
         self._iterations.increment()
@@ -310,12 +319,9 @@ class Optimizer:
             if var.constraint is not None:
                 var.assign(var.constraint(var))
 
-    def _clip_decay_update(self, arrays: list[Any], positions: list[int] | None, kept: list[int]) -> None:
-        lr = self._current_learning_rate()
-        arrays = self._clip_gradients(arrays)
-        if self.weight_decay:
-            self._apply_weight_decay(kept, lr)
-        self._update(arrays, positions, lr)
+    def _clip_decay_update(self, arrays: list[Any], positions: list[int] | None) -> None:
+        """Clip, then decay and update in one fused call (`_update`)."""
+        self._update(self._clip_gradients(arrays), positions, self._current_learning_rate())
 
     def _clip_gradients(self, grads: list[Any]) -> list[Any]:
         """Keras's clipnorm (per tensor), global_clipnorm and clipvalue, all on the device."""
@@ -333,14 +339,6 @@ class Optimizer:
             v = self.clipvalue
             return [B.clip(g, -v, v) for g in grads]
         return grads
-
-    def _apply_weight_decay(self, kept: list[int], lr: float) -> None:
-        """Decoupled weight decay before the update: w -= w * weight_decay * lr."""
-        B = _backend.active
-        for i in kept:
-            if self._decay_mask[i]:
-                w = self._trainable_variables[i].data
-                B.assign(w, B.subtract(w, B.multiply(B.multiply(w, self.weight_decay), lr)))
 
     def _update_ema(self) -> None:
         B = _backend.active
@@ -370,8 +368,22 @@ class Optimizer:
         return loss * self.loss_scale_factor if self.loss_scale_factor is not None else loss
 
     def _update(self, grads: list[Any], positions: list[int] | None, lr: float) -> None:
-        """Apply the update rule to all (or the `positions` subset of) weights with one backend call."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _update().")
+        """Decoupled weight decay (where not excluded) and the update rule, on all (or the `positions` subset
+        of) weights, in one backend call."""
+        if self.update_rule is None:
+            raise NotImplementedError(f"{type(self).__name__} must set update_rule (or implement _update()).")
+        slots = [None if s is None else self._select(s, positions) for s in self._slot_lists()]
+        scalars = {**self._step_scalars(lr), "lr": lr, "weight_decay": self.weight_decay or 0.0}
+        mask = self._select(self._decay_mask, positions) if self.weight_decay else None
+        _backend.active.multi_tensor_apply(self.update_rule, [self._params(positions), grads, *slots], scalars, mask)
+
+    def _slot_lists(self) -> list[list[Any] | None]:
+        """The slot arrays per weight, one list per name in `update_rule.slots` (None: unused in this setup)."""
+        return []
+
+    def _step_scalars(self, lr: float) -> dict[str, Any]:
+        """The hyperparameters the rule needs this step (besides lr and weight_decay, which the base adds)."""
+        return {}
 
     @staticmethod
     def _select(items: list[Any], positions: list[int] | None) -> list[Any]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from gpukeras.backend.fused.dropout import DropoutFusion
 from gpukeras.backend.fused.epilogue import EpilogueFusions
 from gpukeras.backend.fused.losses import LossFusions
+from gpukeras.backend.fused.multi_tensor import MultiTensorApply, UpdateRule
 from gpukeras.backend.fused.normalization import NormalizationFusions
 from gpukeras.backend.fused.windows import WindowFusions
 
 
-class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion):
+class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, MultiTensorApply):
     """Every fused fast path with its generic implementation."""
 
 
@@ -24,4 +25,4 @@ def fused_fast_paths() -> tuple[str, ...]:
     return tuple(sorted(n for n in dir(FusedOps) if not n.startswith("_") and callable(getattr(FusedOps, n))))
 
 
-__all__ = ["FusedOps", "fused_fast_paths"]
+__all__ = ["FusedOps", "UpdateRule", "fused_fast_paths"]
