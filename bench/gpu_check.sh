@@ -39,9 +39,11 @@ log "checkout $ROOT, results in $OUT, dry-run=$DRY, budget ${BUDGET}s"
   timeout 30 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1
 } > "$OUT/env.txt" 2>&1
 
-# Tests that say most about the GPU run first: kernels vs their twins, NVRTC, training, syncs.
-CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_seed_program.py tests/test_training.py
-      tests/test_device_sync.py tests/test_ops_gradients.py)
+# Tests that say most about the GPU run first: kernels vs their twins, NVRTC, every backend against
+# float64 math (conformance), the launchers and their build warnings, training, syncs.
+CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_backend_conformance.py
+      tests/test_kernel_launchers.py tests/test_seed_program.py tests/test_training.py tests/test_device_sync.py
+      tests/test_ops_gradients.py)
 if [ "$DRY" = 1 ]; then
   BACKEND=numpy
   TEST_BACKENDS=cupy-emulated  # the CuPy backend's code with our kernels compiled for the CPU

@@ -5,7 +5,8 @@ own code. A float64 result is held to 1e-12, a float32 one to float32 rounding. 
 (tests/numpy64_backend.py: generic `Ops` over NumPy, floats in float64) is registered from this
 test file and must pass too: a backend needs nothing but `register_backend`. Every name in
 `required_primitives()` has a case here (checked), and the cases catch a broken primitive (checked
-on deliberately broken copies of numpy64).
+on deliberately broken copies of numpy64). A backend the suite runs under (numpy, cupy) is checked
+in its own run (so `GPUKERAS_TEST_BACKENDS=cupy` on a GPU checks CuPy); the others in the first run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from conftest import BACKENDS as SUITE_BACKENDS
+from conftest import EMULATED
 from float64_reference import ref_act, softmax
 from numpy64_backend import Numpy64Ops, registered
 
@@ -22,8 +25,6 @@ from gpukeras import backend
 from gpukeras.backend import registry
 from gpukeras.backend.activations import ACTIVATIONS
 from gpukeras.backend.base import Ops, fused_fast_paths, required_primitives
-
-pytestmark = pytest.mark.any_backend  # it runs every backend itself
 
 with registered():
     BACKENDS = backend.available_backends()
@@ -480,10 +481,12 @@ def numpy64_registered():
         yield
 
 
+@pytest.mark.any_backend
 def test_every_required_primitive_has_a_case() -> None:
     assert sorted(CASES) == sorted(required_primitives())
 
 
+@pytest.mark.any_backend
 def test_required_and_fused_sets_are_disjoint_and_all_of_ops() -> None:
     public = {n for n in dir(Ops) if not n.startswith("_") and callable(getattr(Ops, n))}
     required, fused = set(required_primitives()), set(fused_fast_paths())
@@ -496,12 +499,22 @@ def test_required_and_fused_sets_are_disjoint_and_all_of_ops() -> None:
 CHECKS = sorted(set(CASES.values()), key=lambda fn: fn.__name__)
 
 
+def _checked_in_this_run(name: str, suite_backend: str) -> bool:
+    """A backend the suite runs under is checked in its own run; any other one in the first run."""
+    own = {"cupy" if b == EMULATED else b for b in SUITE_BACKENDS}
+    return name == ("cupy" if suite_backend == EMULATED else suite_backend) if name in own else (
+        suite_backend == SUITE_BACKENDS[0])
+
+
 @pytest.mark.parametrize("name", BACKENDS)
 @pytest.mark.parametrize("check_fn", CHECKS, ids=[fn.__name__.strip("_") for fn in CHECKS])
-def test_backend_conforms(name: str, check_fn: Callable[[Ops], None]) -> None:
+def test_backend_conforms(name: str, check_fn: Callable[[Ops], None], backend_name: str) -> None:
+    if not _checked_in_this_run(name, backend_name):
+        pytest.skip(f"{name} is checked in its own run")
     check_fn(registry.create(name))
 
 
+@pytest.mark.any_backend
 def test_numpy64_is_registered_from_this_file_and_computes_in_float64() -> None:
     assert "numpy64" in backend.available_backends()
     ops = registry.create("numpy64")
@@ -544,6 +557,7 @@ def _assigning_take_backward(dy, shape, indices, axis):
     return out
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize("primitive", sorted(BREAKAGES))
 def test_the_cases_catch_a_broken_primitive(primitive: str, monkeypatch) -> None:
     monkeypatch.setattr(_Broken, primitive, BREAKAGES[primitive], raising=False)

@@ -75,8 +75,12 @@ def keep_freed_memory() -> bool:
 
 def _fast(*arrays: Any) -> bool:
     """True when the C kernels can take these arrays (float32, C-contiguous)."""
-    return cpu_kernels is not None and all(
-        a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
+    if cpu_kernels is None:
+        return False
+    for a in arrays:  # a loop, not all(genexpr): this runs for every weight of every step
+        if a.dtype != np.float32 or not a.flags.c_contiguous:
+            return False
+    return True
 
 
 class NumpyOps(Ops):
@@ -163,14 +167,19 @@ class NumpyOps(Ops):
         """Each float32 weight in one pass of the rule's C function (weight decay fused, threaded when large),
         where _cpu_kernels has one (Adam, SGD); else the rule's formula (the generic code, same numbers)."""
         fn = getattr(cpu_kernels, rule.kernel, None) if rule.kernel and cpu_kernels is not None else None
-        if fn is None or not _fast(*(a for arrays in tensor_lists if arrays is not None for a in arrays)):
+        if fn is None or not _fast(*[a for arrays in tensor_lists if arrays is not None for a in arrays]):
             return super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)
         params, grads, *slots = tensor_lists
-        args = rule.kernel_args(scalars)
-        wd, lr = float(scalars.get("weight_decay") or 0.0), scalars["lr"]
-        for i, decay in enumerate(decay_flags(len(params), scalars, decay_mask)):
-            group = (params[i], grads[i], *(None if s is None else s[i] for s in slots))
-            _run_split(fn, group, wd if decay else 0.0, lr, *args)
+        wd = float(scalars.get("weight_decay") or 0.0)
+        flags = decay_flags(len(params), scalars, decay_mask) if wd else None
+        tail = (scalars["lr"], *rule.kernel_args(scalars))  # after the decay: decay_lr, then the rule's scalars
+        for i, w in enumerate(params):
+            group = [w, grads[i]] + [None if s is None else s[i] for s in slots]
+            decay = wd if flags is not None and flags[i] else 0.0
+            if w.size < _THREADED_SIZE:
+                fn(*group, decay, *tail)
+            else:
+                _run_split(fn, group, decay, *tail)
 
     def scatter_add(self, out: Array, idx: Any, values: Array) -> None:
         np.add.at(out, idx, values)

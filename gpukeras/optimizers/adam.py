@@ -13,7 +13,6 @@ from gpukeras.optimizers.optimizer import Optimizer
 from gpukeras.tensor import Variable
 
 
-@functools.lru_cache(maxsize=64)
 def adam_step_size(lr: float, beta_1: float, beta_2: float, step: int, dtype: Any) -> Any:
     """alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t), rounded in `dtype` op by op as Keras 3 does."""
     f = np.dtype(dtype).type
@@ -21,12 +20,15 @@ def adam_step_size(lr: float, beta_1: float, beta_2: float, step: int, dtype: An
     return f(lr) * np.sqrt(one - np.power(f(beta_2), t)) / (one - np.power(f(beta_1), t))
 
 
+_step_size_per_dtype = functools.lru_cache(maxsize=64)(adam_step_size)  # the formula asks once per weight
+
+
 def adam_formula(xp: Any, w: Any, g: Any, slots: tuple, s: Scalars) -> None:
     """One weight in place: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); [vhat = max(vhat, v)];
     w -= alpha m / (sqrt(v or vhat) + eps), the bias correction folded into alpha."""
     m, v, vhat = slots
     beta_1, beta_2 = s["beta_1"], s["beta_2"]
-    alpha = adam_step_size(s["lr"], beta_1, beta_2, s["step"], w.dtype)
+    alpha = _step_size_per_dtype(s["lr"], beta_1, beta_2, s["step"], w.dtype)
     m += (g - m) * (1.0 - beta_1)
     v += (g * g - v) * (1.0 - beta_2)
     denom_v = v
@@ -38,7 +40,7 @@ def adam_formula(xp: Any, w: Any, g: Any, slots: tuple, s: Scalars) -> None:
 
 def adam_kernel_args(s: Scalars) -> tuple:
     """gk_adam_multi / _cpu_kernels.adam: (alpha in float32, 1 - beta_1, 1 - beta_2, epsilon, amsgrad)."""
-    alpha = adam_step_size(s["lr"], s["beta_1"], s["beta_2"], s["step"], np.dtype(np.float32))
+    alpha = adam_step_size(s["lr"], s["beta_1"], s["beta_2"], s["step"], np.float32)
     return alpha, 1.0 - s["beta_1"], 1.0 - s["beta_2"], s["epsilon"], int(bool(s["amsgrad"]))
 
 
