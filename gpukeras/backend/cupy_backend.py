@@ -29,7 +29,7 @@ import cupy  # noqa: E402
 import cupyx  # noqa: E402
 
 from gpukeras.backend.base import Array, Ops, Shape, UpdateRule  # noqa: E402
-from gpukeras.backend.fused.multi_tensor import Scalars, decay_flags  # noqa: E402
+from gpukeras.backend.fused.multi_tensor import MAX_KERNEL_SLOTS, Scalars, decay_flags  # noqa: E402
 from gpukeras.backend.launchers import CudaKernels, Device  # noqa: E402
 from gpukeras.backend.philox import philox_dropout_mask  # noqa: E402
 
@@ -209,7 +209,7 @@ class CupyOps(Ops):
         if launcher is None or not _plain(*scalars.values()):
             return super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)
         flags = decay_flags(len(tensor_lists[0]), scalars, decay_mask)
-        columns = [*tensor_lists, *[None] * (5 - len(tensor_lists))]  # params, grads and three slots
+        columns = [*tensor_lists, *[None] * (2 + MAX_KERNEL_SLOTS - len(tensor_lists))]  # params, grads, slots
         decay = (float(scalars.get("weight_decay") or 0.0), scalars["lr"])
         if not launcher(columns, decay + tuple(rule.kernel_args(scalars)), [int(f) for f in flags]):
             super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)

@@ -21,6 +21,7 @@ from typing import Any
 
 Array = Any
 Scalars = Mapping[str, Any]  # the step's hyperparameters by name; always "lr" and "weight_decay"
+MAX_KERNEL_SLOTS = 3  # slot columns in the optimizers.cu tensor table
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class UpdateRule:
     formula: Callable[[Any, Array, Array, tuple[Array | None, ...], Scalars], None]
     kernel: str | None = None
     kernel_args: Callable[[Scalars], tuple] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kernel is not None and (self.kernel_args is None or len(self.slots) > MAX_KERNEL_SLOTS):
+            raise ValueError(f"update rule {self.name}: a fused kernel needs kernel_args and at most "
+                             f"{MAX_KERNEL_SLOTS} slots (the tensor table's columns)")
 
 
 def decay_flags(count: int, scalars: Scalars, decay_mask: Sequence[bool] | None) -> list[bool]:
