@@ -17,7 +17,9 @@ pytestmark = pytest.mark.skipif(numpy_backend.cpu_kernels is None and shutil.whi
 
 
 def test_extension_is_built_where_a_compiler_exists() -> None:
-    assert numpy_backend.cpu_kernels is not None, "gpukeras.backend._cpu_kernels failed to build on install"
+    assert numpy_backend.cpu_kernels is not None, ("gpukeras.backend._cpu_kernels failed to build on install, or "
+                                                   "is a stale build (API_VERSION): pip install -e .")
+    assert numpy_backend.cpu_kernels.API_VERSION == numpy_backend.CPU_KERNELS_API
 
 
 def _twins(monkeypatch, run):

@@ -549,4 +549,14 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__cpu_kernels(void) { return PyModule_Create(&module); }
+/* Bumped with every change of a function's arguments; numpy_backend.py ignores a build of another version. */
+#define API_VERSION 2
+
+PyMODINIT_FUNC PyInit__cpu_kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -12,6 +12,7 @@ import concurrent.futures
 import ctypes
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,13 @@ from gpukeras.backend.registry import register_backend
 try:
     import gpukeras.backend._cpu_kernels as cpu_kernels
 except ImportError:  # not compiled (no C compiler at install): the NumPy paths below
+    cpu_kernels = None
+
+CPU_KERNELS_API = 2  # the API_VERSION of _cpu_kernels.c this module calls
+if cpu_kernels is not None and getattr(cpu_kernels, "API_VERSION", 1) != CPU_KERNELS_API:
+    warnings.warn("gpukeras: the compiled gpukeras.backend._cpu_kernels was built from another version of "
+                  "_cpu_kernels.c, so the NumPy backend runs without it (same numbers, slower); rebuild it with "
+                  "`pip install -e .`.", RuntimeWarning, stacklevel=2)
     cpu_kernels = None
 
 # Arrays at least this long are updated by several threads (the C loops release the GIL).
