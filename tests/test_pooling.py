@@ -112,8 +112,8 @@ def test_global_pooling_2d(cls, reduce) -> None:
 
 def test_global_pooling_1d_gradients_and_model() -> None:
     x = RNG.standard_normal((2, 5, 3))
-    check_gradients(lambda a: layers.GlobalAveragePooling1D()(a), [x], name="global average 1d")
-    check_gradients(lambda a: layers.GlobalMaxPooling1D(keepdims=True)(a), [x], name="global max 1d")
+    check_gradients(lambda a: layers.GlobalAveragePooling1D(dtype="float64")(a), [x], name="global average 1d")
+    check_gradients(lambda a: layers.GlobalMaxPooling1D(keepdims=True, dtype="float64")(a), [x], name="global max 1d")
     model = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(4, 3), layers.GlobalAveragePooling2D(),
                               layers.Dense(2)])
     assert model.output_shape_of(model.layers[1]) == (None, 4)
