@@ -382,12 +382,17 @@ def method_takes(cls: type, method: str, argument: str) -> bool:
     return argument in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+_FLOAT_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+
+
 def _autocast(x: Any, dtype: str) -> Any:
     """Float inputs of another float dtype (float64, float16) cast to the layer's dtype, as Keras's
-    autocast does; integer inputs are left alone."""
+    autocast does; integer inputs are left alone. (Compares kind and size: dtype.name is slow.)"""
     if type(x) is Tensor:
         data_dtype = x.data.dtype
-        return ops.cast(x, dtype) if data_dtype.kind == "f" and data_dtype.name != dtype else x
+        if data_dtype.kind != "f" or data_dtype.itemsize == _FLOAT_SIZES.get(dtype, data_dtype.itemsize):
+            return x
+        return ops.cast(x, dtype)
     if isinstance(x, (list, tuple)):
         return type(x)(_autocast(v, dtype) for v in x)
     if isinstance(x, dict):

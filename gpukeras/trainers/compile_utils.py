@@ -154,7 +154,10 @@ class CompiledMetrics:
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Update every compiled metric; values are per output (a list or dict) or one value for one output."""
         names = self.output_names
-        y_true, y_pred, sample_weight = (per_output(v, names) for v in (y_true, y_pred, sample_weight))
+        self.update_per_output(per_output(y_true, names), per_output(y_pred, names), per_output(sample_weight, names))
+
+    def update_per_output(self, y_true: list[Any], y_pred: list[Any], sample_weight: list[Any] | None) -> None:
+        """`update_state` with values already listed per output (the training loop's call)."""
         if not self.built:
             self.build(y_true, y_pred)
         for i, ms in enumerate(self.unweighted):

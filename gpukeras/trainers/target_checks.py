@@ -47,8 +47,12 @@ def _check_sparse(y: np.ndarray, shape: tuple, ignore: int | None, label: str, n
     if classes is None or y.size == 0:
         return
     values = np.asarray(y)
-    bad = ~np.isfinite(values) | (values < 0) | (values >= classes) if values.dtype.kind == "f" else (
-        (values < 0) | (values >= classes))
+    low, high = values.min(), values.max()
+    if ignore is None and 0 <= low and high < classes:  # the common case: two reductions, no masks
+        return
+    bad = (values < 0) | (values >= classes)
+    if values.dtype.kind == "f":
+        bad |= ~np.isfinite(values)
     if ignore is not None:
         bad &= values != ignore
     if bad.any():

@@ -194,7 +194,7 @@ class Trainer:
         """The compiled loss plus the model's losses (activity and weight regularization), summed."""
         parts = []
         if self._compiled_loss is not None:
-            names = self._compile_output_names()
+            names = self._compiled_loss.output_names
             parts.append(self._compiled_loss(per_output(y, names), per_output(y_pred, names),
                                              per_output(sample_weight, names)))
         parts += self._step_losses() if self._step_caches_ready else self.losses
@@ -208,7 +208,9 @@ class Trainer:
 
     def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
         """Update the compiled metrics with this batch and return every metric's current value."""
-        self._update_compiled_metrics(y, y_pred, sample_weight)
+        names = self._compiled_metrics.output_names
+        self._update_compiled_metrics(per_output(y, names), per_output(y_pred, names),
+                                      per_output(sample_weight, names))
         return self.get_metrics_result()
 
     def train_step(self, data: Any) -> dict[str, Any]:
@@ -258,11 +260,11 @@ class Trainer:
             return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
-    def _update_compiled_metrics(self, y: Any, y_pred: Any, sample_weight: Any) -> None:
-        names = self._compile_output_names()
+    def _update_compiled_metrics(self, ys: list[Any], y_preds: list[Any], sample_weights: list[Any] | None) -> None:
+        """Compiled metric updates from per-output lists, outside the tape (predictions detached)."""
         with stop_recording():
-            detached = [Tensor(p.data) if isinstance(p, Tensor) else p for p in per_output(y_pred, names)]
-            self._compiled_metrics.update_state(y, detached, sample_weight)
+            detached = [Tensor(p.data) if isinstance(p, Tensor) else p for p in y_preds]
+            self._compiled_metrics.update_per_output(ys, detached, sample_weights)
 
     def _step_losses(self) -> list[Any]:
         """`model.losses` for one step, from lists cached when training began (it runs every step)."""
@@ -281,21 +283,23 @@ class Trainer:
     def _run_train_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
                         custom: bool) -> Any:
         """One training batch: the subclass's train_step (its logs returned), or the default step (None)."""
-        x, y, sw = self._structured(x, y, sw)
+        packed, y_struct, sw_struct = self._structured(x, y, sw)
         if custom:
-            return self.train_step(pack_x_y_sample_weight(x, y, sw))
-        self._update_compiled_metrics(y, self._train_batch(x, y, sw, n), sw)
+            return self.train_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
+        y_pred = self._train_batch(packed, y_struct, sw_struct, n)
+        self._update_compiled_metrics(y, self._flat_outputs(y_pred), sw)
         return None
 
     def _run_test_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
                        custom: bool) -> Any:
         """One evaluation batch: the subclass's test_step (its logs returned), or the default step (None)."""
-        x, y, sw = self._structured(x, y, sw)
+        packed, y_struct, sw_struct = self._structured(x, y, sw)
         if custom:
-            return self.test_step(pack_x_y_sample_weight(x, y, sw))
+            return self.test_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
         if y is None and self._compiled_loss is not None:
             raise ValueError("Evaluation batches need labels: got batches with only x.")
-        self._update_compiled_metrics(y, self._test_batch(x, y, sw, n), sw)
+        y_pred = self._test_batch(packed, y_struct, sw_struct, n)
+        self._update_compiled_metrics(y, self._flat_outputs(y_pred), sw)
         return None
 
     def _logs_after(self, last_logs: Any) -> dict[str, float]:
@@ -638,8 +642,15 @@ class Trainer:
         return self._join_predictions([[_array_of(o) for o in flatten(outputs)]], outputs)
 
     def _batch_result(self, step_logs: Any, return_dict: bool) -> Any:
-        logs = self._metric_results() if step_logs is None else host_logs(step_logs)
-        return logs if return_dict else self._flatten_metrics_in_order(logs)
+        """A *_on_batch result; the metrics' own logs are already in `metrics` order, a custom step's may not be."""
+        if step_logs is not None:
+            logs = host_logs(step_logs)
+            return logs if return_dict else self._flatten_metrics_in_order(logs)
+        logs = self._metric_results()
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
 
 def _array_of(x: Any) -> Any:
