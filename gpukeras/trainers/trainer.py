@@ -28,12 +28,12 @@ from gpukeras.losses import target_kind
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tensor import Tensor
 from gpukeras.trainers import arrays
-from gpukeras.trainers.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, per_output
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
 from gpukeras.trainers.logs import LazyLogs, PredictBatchLogs, host_logs
 from gpukeras.trainers.target_checks import check_targets
 from gpukeras.tree import flatten, pack_sequence_as
+from gpukeras.utils.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 _TF2_COMPILE_ARGS = {"sample_weight_mode", "target_tensors", "distribute", "experimental_run_tf_function"}
 

@@ -1,6 +1,6 @@
 """gpukeras.utils: seeding and label helpers (Keras's keras.utils)."""
 
-from gpukeras.trainers.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from gpukeras.utils.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from gpukeras.utils.labels import normalize, to_categorical
 from gpukeras.utils.py_dataset import PyDataset, Sequence
 from gpukeras.utils.seeding import set_random_seed
