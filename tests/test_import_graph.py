@@ -106,6 +106,31 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+# ARCHITECTURE.md's layers, lowest first: a module may import from its own layer and the ones before it.
+LAYERS = [
+    ("backend", ["gpukeras.backend"]),
+    ("core", ["gpukeras.tensor", "gpukeras.autodiff", "gpukeras.random", "gpukeras.version", "gpukeras.tree",
+              "gpukeras.keras_tensor"]),
+    ("ops", ["gpukeras.ops"]),
+    ("saving", ["gpukeras.saving"]),
+    ("catalogues", ["gpukeras.activations", "gpukeras.initializers", "gpukeras.regularizers",
+                    "gpukeras.constraints", "gpukeras.losses", "gpukeras.metrics", "gpukeras.optimizers"]),
+    ("layers", ["gpukeras.layers"]),
+    ("support", ["gpukeras.callbacks", "gpukeras.utils", "gpukeras.datasets"]),
+    ("trainers", ["gpukeras.trainers"]),
+    ("models", ["gpukeras.models"]),
+    ("entry points", ["gpukeras.demo", "gpukeras.bench", "gpukeras"]),
+]
+
+
+def layer_of(module: str) -> int:
+    """Index in LAYERS of the most specific prefix naming `module`."""
+    best = max(((len(p), i) for i, (_, prefixes) in enumerate(LAYERS) for p in prefixes
+                if module == p or module.startswith(p + ".")), default=None)
+    assert best is not None, f"{module} belongs to no layer of ARCHITECTURE.md"
+    return best[1]
+
+
 def _describe(component: list[str], graph: dict[str, set[str]]) -> str:
     members = set(component)
     return "; ".join(f"{a} -> {b}" for a in component for b in sorted(graph[a] & members))
@@ -117,6 +142,14 @@ def test_no_import_cycles() -> None:
     assert len(graph) > 50  # the whole package was read
     found = cycles(graph)
     assert not found, "import cycles: " + " | ".join(_describe(c, graph) for c in found)
+
+
+@pytest.mark.any_backend
+def test_dependencies_point_one_way() -> None:
+    graph = import_graph()
+    upward = [f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
+              for a, targets in sorted(graph.items()) for b in sorted(targets) if layer_of(b) > layer_of(a)]
+    assert not upward, "imports against the layering of ARCHITECTURE.md: " + "; ".join(upward)
 
 
 @pytest.mark.any_backend
