@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from gpukeras import constraints, initializers, ops, regularizers
 from gpukeras.autodiff import stop_recording
 from gpukeras.keras_tensor import CallNode, KerasTensor, any_symbolic
 from gpukeras.layers.config_compat import LAYER_EXTRA_KWARGS, normalize_config
+from gpukeras.naming import to_snake_case
 from gpukeras.ops.core import to_backend_array
 from gpukeras.tensor import Tensor, Variable, assignment_batch
 from gpukeras.tree import listify_shapes, map_shapes, map_structure, tuplify_shapes
@@ -31,12 +31,6 @@ def _reset_names() -> None:
 
 
 _backend.on_clear_session(_reset_names)
-
-
-def to_snake_case(name: str) -> str:
-    """CamelCase class name → Keras's default layer name prefix (Conv2D → conv2d)."""
-    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def unique_name(prefix: str) -> str:

@@ -10,21 +10,14 @@ layer's sub-layers under `<path>/<attribute name>`. The objects say what they ho
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from gpukeras.naming import to_snake_case
 from gpukeras.tensor import assignment_batch
-
-
-def to_snake_case(name: str) -> str:
-    """Keras 3's `naming.to_snake_case` (Conv2D → conv2d, MaxPooling2D → max_pooling2d)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def walk(obj: Any, path: str = "", visited: set[int] | None = None) -> Iterator[tuple[str, Any]]:
