@@ -122,3 +122,18 @@ def test_custom_train_step_logs_reach_callbacks_and_history() -> None:
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[callback])
     assert batches == [8.0, 8.0, 4.0]
     assert history.history == {"seen": [4.0]}
+
+
+def test_a_hook_called_outside_fit_sees_the_current_trainable_weights() -> None:
+    x, y = _data()
+    model = _twins()[0]
+    first = model.layers[1]
+    first.trainable = False
+    model.fit(x, y, epochs=1, verbose=0)
+    first.trainable = True  # Keras's fine-tuning recipe: unfreeze, recompile, train on
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    before = first.get_weights()
+    logs = model.train_step((ops.convert_to_tensor(x), ops.convert_to_tensor(y)))
+    assert set(logs) == {"loss", "mae"}
+    # A weight list cached during fit would have left the unfrozen layer out.
+    assert all(not np.allclose(a, b) for a, b in zip(first.get_weights(), before))

@@ -10,9 +10,10 @@ when no hook is overridden fit runs that step without building the logs dict a h
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -353,6 +354,18 @@ class Trainer:
             batch = [a if a.dtype == d else a.astype(d) for a, d in zip(batch, dtypes)]
         return [Tensor(B.asarray(a)) for a in batch]
 
+    @contextlib.contextmanager
+    def _session(self, xs: list[np.ndarray], ys: list[np.ndarray] | None) -> Iterator[None]:
+        """`_begin`, then steps may use its caches until the block ends (a hook called outside fit,
+        evaluate or *_on_batch reads the model afresh, so it never sees a stale weight list)."""
+        outer = self._step_caches_ready
+        self._begin(xs, ys)
+        self._step_caches_ready = True
+        try:
+            yield
+        finally:
+            self._step_caches_ready = outer
+
     def _begin(self, xs: list[np.ndarray], ys: list[np.ndarray] | None) -> None:
         """Build on first data, check feature and target shapes, and cache the trainable weights."""
         self._build_from_data(xs)
@@ -364,7 +377,6 @@ class Trainer:
         self._trainable_cache = self.trainable_weights
         self._layers_cache = self._flatten_layers()
         self._regularized = [(v, v.regularizer) for v in self.weights if v.regularizer is not None]
-        self._step_caches_ready = True
 
     def _check_targets(self, xs: list[np.ndarray], ys: list[np.ndarray] | None, what: str = "y") -> None:
         """Refuse targets that do not fit the outputs under their built-in losses (host arrays, no sync)."""
@@ -481,6 +493,7 @@ class Trainer:
         if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumed an interrupted run
             initial_epoch = self._initial_epoch
         epoch_logs: dict[str, float] = {}
+        outer_caches, self._step_caches_ready = self._step_caches_ready, True
         try:
             for epoch in range(int(initial_epoch), int(epochs)):
                 self.reset_metrics()
@@ -508,6 +521,7 @@ class Trainer:
                     break
         finally:
             self._in_fit = False
+            self._step_caches_ready = outer_caches
             if epochs > initial_epoch:  # EMA optimizers copy their averages into the model now
                 self.optimizer.finalize_variable_values(self._trainable_cache)
         cbs.on_train_end(epoch_logs)
@@ -551,10 +565,10 @@ class Trainer:
         loading = _check_loading(workers, use_multiprocessing, max_queue_size)
         source, _ = self._source(x, y, sample_weight, None, batch_size, False, loading, "evaluate")
         first_x, first_y, _ = source.first()
-        self._begin(first_x, first_y)
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                           steps=steps or source.steps)
-        logs = self._run_evaluation(source, steps, cbs)
+        with self._session(first_x, first_y):
+            cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
+                               steps=steps or source.steps)
+            logs = self._run_evaluation(source, steps, cbs)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     # ------------------------------------------------------------------ predict
@@ -612,11 +626,11 @@ class Trainer:
             sws = [arrays.class_weights_to_sample_weights(ys[0], class_weight)]
         if n == 0:
             raise ValueError("train_on_batch: the batch is empty.")
-        self._begin(xs, ys)
-        if reset_metrics:
-            self.reset_metrics()
-        logs = self._run_train_step(self._to_backend(xs, self._input_dtypes()), self._to_backend(ys),
-                                    self._to_backend(sws), n, self._overridden("train_step", "compute_metrics"))
+        with self._session(xs, ys):
+            if reset_metrics:
+                self.reset_metrics()
+            logs = self._run_train_step(self._to_backend(xs, self._input_dtypes()), self._to_backend(ys),
+                                        self._to_backend(sws), n, self._overridden("train_step", "compute_metrics"))
         return self._batch_result(logs, return_dict)
 
     def test_on_batch(self, x: Any = None, y: Any = None, sample_weight: Any = None,
@@ -626,11 +640,11 @@ class Trainer:
         xs, ys, sws, n = self._prepare(x, y, sample_weight, None, "test_on_batch")
         if n == 0:
             raise ValueError("test_on_batch: the batch is empty.")
-        self._begin(xs, ys)
-        if reset_metrics:
-            self.reset_metrics()
-        logs = self._run_test_step(self._to_backend(xs, self._input_dtypes()), self._to_backend(ys),
-                                   self._to_backend(sws), n, self._overridden("test_step", "compute_metrics"))
+        with self._session(xs, ys):
+            if reset_metrics:
+                self.reset_metrics()
+            logs = self._run_test_step(self._to_backend(xs, self._input_dtypes()), self._to_backend(ys),
+                                       self._to_backend(sws), n, self._overridden("test_step", "compute_metrics"))
         return self._batch_result(logs, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
