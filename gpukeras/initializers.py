@@ -274,7 +274,8 @@ _ALIASES: dict[str, type] = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
     "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal, "identity": Identity, "IdentityInitializer": Identity,
-    "OrthogonalInitializer": Orthogonal,
+    "OrthogonalInitializer": Orthogonal, "uniform": RandomUniform, "normal": RandomNormal, "one": Ones,
+    "zero": Zeros,
 }
 ALL_INITIALIZERS: dict[str, type] = {**_CLASSES, **_ALIASES}
 

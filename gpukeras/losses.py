@@ -25,7 +25,7 @@ from gpukeras.saving.serialization import (
     serialize_object,
     unknown_name_error,
 )
-from gpukeras.tensor import Tensor
+from gpukeras.tensor import Tensor, get_keras_mask
 
 EPSILON = 1e-7  # keras.backend.epsilon()
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -361,10 +361,14 @@ class Loss:
         self.dtype = str(dtype or "float32")
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
-        """Weighted, reduced loss: a scalar, or per-sample values for reduction "none"."""
+        """Weighted, reduced loss: a scalar, or per-sample values for reduction "none". The mask of
+        `y_pred` (Keras's: from Embedding(mask_zero=True), Masking, ...) leaves masked steps out."""
+        in_mask = get_keras_mask(y_pred)
         y_pred = _as_tensor(y_pred, self.dtype)
         y_true = _as_tensor(y_true, self._label_dtype or self.dtype)
         values, mask = self._call_with_mask(y_true, y_pred)
+        if in_mask is not None:
+            mask = in_mask if mask is None else ops.logical_and(in_mask, mask)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction, self.dtype)
 
     def call(self, y_true: Any, y_pred: Any) -> Tensor:

@@ -33,7 +33,7 @@ class Tensor:
     differentiable like any other op (they are installed by `gpukeras.ops.numpy`).
     """
 
-    __slots__ = ("data", "node", "watched", "__weakref__")
+    __slots__ = ("data", "node", "watched", "_keras_mask", "__weakref__")
     # NumPy arrays defer to our reflected operators instead of converting us element-wise.
     __array_ufunc__ = None
 
@@ -41,6 +41,8 @@ class Tensor:
         self.data = data
         self.node = node
         self.watched = False
+        # `_keras_mask` is a slot left unset until a layer attaches a mask: tensors are made on
+        # every op, masks rarely, so readers use get_keras_mask (getattr with a default).
 
     @property
     def needs_grad(self) -> bool:
@@ -167,6 +169,18 @@ class Variable(Tensor):
 
     def __repr__(self) -> str:
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.numpy()!r}>"
+
+
+def get_keras_mask(x: Any) -> Tensor | None:
+    """The mask attached to `x` (a boolean Tensor, True where a time step counts), or None."""
+    return getattr(x, "_keras_mask", None) if isinstance(x, Tensor) else None
+
+
+def set_keras_mask(x: Tensor, mask: Any) -> None:
+    """Attach `mask` to `x`, as Keras 3's layers do for the layers downstream (None removes it)."""
+    if mask is not None and not isinstance(mask, Tensor):
+        mask = Tensor(_backend.active.asarray(mask, dtype="bool"))
+    x._keras_mask = mask
 
 
 _pending: list[tuple[Variable, Any]] | None = None

@@ -166,9 +166,6 @@ def test_input_arguments_gpukeras_lacks_are_refused_not_ignored() -> None:
         keras.Input((3,), optional=True)
     with pytest.raises(ValueError, match="sparse=True"):
         keras.ops.convert_to_tensor(np.ones(3), sparse=True)
-    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
-    with pytest.raises(NotImplementedError, match="masks are not supported"):
-        model(np.ones((2, 3), "float32"), mask=np.ones((2,), bool))
 
 
 def test_autocast_casts_float_inputs_to_the_layer_dtype_and_can_be_turned_off() -> None:

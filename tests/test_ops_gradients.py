@@ -508,8 +508,9 @@ def test_forward(case: Case) -> None:
 
 # Exported names that are not differentiable (or not ops on tensors).
 NOT_DIFFERENTIABLE = {
-    "arange", "argmax", "argmin", "convert_to_numpy", "convert_to_tensor", "equal", "eye", "full",
-    "greater", "greater_equal", "is_tensor", "isfinite", "isnan", "less", "less_equal", "not_equal",
+    "all", "any", "arange", "argmax", "argmin", "convert_to_numpy", "convert_to_tensor", "equal", "eye", "full",
+    "greater", "greater_equal", "is_tensor", "isfinite", "isnan", "less", "less_equal", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "not_equal",
     "one_hot", "ones", "ones_like", "shape", "sign", "stop_gradient", "zeros", "zeros_like",
 }
 

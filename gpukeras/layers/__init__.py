@@ -5,6 +5,7 @@ from gpukeras.layers.activation import Activation
 from gpukeras.layers.convolution import Conv1D, Conv2D, Conv3D
 from gpukeras.layers.dense import Dense
 from gpukeras.layers.dropout import Dropout
+from gpukeras.layers.embedding import Embedding, Masking
 from gpukeras.layers.input_layer import Input, InputLayer
 from gpukeras.layers.layer import Layer
 from gpukeras.layers.merging import Add, Concatenate
@@ -26,8 +27,8 @@ from gpukeras.layers.pooling import (
 from gpukeras.layers.reshaping import Flatten, Reshape
 from gpukeras.saving.serialization import Catalogue, register_catalogue
 
-__all__ = ["Activation", "Add", "Concatenate", "Dense", "Dropout", "Flatten", "Input", "InputLayer",
-           "KerasTensor", "Layer", "Reshape"]
+__all__ = ["Activation", "Add", "Concatenate", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer",
+           "KerasTensor", "Layer", "Masking", "Reshape"]
 __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNormalization", "Conv1D", "Conv2D",
             "Conv3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",

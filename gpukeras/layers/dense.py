@@ -26,6 +26,7 @@ class Dense(Layer):
                  bias_constraint: Any = None, lora_rank: int | None = None, lora_alpha: float | None = None,
                  **kwargs: Any):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.supports_masking = True
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: `units` must be a positive integer, got {units!r}.")
         if lora_rank is not None and (isinstance(lora_rank, bool) or not isinstance(lora_rank, int)

@@ -14,6 +14,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
             raise ValueError(f"Dropout: `rate` must be a number in [0, 1], got {rate!r}.")
         if noise_shape is not None:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
-from gpukeras import constraints, initializers, ops, regularizers
+from gpukeras import constraints, initializers, ops, regularizers, tree
 from gpukeras.autodiff import stop_recording
 from gpukeras.keras_tensor import CallNode, KerasTensor, any_symbolic
 from gpukeras.layers.config_compat import LAYER_EXTRA_KWARGS, normalize_config
 from gpukeras.naming import to_snake_case
 from gpukeras.ops.core import to_backend_array
-from gpukeras.tensor import Tensor, Variable, assignment_batch
+from gpukeras.tensor import Tensor, Variable, assignment_batch, get_keras_mask, set_keras_mask
 from gpukeras.tree import listify_shapes, map_shapes, map_structure, tuplify_shapes
 
 _name_counts: dict[str, int] = {}
@@ -80,12 +81,19 @@ def layers_in(value: Any) -> list[Layer]:
     return []
 
 
-def refuse_mask(mask: Any, where: str) -> None:
-    """Masks come with Embedding(mask_zero=True) and Masking, which gpukeras does not have yet: an
-    explicit mask would be silently ignored, so it is refused."""
-    if mask is not None:
-        raise NotImplementedError(f"{where}: masks are not supported yet (no gpukeras layer produces one); "
-                                  "call it without `mask`.")
+def attach_masks(values: list[Any], masks: Any) -> None:
+    """Attach `masks` (one per value, None entries skipped) to the model inputs `values` (Keras's
+    Functional.call does the same with the `mask` argument)."""
+    if masks is None:
+        return
+    masks = masks if isinstance(masks, (list, tuple)) else [masks]
+    if len(masks) != len(values):
+        raise ValueError(f"Got {len(masks)} masks for {len(values)} inputs.")
+    for value, mask in zip(values, masks):
+        if mask is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"A mask can only be attached to a Tensor input, got {type(value).__name__}.")
+            set_keras_mask(value, mask)
 
 
 def _private_last(name: str) -> str:
@@ -108,7 +116,8 @@ class Layer:
         self.dtype = str(dtype) if dtype is not None else "float32"
         self.autocast = bool(autocast)
         self.built = False
-        self.supports_masking = False
+        self._supports_masking = type(self).compute_mask is not Layer.compute_mask
+        self._warned_mask_dropped = False
         self._variables: list[Variable] = []
         self._always_frozen: set[int] = set()  # weights created with trainable=False (e.g. moving stats)
         self._layers: list[Layer] = []
@@ -260,21 +269,78 @@ class Layer:
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if type(inputs) is not Tensor and any_symbolic(inputs):
             return self._symbolic_call(inputs, args, kwargs)
-        if "training" in kwargs and not method_takes(type(self), "call", "training"):
+        cls = type(self)
+        if "training" in kwargs and not method_takes(cls, "call", "training"):
             del kwargs["training"]  # Keras passes `training` only to calls that take it
         if type(inputs) is not Tensor:
             inputs = _to_tensors(inputs)
+        previous_mask = mask_of(inputs)
         if self.autocast:
-            inputs = _autocast(inputs, self.dtype)
+            inputs = _autocast(inputs, self.dtype, previous_mask)
         if not self.built:
             self._build_for(_shapes_of(inputs))
         if self._losses:
             self._losses = []
+        if previous_mask is not None or kwargs:
+            previous_mask = self._pass_masks(previous_mask, kwargs)
         outputs = self.call(inputs, *args, **kwargs)
         if self.activity_regularizer is not None:
             for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
                 self._losses.append(self.activity_regularizer(out))
+        if previous_mask is not None or self._computes_mask():
+            self._set_output_masks(inputs, outputs, previous_mask)
         return outputs
+
+    # ------------------------------------------------------------------ masking (Keras 3's rules)
+    @property
+    def supports_masking(self) -> bool:
+        """Whether outputs carry `compute_mask`'s mask (default: the input's) to the layers downstream."""
+        return self._supports_masking
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self._supports_masking = bool(value)
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """The mask of this layer's outputs; the default passes the input's mask through."""
+        return previous_mask
+
+    def _computes_mask(self) -> bool:
+        """Whether this layer makes masks of its own (it overrides compute_mask, e.g. Embedding)."""
+        return self._supports_masking and type(self).compute_mask is not Layer.compute_mask
+
+    def _pass_masks(self, previous_mask: Any, kwargs: dict) -> Any:
+        """Give `call` the input's mask (and `<arg>_mask` for tensor keyword arguments) when it takes
+        one and none was passed; returns the mask the outputs' mask is computed from."""
+        cls = type(self)
+        if kwargs.get("mask") is None and previous_mask is not None and method_takes(cls, "call", "mask"):
+            kwargs["mask"] = previous_mask
+        for name, value in list(kwargs.items()):
+            arg_mask = f"{name}_mask"
+            if kwargs.get(arg_mask) is None and isinstance(value, Tensor) and method_takes(cls, "call", arg_mask):
+                found = get_keras_mask(value)
+                if found is not None:
+                    kwargs[arg_mask] = found
+        return kwargs.get("mask") if kwargs.get("mask") is not None else previous_mask
+
+    def _set_output_masks(self, inputs: Any, outputs: Any, previous_mask: Any) -> None:
+        """Attach `compute_mask`'s masks to outputs that have none; warn once when a mask is dropped."""
+        if not self._supports_masking:
+            if not self._warned_mask_dropped:
+                self._warned_mask_dropped = True
+                warnings.warn(f"Layer {self.name!r} ({type(self).__name__}) does not support masking, but was "
+                              "passed an input with a mask attached to it: downstream layers will not see the "
+                              "mask.", stacklevel=3)
+            return
+        flat = tree.flatten(outputs)
+        if all(get_keras_mask(t) is not None for t in flat if isinstance(t, Tensor)):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for out, mask in zip(flat, tree.flatten(masks) if isinstance(masks, (list, tuple)) else [masks] * len(flat)):
+            if isinstance(out, Tensor) and mask is not None and get_keras_mask(out) is None:
+                set_keras_mask(out, mask)
 
     def _symbolic_call(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
         """Call on KerasTensors: build, infer the output shapes, record the node of the functional graph."""
@@ -379,16 +445,31 @@ def method_takes(cls: type, method: str, argument: str) -> bool:
 _FLOAT_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
 
-def _autocast(x: Any, dtype: str) -> Any:
+def mask_of(x: Any) -> Any:
+    """The mask attached to a Tensor, or the list of masks of a list of Tensors (None when none has one)."""
+    if type(x) is Tensor:
+        return getattr(x, "_keras_mask", None)
+    if isinstance(x, (list, tuple)):
+        masks = [mask_of(v) for v in x]
+        return masks if any(m is not None for m in masks) else None
+    return None
+
+
+def _autocast(x: Any, dtype: str, mask: Any = None) -> Any:
     """Float inputs of another float dtype (float64, float16) cast to the layer's dtype, as Keras's
-    autocast does; integer inputs are left alone. (Compares kind and size: dtype.name is slow.)"""
+    autocast does, keeping their mask; integer inputs are left alone. (Compares kind and size:
+    dtype.name is slow.)"""
     if type(x) is Tensor:
         data_dtype = x.data.dtype
         if data_dtype.kind != "f" or data_dtype.itemsize == _FLOAT_SIZES.get(dtype, data_dtype.itemsize):
             return x
-        return ops.cast(x, dtype)
+        out = ops.cast(x, dtype)
+        if mask is not None:
+            set_keras_mask(out, mask)
+        return out
     if isinstance(x, (list, tuple)):
-        return type(x)(_autocast(v, dtype) for v in x)
+        masks = mask if isinstance(mask, (list, tuple)) else [None] * len(x)
+        return type(x)(_autocast(v, dtype, m) for v, m in zip(x, masks))
     if isinstance(x, dict):
         return {k: _autocast(v, dtype) for k, v in x.items()}
     return x

@@ -36,6 +36,19 @@ class Concatenate(Layer):
         _check_list(self, inputs)
         return ops.concatenate(list(inputs), axis=self.axis)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """A position counts when every input counts there, after joining the masks as the inputs were."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        full = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                full.append(ops.ones_like(x, dtype="bool"))
+            else:
+                full.append(ops.logical_or(ops.expand_dims(m, -1), ops.zeros_like(x, dtype="bool"))
+                            if m.ndim < x.ndim else m)
+        return ops.all(ops.concatenate(full, axis=self.axis), axis=-1)
+
     def compute_output_shape(self, input_shape: Any) -> tuple:
         out = list(input_shape[0])
         sizes = [s[self.axis] for s in input_shape]
@@ -60,6 +73,15 @@ class Add(Layer):
         out = inputs[0]
         for x in inputs[1:]:
             out = ops.add(out, x)
+        return out
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras's merge rule: a step counts when it counts in any input; no mask if one input has none."""
+        if mask is None or any(m is None for m in mask):
+            return None
+        out = mask[0]
+        for m in mask[1:]:
+            out = ops.logical_or(out, m)
         return out
 
     def compute_output_shape(self, input_shape: Any) -> tuple:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpukeras import constraints, initializers, regularizers
-from gpukeras.layers.layer import Layer, refuse_mask
+from gpukeras import constraints, initializers, ops, regularizers
+from gpukeras.layers.layer import Layer
 from gpukeras.ops.convolution import batch_normalization, normalize_train
+
+_MASK_EPSILON = 1e-7  # Keras's backend epsilon, in the masked moments
 
 
 def _check_axes(axes: Any, ndim: int, layer: Layer) -> tuple[int, ...]:
@@ -32,6 +34,7 @@ class BatchNormalization(Layer):
                  beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
                  gamma_constraint: Any = None, synchronized: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"BatchNormalization: `axis` must be an integer, got axis={axis!r}.")
         if not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
@@ -75,15 +78,18 @@ class BatchNormalization(Layer):
         self.built = True
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
-        refuse_mask(mask, f"BatchNormalization {self.name!r}")
         if inputs.ndim != self._ndim:
             raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected "
                              f"ndim={self._ndim}, found ndim={inputs.ndim}. Full shape received: {inputs.shape}")
         axis = self._feature_axis
         if training and self.trainable:
             reduce_axes = tuple(i for i in range(inputs.ndim) if i != axis)
-            param_shape = tuple(inputs.shape[i] if i == axis else 1 for i in range(inputs.ndim))
-            y, mean, var = normalize_train(inputs, self.gamma, self.beta, reduce_axes, param_shape, self.epsilon)
+            if mask is None:
+                param_shape = tuple(inputs.shape[i] if i == axis else 1 for i in range(inputs.ndim))
+                y, mean, var = normalize_train(inputs, self.gamma, self.beta, reduce_axes, param_shape,
+                                               self.epsilon)
+            else:
+                y, mean, var = self._masked_train(inputs, mask, reduce_axes)
             # Direct writes on the variables: not ops, so nothing is recorded on the tape.
             m = self.momentum
             self.moving_mean.assign(self.moving_mean.data * m + mean.reshape(-1) * (1.0 - m))
@@ -91,6 +97,19 @@ class BatchNormalization(Layer):
             return y
         return batch_normalization(inputs, self.moving_mean.value, self.moving_variance.value, axis,
                                    offset=self.beta, scale=self.gamma, epsilon=self.epsilon)
+
+    def _masked_train(self, inputs: Any, mask: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
+        """Batch statistics over the unmasked time steps only (Keras 3's weighted moments), then normalize."""
+        weights = ops.broadcast_to(ops.expand_dims(ops.cast(mask, inputs.dtype), -1), inputs.shape)
+        weighted = ops.multiply(weights, inputs)
+        total = ops.add(ops.sum(weights, axis=axes, keepdims=True), _MASK_EPSILON)
+        mean = ops.divide(ops.sum(weighted, axis=axes, keepdims=True), total)
+        squared = ops.square(ops.subtract(weighted, mean))
+        var = ops.divide(ops.sum(ops.multiply(weights, squared), axis=axes, keepdims=True), total)
+        mean, var = ops.reshape(mean, (-1,)), ops.reshape(var, (-1,))
+        y = batch_normalization(inputs, mean, var, self._feature_axis, offset=self.beta, scale=self.gamma,
+                                epsilon=self.epsilon)
+        return y, mean.data, var.data
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return tuple(input_shape)
@@ -123,6 +142,7 @@ class LayerNormalization(Layer):
                  beta_regularizer: Any = None, gamma_regularizer: Any = None, beta_constraint: Any = None,
                  gamma_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self.supports_masking = True
         axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
         if not isinstance(axes, (list, tuple)) or not axes or not all(
                 isinstance(a, int) and not isinstance(a, bool) for a in axes):

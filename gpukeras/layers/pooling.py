@@ -114,9 +114,21 @@ class BaseGlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(BaseGlobalPooling):
-    """Mean over the steps axis."""
+    """Mean over the steps axis; with a mask, over the unmasked steps only (and the mask ends here)."""
 
     rank, mode = 1, "average"
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return super().call(inputs)
+        check_input_rank(self, inputs.shape, 3)
+        axis = self._axes()[0]
+        weights = ops.expand_dims(ops.cast(mask, "bool"), 2 if axis == 1 else 1)
+        total = ops.sum(ops.where(weights, inputs, 0.0), axis=axis, keepdims=self.keepdims)
+        return ops.divide(total, ops.sum(ops.cast(weights, inputs.dtype), axis=axis, keepdims=self.keepdims))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None
 
 
 class GlobalAveragePooling2D(BaseGlobalPooling):

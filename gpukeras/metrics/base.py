@@ -13,7 +13,7 @@ from gpukeras import backend as _backend
 from gpukeras import initializers
 from gpukeras.autodiff import stop_recording
 from gpukeras.ops.core import to_backend_array
-from gpukeras.tensor import Tensor, Variable
+from gpukeras.tensor import Tensor, Variable, get_keras_mask
 
 
 def array_of(x: Any, dtype: Any = None) -> Any:
@@ -57,6 +57,16 @@ def samplewise(values: Any, sample_weight: Any, reduce: str, dtype: str) -> tupl
     if values.ndim > 1:
         values = fn(values, axis=tuple(range(1, values.ndim)))
     return values, sample_weight
+
+
+def masked_weights(mask: Any, sample_weight: Any, dtype: str) -> Any:
+    """Sample weights with masked entries at 0 (the mask as 0/1 weights when there are none)."""
+    B = _backend.active
+    weights = B.cast(array_of(mask), dtype)
+    if sample_weight is None:
+        return weights
+    weights, sw = match_rank(weights, array_of(sample_weight, dtype))
+    return B.multiply(weights, sw)
 
 
 class Metric:
@@ -166,8 +176,12 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Update with one batch; masked steps of `y_pred` (its Keras mask) weigh 0."""
+        mask = get_keras_mask(y_pred)
         with stop_recording():
             values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            sample_weight = masked_weights(mask, sample_weight, self.dtype)
         super().update_state(values, sample_weight)
 
     def get_config(self) -> dict[str, Any]:

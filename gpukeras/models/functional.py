@@ -15,7 +15,7 @@ from typing import Any
 
 from gpukeras.keras_tensor import CallNode, KerasTensor
 from gpukeras.layers.input_layer import InputLayer
-from gpukeras.layers.layer import refuse_mask, unique_name
+from gpukeras.layers.layer import attach_masks, unique_name
 from gpukeras.models.model import Model
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tree import flatten, map_structure
@@ -91,11 +91,11 @@ class Functional(Model):
         return outputs[0]
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
-        refuse_mask(mask, f"Model {self.name!r}")
         if isinstance(self._inputs_struct, dict) and isinstance(inputs, dict):
             values = [inputs[n] for n in self.input_names]
         else:
             values = flatten(inputs)
+        attach_masks(values, mask)
         if len(values) != len(self.inputs):
             raise ValueError(f"Model {self.name!r} expects {len(self.inputs)} inputs, got {len(values)}.")
         computed: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, values)}

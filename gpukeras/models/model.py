@@ -63,6 +63,13 @@ class Model(Trainer, Layer):
         Layer.__init__(self, trainable=kwargs.pop("trainable", True), name=kwargs.pop("name", None),
                        dtype=kwargs.pop("dtype", None), **kwargs)
 
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """None: a model's outputs already carry the masks its layers attached (Keras computes the same)."""
+        return None
+
+    def _computes_mask(self) -> bool:
+        return False
+
     @staticmethod
     def _reference_instance() -> Model:
         """A bare model: its attribute names are the framework's (see `layers.layer.framework_attributes`)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from gpukeras.keras_tensor import KerasTensor
 from gpukeras.layers.input_layer import InputLayer
-from gpukeras.layers.layer import Layer, refuse_mask
+from gpukeras.layers.layer import Layer, attach_masks
 from gpukeras.models.model import Model
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tree import listify_shapes
@@ -88,7 +88,7 @@ class Sequential(Model):
         return self._output_shapes.get(id(layer))
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
-        refuse_mask(mask, f"Model {self.name!r}")
+        attach_masks([inputs], None if mask is None else [mask])
         x = inputs
         for layer in self._stack:
             x = layer(x, training=training) if self._takes_training[id(layer)] else layer(x)

@@ -202,6 +202,40 @@ def greater_equal(x1: Any, x2: Any) -> Tensor:
     return _compare("greater_equal", x1, x2)
 
 
+def _logical(op: str, x1: Any, x2: Any = None) -> Tensor:
+    B = _backend.active
+    a = B.cast(data_of(x1), "bool")
+    return Tensor(B.logical(op, a) if x2 is None else B.logical(op, a, B.cast(data_of(x2), "bool")))
+
+
+def logical_and(x1: Any, x2: Any) -> Tensor:
+    return _logical("and", x1, x2)
+
+
+def logical_or(x1: Any, x2: Any) -> Tensor:
+    return _logical("or", x1, x2)
+
+
+def logical_xor(x1: Any, x2: Any) -> Tensor:
+    return _logical("xor", x1, x2)
+
+
+def logical_not(x: Any) -> Tensor:
+    return _logical("not", x)
+
+
+def all(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001 - Keras's name
+    """True where every entry along `axis` is true (booleans, or non-zero numbers)."""
+    B = _backend.active
+    return Tensor(B.min(B.cast(data_of(x), "bool"), axis=axis, keepdims=keepdims))
+
+
+def any(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001 - Keras's name
+    """True where some entry along `axis` is true."""
+    B = _backend.active
+    return Tensor(B.max(B.cast(data_of(x), "bool"), axis=axis, keepdims=keepdims))
+
+
 def isnan(x: Any) -> Tensor:
     return Tensor(_backend.active.isnan(data_of(x)))
 

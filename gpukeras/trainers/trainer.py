@@ -27,7 +27,7 @@ from gpukeras.callbacks.callback_list import CallbackList
 from gpukeras.layers.layer import framework_attributes, method_takes
 from gpukeras.losses import target_kind
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
-from gpukeras.tensor import Tensor
+from gpukeras.tensor import Tensor, get_keras_mask, set_keras_mask
 from gpukeras.trainers import arrays
 from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, per_output
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
@@ -264,7 +264,7 @@ class Trainer:
     def _update_compiled_metrics(self, ys: list[Any], y_preds: list[Any], sample_weights: list[Any] | None) -> None:
         """Compiled metric updates from per-output lists, outside the tape (predictions detached)."""
         with stop_recording():
-            detached = [Tensor(p.data) if isinstance(p, Tensor) else p for p in y_preds]
+            detached = [_detached(p) for p in y_preds]
             self._compiled_metrics.update_per_output(ys, detached, sample_weights)
 
     def _step_losses(self) -> list[Any]:
@@ -665,6 +665,17 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+def _detached(x: Any) -> Any:
+    """A prediction without its tape node (metrics do not differentiate), keeping its mask."""
+    if not isinstance(x, Tensor):
+        return x
+    out = Tensor(x.data)
+    mask = get_keras_mask(x)
+    if mask is not None:
+        set_keras_mask(out, mask)
+    return out
 
 
 def _array_of(x: Any) -> Any:

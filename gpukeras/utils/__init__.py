@@ -4,6 +4,7 @@ from gpukeras.utils.batches import pack_x_y_sample_weight, unpack_x_y_sample_wei
 from gpukeras.utils.labels import normalize, to_categorical
 from gpukeras.utils.py_dataset import PyDataset, Sequence
 from gpukeras.utils.seeding import set_random_seed
+from gpukeras.utils.sequences import pad_sequences
 
-__all__ = ["PyDataset", "Sequence", "normalize", "pack_x_y_sample_weight", "set_random_seed", "to_categorical",
-           "unpack_x_y_sample_weight"]
+__all__ = ["PyDataset", "Sequence", "normalize", "pack_x_y_sample_weight", "pad_sequences", "set_random_seed",
+           "to_categorical", "unpack_x_y_sample_weight"]
