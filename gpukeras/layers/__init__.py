@@ -24,6 +24,7 @@ from gpukeras.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from gpukeras.layers.preprocessing import CategoryEncoding, Hashing, IntegerLookup, StringLookup, TextVectorization
 from gpukeras.layers.reshaping import Flatten, Reshape
 from gpukeras.saving.serialization import Catalogue, register_catalogue
 
@@ -33,6 +34,7 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNo
             "Conv3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",
             "MaxPooling2D", "MaxPooling3D"]
+__all__ += ["CategoryEncoding", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
 
 
 def _find_layer(name: str) -> type | None:
