@@ -24,7 +24,9 @@ def data_of(x: Any) -> Any:
 def to_backend_array(x: Any, dtype: Any = None) -> Any:
     """Any array-like as an array of the active backend; Python floats become float32 (floatx).
 
-    NumPy arrays keep their dtype on every backend, so both backends compute the same thing.
+    NumPy arrays keep their dtype on every backend, so both backends compute the same thing. Text
+    (arrays of str or bytes) stays a host NumPy array: devices hold numbers, and the layers that read
+    text (TextVectorization, StringLookup, Hashing) work on the host.
     """
     ops = _backend.active
     if isinstance(x, Tensor):
@@ -33,6 +35,8 @@ def to_backend_array(x: Any, dtype: Any = None) -> Any:
         return x if dtype is None else ops.cast(x, dtype)
     if dtype is None:
         host = np.asarray(x)
+        if host.dtype.kind in "US":
+            return host
         if host.dtype == np.float64 and not isinstance(x, np.ndarray):  # Python floats: floatx
             host = host.astype(np.float32)
         elif host.dtype.kind == "i" and host.dtype.itemsize == 8 and not isinstance(x, np.ndarray):

@@ -16,9 +16,15 @@ import numpy as np
 from gpukeras import backend as _backend
 from gpukeras.tensor import Tensor
 
+TEXT_DTYPE = "string"  # an Input's dtype for text: its data stays a host array of strings
 
-def to_host(x: Any, what: str) -> np.ndarray:
-    """One array-like as a host NumPy array; float64 becomes float32 (Keras's floatx)."""
+
+def to_host(x: Any, what: str, text: bool = False) -> np.ndarray:
+    """One array-like as a host NumPy array; float64 becomes float32 (Keras's floatx).
+
+    Strings are refused unless `text` (the data feeds an `Input(dtype="string")`, whose first layers
+    turn text into numbers on the host).
+    """
     if isinstance(x, Tensor):
         x = x.numpy()
     elif _backend.active.is_array(x) and not isinstance(x, np.ndarray):
@@ -26,14 +32,18 @@ def to_host(x: Any, what: str) -> np.ndarray:
     if isinstance(x, (str, bytes)) or x is None or not hasattr(x, "__len__") and not isinstance(x, np.ndarray):
         raise TypeError(f"`{what}` must be an array (NumPy array, list, Tensor), got {type(x).__name__}.")
     arr = np.asarray(x)
+    if text:
+        return _text_array(arr, what)
     if arr.dtype == object:
         raise TypeError(f"`{what}` could not be converted to a numeric array (dtype object: ragged or non-numeric "
                         "data).")
     if arr.dtype.kind not in "biuf":
         kind = {"U": "strings", "S": "bytes", "M": "datetimes", "m": "timedeltas", "c": "complex numbers"}.get(
             arr.dtype.kind, "non-numeric values")
+        hint = (" (or declare the input as keras.Input(..., dtype=\"string\") and encode it in the model with "
+                "TextVectorization or StringLookup)") if arr.dtype.kind in "US" else ""
         raise TypeError(f"`{what}` has dtype {arr.dtype} ({kind}); models take numeric arrays (integers or "
-                        "floats). Encode such data as numbers first.")
+                        f"floats). Encode such data as numbers first{hint}.")
     if arr.ndim == 0:
         raise ValueError(f"`{what}` must have a batch dimension, got a scalar.")
     if arr.dtype == np.float64:
@@ -41,26 +51,44 @@ def to_host(x: Any, what: str) -> np.ndarray:
     return arr
 
 
-def flatten_data(data: Any, names: Sequence[str] | None, what: str) -> list[np.ndarray] | None:
-    """x / y / sample_weight as a list of host arrays in the model's input/output order."""
+def flatten_data(data: Any, names: Sequence[str] | None, what: str,
+                 dtypes: Sequence[str] | None = None) -> list[np.ndarray] | None:
+    """x / y / sample_weight as a list of host arrays in the model's input/output order; `dtypes` are the
+    inputs' declared dtypes (those declared "string" take text)."""
     if data is None:
         return None
+
+    def text(i: int) -> bool:
+        return dtypes is not None and i < len(dtypes) and dtypes[i] == TEXT_DTYPE
+
     if isinstance(data, dict):
         if names is None:
             raise ValueError(f"`{what}` is a dict but the model's {what} names are not known.")
         missing = [n for n in names if n not in data]
         if missing:
             raise ValueError(f"`{what}` is missing entries for {missing}; expected keys {list(names)}.")
-        return [to_host(data[n], f"{what}[{n!r}]") for n in names]
+        return [to_host(data[n], f"{what}[{n!r}]", text(i)) for i, n in enumerate(names)]
     if isinstance(data, (list, tuple)) and data:
         if names is not None and len(names) == 1:
             # [array] is the one input; a plain nested list is one array.
             if len(data) == 1 and _is_array(data[0]):
-                return [to_host(data[0], what)]
-            return [to_host(data, what)]
+                return [to_host(data[0], what, text(0))]
+            return [to_host(data, what, text(0))]
         if names is not None or all(_is_array(d) for d in data):
-            return [to_host(d, f"{what}[{i}]") for i, d in enumerate(data)]
-    return [to_host(data, what)]
+            return [to_host(d, f"{what}[{i}]", text(i)) for i, d in enumerate(data)]
+    return [to_host(data, what, text(0))]
+
+
+def _text_array(arr: np.ndarray, what: str) -> np.ndarray:
+    """Data for a string input: an array of str or bytes (an object array must hold only those)."""
+    if arr.dtype == object and not all(isinstance(v, (str, bytes)) for v in arr.reshape(-1).tolist()):
+        raise TypeError(f"`{what}` feeds an input declared with dtype \"string\" but holds non-string values.")
+    if arr.dtype.kind not in "USO":
+        raise TypeError(f"`{what}` feeds an input declared with dtype \"string\", but has dtype {arr.dtype}; pass "
+                        "an array of strings.")
+    if arr.ndim == 0:
+        raise ValueError(f"`{what}` must have a batch dimension, got a scalar.")
+    return arr
 
 
 def _is_array(x: Any) -> bool:

@@ -52,9 +52,11 @@ class StreamSource:
     """Batches from a PyDataset or a generator, unpacked and converted to host arrays."""
 
     def __init__(self, data: Any, input_names: Sequence[str] | None, output_names: Sequence[str] | None,
-                 class_weight: dict | None, workers: int, use_multiprocessing: bool, max_queue_size: int):
+                 class_weight: dict | None, workers: int, use_multiprocessing: bool, max_queue_size: int,
+                 input_dtypes: Sequence[str] | None = None):
         self.data = data
         self.input_names = input_names
+        self.input_dtypes = input_dtypes
         self.output_names = output_names
         self.class_weight = class_weight
         self.is_dataset = isinstance(data, PyDataset)
@@ -71,7 +73,7 @@ class StreamSource:
         self._stream: Iterator[Any] | None = None
 
     def _convert(self, batch: Any) -> HostBatch:
-        xs, ys, sws = unpack_batch(batch, self.input_names, self.output_names)
+        xs, ys, sws = unpack_batch(batch, self.input_names, self.output_names, self.input_dtypes)
         names = [f"x[{i}]" for i in range(len(xs))] + [f"y[{i}]" for i in range(len(ys or []))]
         arrays.num_samples(xs + (ys or []), names)
         if self.class_weight is not None:
@@ -129,13 +131,13 @@ def _dataset_loading(data: PyDataset, workers: int, use_mp: bool, queue_size: in
     return max(workers, data.workers), use_mp or data.use_multiprocessing, max(queue_size, data.max_queue_size)
 
 
-def unpack_batch(batch: Any, input_names, output_names) -> HostBatch:
-    """A batch `x`, `(x, y)` or `(x, y, sample_weight)` as lists of host arrays."""
+def unpack_batch(batch: Any, input_names, output_names, input_dtypes=None) -> HostBatch:
+    """A batch `x`, `(x, y)` or `(x, y, sample_weight)` as lists of host arrays (x by the inputs' dtypes)."""
     if isinstance(batch, tuple) and 1 <= len(batch) <= 3:
         parts = list(batch) + [None] * (3 - len(batch))
     else:
         parts = [batch, None, None]
-    xs = arrays.flatten_data(parts[0], input_names, "x")
+    xs = arrays.flatten_data(parts[0], input_names, "x", input_dtypes)
     ys = arrays.flatten_data(parts[1], output_names, "y")
     sws = arrays.flatten_data(parts[2], output_names, "sample_weight")
     return xs, ys, sws

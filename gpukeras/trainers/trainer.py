@@ -315,7 +315,7 @@ class Trainer:
         """Validate and flatten one data set; returns (xs, ys, sws, n) as host arrays."""
         if x is None:
             raise ValueError(f"{what}: `x` is required.")
-        xs = arrays.flatten_data(x, self._known_input_names(), "x")
+        xs = arrays.flatten_data(x, self._known_input_names(), "x", self._input_dtypes())
         ys = arrays.flatten_data(y, self._known_output_names(), "y")
         sws = arrays.flatten_data(sample_weight, self._known_output_names(), "sample_weight")
         names = [f"x[{i}]" for i in range(len(xs))] + [f"y[{i}]" for i in range(len(ys or []))] + \
@@ -346,12 +346,14 @@ class Trainer:
         return None
 
     def _to_backend(self, batch: list[np.ndarray] | None, dtypes: list[str] | None = None) -> list[Tensor] | None:
-        """Host arrays as backend Tensors, cast on the host to `dtypes` (Keras casts int x to the Input dtype)."""
+        """Host arrays as backend Tensors, cast on the host to `dtypes` (Keras casts int x to the Input dtype);
+        data of a "string" input stays a host array of text inside its Tensor (strings never go to a device)."""
         if batch is None:
             return None
         B = _backend.active
         if dtypes is not None and len(dtypes) == len(batch):
-            batch = [a if a.dtype == d else a.astype(d) for a, d in zip(batch, dtypes)]
+            return [Tensor(a) if d == arrays.TEXT_DTYPE else Tensor(B.asarray(a if a.dtype == d else a.astype(d)))
+                    for a, d in zip(batch, dtypes)]
         return [Tensor(B.asarray(a)) for a in batch]
 
     @contextlib.contextmanager
@@ -411,7 +413,7 @@ class Trainer:
             if split:
                 raise ValueError(f"{what}: `validation_split` needs arrays; pass `validation_data` instead.")
             return StreamSource(x, self._known_input_names(), self._known_output_names(), class_weight,
-                                *loading), None
+                                *loading, input_dtypes=self._input_dtypes()), None
         xs, ys, sws, n = self._prepare(x, y, sample_weight, class_weight, what)
         if n == 0:
             raise ValueError(f"{what}: the data is empty (0 samples).")
@@ -648,7 +650,7 @@ class Trainer:
         return self._batch_result(logs, return_dict)
 
     def predict_on_batch(self, x: Any) -> Any:
-        xs = arrays.flatten_data(x, self._known_input_names(), "x")
+        xs = arrays.flatten_data(x, self._known_input_names(), "x", self._input_dtypes())
         self._build_from_data(xs)
         self._check_input_shapes(xs)
         with stop_recording():
