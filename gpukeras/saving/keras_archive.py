@@ -113,7 +113,9 @@ def write_archive(filepath: str | os.PathLike, files: Mapping[str, bytes], zippe
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(filepath)}.")
     try:
         for name, data in files.items():
-            with open(os.path.join(tmp, name), "wb") as f:
+            path = os.path.join(tmp, *name.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
                 f.write(data)
         old = None
         if os.path.isdir(filepath):

@@ -11,7 +11,7 @@ from typing import Any
 
 import h5py
 
-from gpukeras.saving import keras_archive, legacy_h5, object_registry, weights_h5
+from gpukeras.saving import assets, keras_archive, legacy_h5, object_registry, weights_h5
 from gpukeras.saving.serialization import (
     SafeModeScope,
     check_safe,
@@ -69,7 +69,8 @@ def model_files(model: Any) -> dict[str, bytes]:
         weights_h5.save_weights_to_h5(model, f)
     return {keras_archive.METADATA_FILENAME: json.dumps(metadata).encode("utf-8"),
             keras_archive.CONFIG_FILENAME: config.encode("utf-8"),
-            keras_archive.WEIGHTS_FILENAME: buffer.getvalue()}
+            keras_archive.WEIGHTS_FILENAME: buffer.getvalue(),
+            **assets.asset_files(model)}
 
 
 def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
@@ -93,6 +94,7 @@ def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | 
             raise ValueError(f"{filepath!r} does not hold a model (config.json describes {type(model).__name__}).")
         with archive.open_weights() as h5:
             weights_h5.load_weights_from_h5(model, h5, source=filepath)
+        assets.load_assets(model, archive.names, archive.read)
     return model
 
 
