@@ -26,7 +26,7 @@ from gpukeras.layers.preprocessing.host_layer import (
 )
 from gpukeras.layers.preprocessing.index_lookup import normalize_output_mode
 from gpukeras.layers.preprocessing.string_lookup import StringLookup
-from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
+from gpukeras.saving.serialization import deserialize_keras_object
 from gpukeras.tensor import Tensor
 
 _STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -257,15 +257,13 @@ class TextVectorization(HostPreprocessingLayer):
         return (batch, depth)
 
     def get_config(self) -> dict[str, Any]:
+        """Keras 3's config; callables stay callables here (saving serializes registered functions)."""
         lookup = self._lookup_layer
-        standardize = self._standardize if not callable(self._standardize) else serialize_keras_object(
-            self._standardize)
-        split = self._split if not callable(self._split) else serialize_keras_object(self._split)
         return {
             **super().get_config(),
             "max_tokens": lookup.max_tokens,
-            "standardize": standardize,
-            "split": split,
+            "standardize": self._standardize,
+            "split": self._split,
             "ngrams": self._ngrams_arg,
             "output_mode": self._output_mode,
             "output_sequence_length": self._output_sequence_length,
