@@ -10,6 +10,8 @@ the classifier end to end (strings in the model) to the same losses and weights.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -317,3 +319,37 @@ def test_text_model_trains_from_a_generator_and_reloads(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(texts, verbose=0), model.predict(texts, verbose=0), rtol=1e-6)
+
+
+_KERAS3_CHECK = """
+import json, sys
+import numpy as np
+import keras
+model = keras.models.load_model(sys.argv[1])
+queries = np.array(json.loads(sys.argv[2]))[:, None]
+print(json.dumps([np.asarray(layer(queries)).tolist() for layer in model.layers[1:]]))
+"""
+
+
+def test_keras3_loads_gpukeras_text_models(tmp_path):
+    """With KERAS3_PYTHON (a Python with Keras 3, JAX and TensorFlow), Keras 3 loads our file: same outputs."""
+    python = os.environ.get("KERAS3_PYTHON")
+    if not python:
+        pytest.skip("set KERAS3_PYTHON to a Python with keras 3 + jax + tensorflow to run the gpukeras → Keras 3 check")
+    corpus = FIXTURE["corpus"]
+    tv = layers.TextVectorization(max_tokens=20, output_sequence_length=5)
+    tv.adapt(corpus)
+    tfidf = layers.TextVectorization(output_mode="tf_idf", ngrams=2)
+    tfidf.adapt(corpus)
+    inp = keras.Input(shape=(1,), dtype="string")
+    model = keras.Model(inp, [tv(inp), tfidf(inp)])
+    path = tmp_path / "text.keras"
+    model.save(path)
+    queries = corpus + ["the fox", "nothing known"]
+    result = subprocess.run([python, "-c", _KERAS3_CHECK, str(path), json.dumps(queries)], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    ours = model(np.array(queries)[:, None])
+    np.testing.assert_array_equal(got[0], _values(ours[0]))
+    np.testing.assert_allclose(got[1], _values(ours[1]), rtol=RTOL, atol=ATOL)

@@ -19,7 +19,9 @@ class StringLookup(IndexLookup):
                  oov_token: str = "[UNK]", vocabulary: Any = None, idf_weights: Any = None, invert: bool = False,
                  output_mode: str = "int", pad_to_max_tokens: bool = False, sparse: bool = False,
                  encoding: str = "utf-8", name: str | None = None, salt: Any = None, **kwargs: Any):
-        kwargs.pop("vocabulary_dtype", None)  # Keras's own configs of other versions may carry it: always "string"
+        if kwargs.pop("vocabulary_dtype", "string") != "string":
+            raise ValueError("StringLookup: the vocabulary of strings has vocabulary_dtype 'string'; use IntegerLookup "
+                             "for integers.")
         self.encoding = encoding
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices, mask_token=mask_token,
                          oov_token=oov_token, vocabulary=vocabulary, idf_weights=idf_weights, invert=invert,
