@@ -17,6 +17,7 @@ from gpukeras import (
     models,
     ops,
     optimizers,
+    preprocessing,
     random,
     regularizers,
     saving,
@@ -31,5 +32,5 @@ from gpukeras.version import __version__
 __all__ = [
     "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",
     "activations", "backend", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
-    "metrics", "models", "ops", "optimizers", "random", "regularizers", "saving", "utils",
+    "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
 ]

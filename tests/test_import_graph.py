@@ -116,7 +116,7 @@ LAYERS = [
     ("catalogues", ["gpukeras.activations", "gpukeras.initializers", "gpukeras.regularizers",
                     "gpukeras.constraints", "gpukeras.losses", "gpukeras.metrics", "gpukeras.optimizers"]),
     ("layers", ["gpukeras.layers"]),
-    ("support", ["gpukeras.callbacks", "gpukeras.utils", "gpukeras.datasets"]),
+    ("support", ["gpukeras.callbacks", "gpukeras.utils", "gpukeras.datasets", "gpukeras.preprocessing"]),
     ("trainers", ["gpukeras.trainers"]),
     ("models", ["gpukeras.models"]),
     ("entry points", ["gpukeras.demo", "gpukeras.bench", "gpukeras"]),

@@ -42,6 +42,10 @@ class TimeseriesDataset(PyDataset):
     def __iter__(self) -> Any:
         return (self[i] for i in range(len(self)))
 
+    def take(self, count: int) -> list[Any]:
+        """The first `count` batches (tf.data's `take`, which keras.io's programs call on these datasets)."""
+        return [self[i] for i in range(min(count, len(self)))]
+
     def on_epoch_end(self) -> None:
         """With shuffle, the windows come in a new order each epoch (Keras reshuffles per iteration)."""
         if self._rng is not None:
