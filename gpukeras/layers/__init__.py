@@ -26,6 +26,18 @@ from gpukeras.layers.pooling import (
 )
 from gpukeras.layers.preprocessing import CategoryEncoding, Hashing, IntegerLookup, StringLookup, TextVectorization
 from gpukeras.layers.reshaping import Flatten, Reshape
+from gpukeras.layers.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+    TimeDistributed,
+)
 from gpukeras.saving.serialization import Catalogue, register_catalogue
 
 __all__ = ["Activation", "Add", "Concatenate", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer",
@@ -35,6 +47,8 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNo
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",
             "MaxPooling2D", "MaxPooling3D"]
 __all__ += ["CategoryEncoding", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
+__all__ += ["GRU", "LSTM", "RNN", "Bidirectional", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell",
+            "StackedRNNCells", "TimeDistributed"]
 
 
 def _find_layer(name: str) -> type | None:
