@@ -25,6 +25,7 @@ import numpy as np
 from gpukeras.keras_tensor import KerasTensor
 from gpukeras.ops.core import convert_to_tensor
 from gpukeras.saving import object_registry
+from gpukeras.saving.limits import build_config_array
 from gpukeras.tensor import Tensor
 
 _state = threading.local()
@@ -299,8 +300,8 @@ def _resolve_function(config: Mapping[str, Any], custom_objects: Mapping[str, An
 
 
 _MARKERS: dict[str, Callable[[Any], Any]] = {
-    "__numpy__": lambda inner: np.array(inner["value"], dtype=inner["dtype"]),
-    "__tensor__": lambda inner: convert_to_tensor(np.array(inner["value"], dtype=inner["dtype"])),
+    "__numpy__": lambda inner: build_config_array(inner, "a `__numpy__` config value"),
+    "__tensor__": lambda inner: convert_to_tensor(build_config_array(inner, "a `__tensor__` config value")),
     "__bytes__": lambda inner: inner["value"].encode("utf-8"),
     "__ellipsis__": lambda inner: Ellipsis,
     "__keras_tensor__": lambda inner: KerasTensor(inner["shape"], inner.get("dtype", "float32")),
