@@ -19,8 +19,11 @@ import h5py
 import numpy as np
 
 from gpukeras.saving import object_registry
+from gpukeras.saving.h5_reader import StoredArray, lookup, open_dataset, read_attribute, read_pending
 from gpukeras.saving.keras_archive import atomic_write
+from gpukeras.saving.limits import CONFIG_MAX_BYTES, parse_config_json
 from gpukeras.saving.serialization import SafeModeScope, check_safe, deserialize_keras_object, serialize_keras_object
+from gpukeras.saving.weights_h5 import dataset_max_bytes
 from gpukeras.tensor import assignment_batch
 from gpukeras.version import __version__
 
@@ -29,8 +32,10 @@ def _attr_str(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
-def _names(group: Any, attr: str) -> list[str]:
-    return [_attr_str(n) for n in group.attrs.get(attr, [])]
+def _names(group: Any, attr: str, where: str) -> list[str]:
+    """A list-of-names attribute (`layer_names`, `weight_names`), its size checked before it is read."""
+    value = read_attribute(group, attr, where, CONFIG_MAX_BYTES)
+    return [] if value is None else [_attr_str(n) for n in np.atleast_1d(value)]
 
 
 def layer_weights(layer: Any) -> list[Any]:
@@ -46,14 +51,18 @@ def load_legacy_weights(model: Any, h5file: Any, skip_mismatch: bool = False, by
 
     All or nothing: every layer is checked against the file before any weight is written.
     """
-    group = h5file["model_weights"] if "model_weights" in h5file else h5file
+    where = repr(source) if source else "the weights file"
+    found = lookup(h5file, "model_weights", where)
+    group = found if isinstance(found, h5py.Group) else h5file
     if "layer_names" not in group.attrs:
         raise ValueError(f"{source!r} is not a Keras HDF5 weights file: no 'layer_names' attribute.")
+    max_bytes = dataset_max_bytes(model)
     saved = []
-    for name in _names(group, "layer_names"):
-        weight_names = _names(group[name], "weight_names") if name in group else []
+    for name in _names(group, "layer_names", where):
+        layer_group = lookup(group, name, where)
+        weight_names = _names(layer_group, "weight_names", where) if isinstance(layer_group, h5py.Group) else []
         if weight_names:
-            saved.append((name, [np.asarray(group[name][w]) for w in weight_names]))
+            saved.append((name, [_stored(layer_group, w, where, max_bytes) for w in weight_names]))
     layers = [layer for layer in model.layers if layer_weights(layer)]
     if by_name:
         by = {layer.name: layer for layer in layers}
@@ -67,10 +76,20 @@ def load_legacy_weights(model: Any, h5file: Any, skip_mismatch: bool = False, by
         for layer, name, arrays in pairs:
             if layer is not None:
                 _check_layer(layer, name, arrays, skip_mismatch, source)
+        read_pending(batch.writes)
     batch.commit()
 
 
-def _check_layer(layer: Any, name: str, arrays: list[np.ndarray], skip_mismatch: bool, source: str) -> None:
+def _stored(group: Any, weight_name: str, where: str, max_bytes: int) -> StoredArray:
+    """The checked, unread dataset a layer's `weight_names` entry names."""
+    found = open_dataset(group, weight_name, where, max_bytes)
+    if found is None:
+        raise ValueError(f"Cannot load weights from {where}: the layer group {group.name!r} names a weight "
+                         f"{weight_name!r} that it does not hold (corrupt file?).")
+    return found
+
+
+def _check_layer(layer: Any, name: str, arrays: list[StoredArray], skip_mismatch: bool, source: str) -> None:
     """Queue one layer's writes in the open assignment batch, or skip / refuse it on a mismatch."""
     variables = layer_weights(layer)
     problem = None
@@ -80,7 +99,7 @@ def _check_layer(layer: Any, name: str, arrays: list[np.ndarray], skip_mismatch:
         for var, arr in zip(variables, arrays):
             if tuple(var.shape) != tuple(arr.shape):
                 problem = (f"weight {var.path!r} has shape {tuple(var.shape)}, the file has {tuple(arr.shape)} "
-                           f"for layer {name!r}")
+                           f"for layer {name!r} (dataset {arr.name!r})")
                 break
     if problem:
         if not skip_mismatch:
@@ -99,21 +118,19 @@ def load_legacy_model(filepath: str, custom_objects: Mapping[str, Any] | None = 
     except OSError as e:
         raise ValueError(f"Cannot open {filepath!r} as an HDF5 file (corrupt or truncated?): {e}") from e
     with f:
-        raw = f.attrs.get("model_config")
+        raw = read_attribute(f, "model_config", repr(filepath), CONFIG_MAX_BYTES)
         if raw is None:
             raise ValueError(f"No model config found in {filepath!r}: it holds weights only; build the model and "
                              "call model.load_weights() instead.")
-        try:
-            config = json.loads(_attr_str(raw))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"The model_config attribute of {filepath!r} is not valid JSON: {e}") from e
+        config = parse_config_json(_attr_str(raw), f"the model_config attribute of {filepath!r}")
         check_safe(config, safe_mode)
         with object_registry.CustomObjectScope(custom_objects), SafeModeScope(safe_mode):
             model = deserialize_keras_object(config, custom_objects, safe_mode)
             load_legacy_weights(model, f, source=filepath)
-            training = f.attrs.get("training_config")
+            training = read_attribute(f, "training_config", repr(filepath), CONFIG_MAX_BYTES)
             if compile and training is not None:
-                _compile_from_training_config(model, json.loads(_attr_str(training)), custom_objects)
+                training = parse_config_json(_attr_str(training), f"the training_config attribute of {filepath!r}")
+                _compile_from_training_config(model, training, custom_objects)
     return model
 
 

@@ -10,13 +10,17 @@ layer's sub-layers under `<path>/<attribute name>`. The objects say what they ho
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import h5py
 import numpy as np
 
 from gpukeras.naming import to_snake_case
+from gpukeras.saving.h5_reader import VariableStore, lookup_id, read_pending
+from gpukeras.saving.limits import UnsafeFileError, nbytes
 from gpukeras.tensor import assignment_batch
 
 
@@ -59,15 +63,29 @@ def save_weights_to_h5(model: Any, h5file: Any) -> None:
             group.create_dataset(key, data=np.asarray(value))
 
 
-def _read_group(h5file: Any, path: str) -> dict[str, np.ndarray]:
+def variable_store(h5file: Any, path: str, where: str, max_bytes: int) -> VariableStore:
+    """The checked, unread datasets of `<path>/vars` (an empty store when the file has none)."""
     key = f"{path}/vars" if path else "vars"
-    if key not in h5file:
-        if path and path.startswith("layers") and "_layer_checkpoint_dependencies" in h5file:
-            key = key.replace("layers", "_layer_checkpoint_dependencies", 1)
-        if key not in h5file:
-            return {}
-    group = h5file[key]
-    return {k: np.asarray(group[k]) for k in group.keys()}
+    found = lookup_id(h5file.id, "/", key, where)
+    if found is None and path.startswith("layers") and lookup_id(h5file.id, "/", "_layer_checkpoint_dependencies",
+                                                                 where):
+        found = lookup_id(h5file.id, "/", key.replace("layers", "_layer_checkpoint_dependencies", 1), where)
+    if found is None:
+        return VariableStore(None, key, where, max_bytes)
+    if not isinstance(found[0], h5py.h5g.GroupID):
+        raise UnsafeFileError(f"Refusing to load {where}: {key!r} should be a group, it is not.")
+    return VariableStore(found[0], found[1], where, max_bytes)
+
+
+def variable_bytes(model: Any) -> int:
+    """Bytes the model's variables take (from their shapes and dtypes; nothing is copied)."""
+    return sum(nbytes(tuple(v.shape), np.dtype(v.dtype).itemsize) for v in model.weights)
+
+
+def dataset_max_bytes(model: Any) -> int:
+    """The most bytes one stored dataset may take for `model`: its largest variable, in float64, or 1 MiB."""
+    largest = max((math.prod(int(d) for d in v.shape) for v in model.weights), default=0)
+    return max(1 << 20, 8 * largest)
 
 
 def check_buildable(model: Any, source: str) -> None:
@@ -85,18 +103,25 @@ def load_weights_from_h5(model: Any, h5file: Any, skip_mismatch: bool = False, s
     All or nothing: every object's variables are checked against the file before any is written.
     """
     where = f" from {source}" if source else ""
+    file = repr(source) if source else "the weights file"
+    max_bytes = dataset_max_bytes(model)
     with assignment_batch() as batch:
         for path, obj in walk(model):
-            stored = _read_group(h5file, path)
+            stored = variable_store(h5file, path, file, max_bytes)
             is_optimizer = hasattr(obj, "apply_gradients")
             if is_optimizer and not obj.built and len(stored) > len(obj.variables):
                 obj.build(model.trainable_weights)
-            label = f"{type(obj).__name__} {getattr(obj, 'name', '?')!r} (h5 path {path or '/'}/vars)"
             writes = len(batch.writes)
             try:
                 obj.load_own_variables(stored)
+            except UnsafeFileError:
+                raise  # the file breaks a loading rule: never skipped
             except (ValueError, KeyError) as e:
                 del batch.writes[writes:]
+                h5_path = f"{path}/vars" if path else "vars"
+                if stored.last_key is not None:
+                    h5_path = f"{h5_path}/{stored.last_key}"
+                label = f"{type(obj).__name__} {getattr(obj, 'name', '?')!r} (h5 path {h5_path})"
                 if is_optimizer and not skip_mismatch:
                     warnings.warn(f"Skipping loading the optimizer state{where}: {label}: {e}", stacklevel=3)
                     continue
@@ -104,4 +129,5 @@ def load_weights_from_h5(model: Any, h5file: Any, skip_mismatch: bool = False, s
                     warnings.warn(f"Skipping weights{where}: {label}: {e}", stacklevel=3)
                     continue
                 raise ValueError(f"Cannot load weights{where}: {label}: {e}") from None
+        read_pending(batch.writes)
     batch.commit()
