@@ -11,7 +11,7 @@ from typing import Any
 
 import h5py
 
-from gpukeras.saving import assets, keras_archive, legacy_h5, object_registry, weights_h5
+from gpukeras.saving import assets, h5_reader, keras_archive, legacy_h5, limits, object_registry, weights_h5
 from gpukeras.saving.serialization import (
     SafeModeScope,
     check_safe,
@@ -92,10 +92,21 @@ def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | 
             model = deserialize_keras_object(config, custom_objects, safe_mode)
         if not callable(getattr(model, "fit", None)):
             raise ValueError(f"{filepath!r} does not hold a model (config.json describes {type(model).__name__}).")
-        with archive.open_weights() as h5:
+        with _open_model_weights(archive, model) as h5:
             weights_h5.load_weights_from_h5(model, h5, source=filepath)
         assets.load_assets(model, archive.names, archive.read)
     return model
+
+
+def _open_model_weights(archive: keras_archive.KerasArchive, model: Any) -> Any:
+    """The archive's weights file, refused when it declares more than `model` can need (or when an asset is not
+    named for one of the model's objects)."""
+    archive.check_assets(path for path, obj in weights_h5.walk(model)
+                         if path or callable(getattr(obj, "load_assets", None)))
+    variable_bytes = weights_h5.variable_bytes(model)
+    why = f" (what the model can need: {limits.size_text(limits.WEIGHTS_FLOOR_BYTES)} + " \
+          f"{limits.WEIGHTS_PER_VARIABLE_BYTE} x its {limits.size_text(variable_bytes)} of variables)"
+    return archive.open_weights(limits.weights_max_bytes(variable_bytes), why)
 
 
 def save_weights(model: Any, filepath: str | os.PathLike, overwrite: bool = True) -> None:
@@ -119,7 +130,7 @@ def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = 
     _check_exists(filepath)
     weights_h5.check_buildable(model, filepath)
     if filepath.endswith(".keras"):
-        with keras_archive.KerasArchive(filepath) as archive, archive.open_weights() as h5:
+        with keras_archive.KerasArchive(filepath) as archive, _open_model_weights(archive, model) as h5:
             weights_h5.load_weights_from_h5(model, h5, skip_mismatch, source=filepath)
         return
     if not filepath.endswith((".weights.h5", ".h5", ".hdf5")):
@@ -130,7 +141,8 @@ def load_weights(model: Any, filepath: str | os.PathLike, skip_mismatch: bool = 
     except OSError as e:
         raise ValueError(f"Cannot open {filepath!r} as an HDF5 file (corrupt or truncated?): {e}") from e
     with h5:
-        if filepath.endswith(".weights.h5") and "layer_names" not in h5.attrs and "model_weights" not in h5:
+        if (filepath.endswith(".weights.h5") and "layer_names" not in h5.attrs
+                and h5_reader.lookup(h5, "model_weights", repr(filepath)) is None):
             weights_h5.load_weights_from_h5(model, h5, skip_mismatch, source=filepath)
         else:
             legacy_h5.load_legacy_weights(model, h5, skip_mismatch, by_name, source=filepath)
