@@ -484,6 +484,27 @@ _add("batch_normalization", "batch_normalization",
      [_rand((4, 3), seed=72), _rand((3,), seed=73), _pos((3,), seed=74), _rand((3,), seed=75), _rand((3,), seed=76)],
      lambda x, m, v, o, s: (x - m) / np.sqrt(v + 1e-3) * s + o)
 
+# --- einsum and dot-product attention (gpukeras/ops/einsum.py, gpukeras/ops/attention.py)
+for _eq, _sa, _sb in [("abc,cde->abde", (2, 3, 4), (4, 2, 3)), ("aecd,abcd->acbe", (2, 3, 2, 2), (2, 4, 2, 2)),
+                      ("...b,bc->...c", (2, 2, 3), (3, 2))]:
+    _add(f"einsum-{_eq}", "einsum", lambda a, b, e=_eq: ops.einsum(e, a, b), [_rand(_sa, seed=80), _rand(_sb, seed=81)],
+         lambda a, b, e=_eq: np.einsum(e, a, b))
+_ATTN_MASK = _rand((3, 4), seed=82) > -0.5
+
+
+def _np_attention(q, k, v):
+    """Grouped (2 query heads per key/value head), masked and causal softmax(q.k / sqrt(h)) . v."""
+    k, v = np.repeat(k, 2, axis=2), np.repeat(v, 2, axis=2)
+    logits = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(q.shape[-1])
+    logits = np.where(_ATTN_MASK & np.tri(3, 4, dtype=bool), logits, -0.7 * np.finfo(np.float32).max)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    return np.einsum("bnts,bsnh->btnh", p / p.sum(-1, keepdims=True), v)
+
+
+_add("dot_product_attention-grouped-mask-causal", "dot_product_attention",
+     lambda q, k, v: ops.dot_product_attention(q, k, v, mask=_ATTN_MASK, is_causal=True),
+     [_rand((2, 3, 4, 2), seed=83), _rand((2, 4, 2, 2), seed=84), _rand((2, 4, 2, 2), seed=85)], _np_attention)
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 

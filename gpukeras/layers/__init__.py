@@ -2,9 +2,16 @@
 
 from gpukeras.keras_tensor import KerasTensor
 from gpukeras.layers.activation import Activation
+from gpukeras.layers.attention import (
+    AdditiveAttention,
+    Attention,
+    GroupedQueryAttention,
+    MultiHeadAttention,
+)
 from gpukeras.layers.convolution import Conv1D, Conv2D, Conv3D
 from gpukeras.layers.dense import Dense
 from gpukeras.layers.dropout import Dropout
+from gpukeras.layers.einsum_dense import EinsumDense
 from gpukeras.layers.embedding import Embedding, Masking
 from gpukeras.layers.input_layer import Input, InputLayer
 from gpukeras.layers.layer import Layer
@@ -47,6 +54,9 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNo
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",
             "MaxPooling2D", "MaxPooling3D"]
 __all__ += ["CategoryEncoding", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
+GroupQueryAttention = GroupedQueryAttention  # Keras 3's public name for it
+__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttention", "GroupedQueryAttention",
+            "MultiHeadAttention"]
 __all__ += ["GRU", "LSTM", "RNN", "Bidirectional", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell",
             "StackedRNNCells", "TimeDistributed"]
 

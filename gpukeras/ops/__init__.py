@@ -1,5 +1,6 @@
 """gpukeras.ops: Keras 3's op namespace, differentiable, on the active backend."""
 
+from gpukeras.ops.attention import dot_product_attention
 from gpukeras.ops.convolution import (
     average_pool,
     batch_normalization,
@@ -13,6 +14,7 @@ from gpukeras.ops.core import (
     convert_to_tensor,
     is_tensor,
 )
+from gpukeras.ops.einsum import einsum
 from gpukeras.ops.nn import (
     dense,
     dropout,
