@@ -290,6 +290,21 @@ def test_mha_functional_symbolic_shapes():
     assert out.shape == (None, 3, 4) and scores.shape == (None, 4, 3, 3)
 
 
+def test_mha_called_on_two_symbolic_inputs_is_right_or_refused():
+    """`MultiHeadAttention(...)(x, x)` in a functional model: the same numbers as a direct call, or (while the
+    functional graph feeds only a layer's first argument) a clear error, never a silent wrong answer."""
+    inp = keras.Input((5, 8))
+    mha = layers.MultiHeadAttention(2, 3)
+    model = keras.Model(inp, mha(inp, inp))
+    x = _rand((2, 5, 8)).astype("float32")
+    try:
+        y = model.predict(x, verbose=0)
+    except TypeError as e:
+        assert "concrete `query`" in str(e)
+    else:
+        np.testing.assert_allclose(y, ops.convert_to_numpy(mha(x, x)), rtol=1e-6)
+
+
 def test_attention_in_a_functional_model():
     q = keras.Input((3, 4))
     v = keras.Input((5, 4))

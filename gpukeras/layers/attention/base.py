@@ -81,6 +81,10 @@ class ProjectedAttention(Layer):
         if value is None:
             raise TypeError(f"{type(self).__name__} needs `query` and `value` (and optionally `key`).")
         if any_symbolic([query, value, key]):
+            if not isinstance(query, KerasTensor):
+                raise TypeError(f"{type(self).__name__} got a symbolic `value` or `key` with a concrete `query`. A "
+                                "functional model here feeds only a layer's first argument through the graph: "
+                                "call this layer inside a custom layer or a subclassed model instead.")
             return self._symbolic_call_qvk(query, value, key, kwargs)
         query, value, key = (None if x is None else self._as_input(x) for x in (query, value, key))
         if not self.built:
@@ -91,8 +95,6 @@ class ProjectedAttention(Layer):
 
     def _as_input(self, x: Any) -> Tensor:
         """`x` as a Tensor in the layer's float dtype (its mask kept), as Layer.__call__ does for `inputs`."""
-        if isinstance(x, KerasTensor):
-            raise TypeError(f"{type(self).__name__} got a symbolic `value`/`key` with a concrete `query`.")
         t = x if isinstance(x, Tensor) else ops.convert_to_tensor(x)
         kind = t.data.dtype
         if self.autocast and kind.kind == "f" and kind.itemsize != _FLOAT_SIZES.get(self.dtype, kind.itemsize):
