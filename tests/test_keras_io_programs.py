@@ -37,3 +37,28 @@ def test_conv1d_text_classifier_reaches_keras3_accuracy() -> None:
     keras.utils.set_random_seed(1337)
     result = programs.conv1d_text_classifier(keras, *_sentiment_split("conv1d", seed=1))
     assert result["accuracy"] >= min(_keras3("conv1d", "accuracy")) - 0.03, (result, FIXTURE["runs"])
+
+
+@pytest.mark.slow
+@pytest.mark.any_backend
+def test_bidirectional_lstm_classifier_reaches_keras3_accuracy() -> None:
+    keras.utils.set_random_seed(1337)
+    result = programs.bidirectional_lstm_classifier(keras, *_sentiment_split("bilstm", seed=2))
+    assert result["accuracy"] >= min(_keras3("bilstm", "accuracy")) - 0.03, (result, FIXTURE["runs"])
+
+
+@pytest.mark.slow
+@pytest.mark.any_backend
+def test_transformer_classifier_reaches_keras3_accuracy() -> None:
+    keras.utils.set_random_seed(1337)
+    result = programs.transformer_classifier(keras, *_sentiment_split("transformer", seed=3))
+    assert result["accuracy"] >= min(_keras3("transformer", "accuracy")) - 0.03, (result, FIXTURE["runs"])
+
+
+@pytest.mark.slow
+@pytest.mark.any_backend
+def test_lstm_weather_forecaster_reaches_keras3_loss() -> None:
+    keras.utils.set_random_seed(1337)
+    result = programs.weather_forecaster(keras, data.weather(SIZES["weather"]["steps"], seed=4))
+    assert result["val_loss"] <= 1.2 * max(_keras3("weather", "val_loss")), (result, FIXTURE["runs"])
+    assert result["loss"] <= 1.2 * max(_keras3("weather", "loss")), (result, FIXTURE["runs"])
