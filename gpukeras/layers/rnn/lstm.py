@@ -104,7 +104,7 @@ class LSTMCell(RecurrentCell):
         if self.implementation == 1:  # the bias joins each gate's input product, as in the step
             xp, bias = self._project(x, self.bias), None
         else:  # Keras adds the bias after the recurrent product
-            xp, bias = ops.matmul(x, self.kernel), self.bias
+            xp, bias = ops.dense(x, self.kernel), self.bias  # dense: its backward folds time into the batch
         outputs, last, h, c = lstm_recurrence(xp, states[0], states[1], self.recurrent_kernel, bias, mask,
                                               primitive(self.activation), primitive(self.recurrent_activation),
                                               masked_output)

@@ -139,12 +139,12 @@ class RecurrentCell(Layer):
         self._recurrent_dropout_mask = None
 
     # ------------------------------------------------------------------ the whole-sequence path
-    _step_call: Any = None  # the class whose `call` run_sequence reproduces
+    _step_call: Any = None  # the `call` that run_sequence reproduces (set after each cell class)
 
     def sequence_ready(self, training: bool) -> bool:
         """Whether `run_sequence` gives what stepping `call` would: `call` not overridden, both
         activations backend primitives, no recurrent dropout in this call."""
-        if type(self).call is not self._step_call:
+        if type(self).call is not type(self)._step_call:
             return False
         if activations.fused_primitive(self.activation) is None:
             return False

@@ -69,8 +69,8 @@ class RNN(SequenceCall, Layer):
         flags = check_rnn_flags(type(self).__name__, dict(
             return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
             stateful=stateful, unroll=unroll, zero_output_for_mask=zero_output_for_mask))
-        if isinstance(cell, (list, tuple)):
-            cell = StackedRNNCells(cell)
+        if isinstance(cell, (list, tuple)):  # in the layer's dtype, so it casts steps as its cells do
+            cell = StackedRNNCells(cell, dtype=kwargs.get("dtype"))
         check_cell(cell, type(self).__name__)
         super().__init__(**kwargs)
         for name, value in flags.items():
