@@ -354,7 +354,17 @@ def saved_stacked_model(d):
     return model
 
 
-SAVED = {"lstm_model": saved_lstm_model, "stacked_model": saved_stacked_model}
+def saved_seq2seq_model(d):
+    """Its config passes the encoder's states as `initial_state` keyword arguments of the decoder's call."""
+    model = model_seq2seq()
+    model.compile(optimizer="adam", loss="mse")
+    model.fit([d["train_x"], d["decoder_x"]], d["train_y_seq"][:, :4], epochs=1, batch_size=4, shuffle=False,
+              verbose=0)
+    return model
+
+
+SAVED = {"lstm_model": (saved_lstm_model, ["x"]), "stacked_model": (saved_stacked_model, ["x"]),
+         "seq2seq_model": (saved_seq2seq_model, ["train_x", "decoder_x"])}
 
 
 def deflate(path):
@@ -383,13 +393,15 @@ def main():
     for i, (name, spec) in enumerate(TRAINING_CASES.items()):
         result["training"][name] = run_training_case(d, name, spec, seed=200 + i)
     os.makedirs(MODELS_DIR, exist_ok=True)
-    for name, build in SAVED.items():
+    for name, (build, inputs) in SAVED.items():
         keras.utils.set_random_seed(0)
         model = build(d)
         path = os.path.join(MODELS_DIR, f"{name}.keras")
         model.save(path)
         deflate(path)
-        result["saved"][name] = {"x": "x", "predictions": f32list(model.predict(d["x"], verbose=0))}
+        x = [d[k] for k in inputs]
+        result["saved"][name] = {"inputs": inputs,
+                                 "predictions": f32list(model.predict(x if len(x) > 1 else x[0], verbose=0))}
     with open(OUT_PATH, "w") as f:
         f.write("{\n")
         items = list(result.items())
