@@ -14,7 +14,7 @@ from rnn_custom_cells import custom_cells
 import gpukeras as keras
 from gpukeras import layers, ops, tree
 from gpukeras.ops.multi_output import multi_output, unstack
-from gpukeras.ops.recurrent import gru_recurrence, lstm_recurrence, simple_rnn_recurrence
+from gpukeras.ops.recurrent import flip, gru_recurrence, lstm_recurrence, simple_rnn_recurrence
 from gpukeras.tensor import get_keras_mask, set_keras_mask
 
 CELLS = custom_cells(keras)
@@ -63,6 +63,12 @@ def test_recurrence_ops_gradients(masked_output):
 
     check_gradients(simple, [_rand(T, B, U), _rand(B, U, seed=1), _rand(U, U, seed=2)],
                     name=f"simple_rnn_recurrence ({masked_output})")
+
+
+def test_flip_values_and_gradient():
+    x = _rand(3, 4, 2)
+    np.testing.assert_array_equal(flip(ops.convert_to_tensor(x), 1).numpy(), x[:, ::-1])
+    check_gradients(lambda a: flip(a, 1) * ops.arange(4, dtype="float64")[:, None], [x], name="flip")
 
 
 def test_unstack_gradient_and_unused_slices():

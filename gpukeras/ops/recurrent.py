@@ -18,12 +18,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
+from gpukeras.autodiff import attach
 from gpukeras.ops.core import data_of
 from gpukeras.ops.multi_output import multi_output, needs_grad
 from gpukeras.tensor import Tensor
 
 Activation = tuple[str, tuple]
 MASKED_OUTPUTS = ("carry", "zero", "unroll")
+
+
+def flip(x: Any, axis: int = 0) -> Tensor:
+    """`x` reversed along `axis` (keras.ops.flip); the backward flips the gradient back (a reversed
+    getitem's backward would scatter-add it)."""
+    B = _backend.active
+    a = data_of(x)
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(None, None, -1)
+    key = tuple(index)
+    return attach(B.getitem(a, key), (x,), lambda g: (B.getitem(g, key),))
 
 
 def snapshot(x: Any) -> Tensor:

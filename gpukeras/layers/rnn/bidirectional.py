@@ -8,6 +8,7 @@ from typing import Any
 from gpukeras import ops
 from gpukeras.layers.layer import Layer, method_takes
 from gpukeras.layers.rnn.sequence_call import SequenceCall
+from gpukeras.ops.recurrent import flip
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 
 MERGE_MODES = ("sum", "mul", "ave", "concat", None)
@@ -92,7 +93,7 @@ class Bidirectional(SequenceCall, Layer):
             states = [*y[1:], *y_rev[1:]]
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
-            y_rev = ops.getitem(y_rev, (slice(None), slice(None, None, -1)))
+            y_rev = flip(y_rev, 1)
         output = self._merge(y, y_rev)
         if self.return_state:
             return (*output, *states) if self.merge_mode is None else (output, *states)

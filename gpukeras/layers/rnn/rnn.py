@@ -22,7 +22,7 @@ from gpukeras.layers.rnn.recurrent_cell import check_flag
 from gpukeras.layers.rnn.sequence_call import SequenceCall
 from gpukeras.layers.rnn.stacked_rnn_cells import StackedRNNCells
 from gpukeras.ops.multi_output import unstack
-from gpukeras.ops.recurrent import snapshot
+from gpukeras.ops.recurrent import flip, snapshot
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tensor import Tensor, Variable
 
@@ -208,8 +208,8 @@ class RNN(SequenceCall, Layer):
                 raise ValueError(f"{type(self).__name__} {self.name!r}: the mask has shape "
                                  f"{tuple(mask.shape[::-1])}, expected (batch, time) = {tuple(sequences.shape[:2])}.")
         if self.go_backwards:
-            x = ops.getitem(x, slice(None, None, -1))
-            mask = None if mask is None else ops.getitem(mask, slice(None, None, -1))
+            x = flip(x, 0)
+            mask = None if mask is None else flip(mask, 0)
         ready = getattr(self.cell, "sequence_ready", None)
         try:
             if ndim == 3 and ready is not None and ready(bool(training)):
