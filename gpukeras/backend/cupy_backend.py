@@ -201,6 +201,38 @@ class CupyOps(Ops):
         mask = cupy.asarray(philox_dropout_mask(tuple(x.shape), rate, seed, x.dtype))
         return x * mask, mask
 
+    # ------------------------------------------------------------------ recurrent cell steps
+    def lstm_step(self, x: Array, hr: Array, bias: Array | None, h_prev: Array, c_prev: Array, mask: Array | None,
+                  fallback: Array | None, activation: tuple, recurrent_activation: tuple) -> tuple:
+        """One kernel for the step's gates, states and mask (after the recurrent GEMM)."""
+        out = self.kernels.recurrent.lstm_step(x, hr, bias, h_prev, c_prev, mask, fallback, activation,
+                                               recurrent_activation)
+        return out if out is not None else super().lstm_step(x, hr, bias, h_prev, c_prev, mask, fallback,
+                                                               activation, recurrent_activation)
+
+    def lstm_step_backward(self, dh: Array, dc: Array, dout: Array | None, saved: tuple, c_prev: Array,
+                           mask: Array | None, masked_output: str, activation: tuple,
+                           recurrent_activation: tuple) -> tuple:
+        out = self.kernels.recurrent.lstm_step_backward(dh, dc, dout, saved, c_prev, mask, masked_output, activation,
+                                                        recurrent_activation)
+        return out if out is not None else super().lstm_step_backward(dh, dc, dout, saved, c_prev, mask,
+                                                                        masked_output, activation,
+                                                                        recurrent_activation)
+
+    def gru_step(self, x: Array, hr: Array, recurrent_bias: Array | None, h_prev: Array, mask: Array | None,
+                 fallback: Array | None, activation: tuple, recurrent_activation: tuple) -> tuple:
+        out = self.kernels.recurrent.gru_step(x, hr, recurrent_bias, h_prev, mask, fallback, activation,
+                                              recurrent_activation)
+        return out if out is not None else super().gru_step(x, hr, recurrent_bias, h_prev, mask, fallback, activation,
+                                                              recurrent_activation)
+
+    def gru_step_backward(self, dh: Array, dout: Array | None, saved: tuple, h_prev: Array, mask: Array | None,
+                          masked_output: str, activation: tuple, recurrent_activation: tuple) -> tuple:
+        out = self.kernels.recurrent.gru_step_backward(dh, dout, saved, h_prev, mask, masked_output, activation,
+                                                       recurrent_activation)
+        return out if out is not None else super().gru_step_backward(dh, dout, saved, h_prev, mask, masked_output,
+                                                                       activation, recurrent_activation)
+
     # ------------------------------------------------------------------ multi-tensor optimizers
     def multi_tensor_apply(self, rule: UpdateRule, tensor_lists: Sequence[Sequence[Array] | None], scalars: Scalars,
                            decay_mask: Sequence[bool] | None = None) -> None:

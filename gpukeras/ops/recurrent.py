@@ -46,29 +46,19 @@ def snapshot(x: Any) -> Tensor:
 
 # ---------------------------------------------------------------------------- the cells' steps
 class _Step:
-    """One cell's step rules: `forward` maps (x_t, states) to new states (the first is the output)
-    and what `backward` needs; `backward` maps the new states' gradients to (d x_t, the previous
-    states' gradients, (recurrent input, gradient) pairs); `kernel_grads` forms the recurrent
-    weights' gradients from every step's pairs."""
+    """One cell's step rules, masks included. `forward(x_t, states, mask_t, fallback)` gives the new
+    states, the output (`fallback` where the mask is off, zeros when None) and what `backward` needs;
+    `backward(d_states, d_output, mask_t, masked_output, saved)` gives (d x_t, the previous states'
+    gradients, the previous output's gradient (unroll) or None, (recurrent input, gradient) pairs);
+    `kernel_grads` forms the recurrent weights' gradients from every step's pairs."""
 
     def __init__(self, R: Any, activation: Activation, recurrent_activation: Activation | None):
         self.B = _backend.active
         self.R = R
+        self.RT = self.B.transpose(R)
         self.units = R.shape[0]
-        self.act, self.act_params = activation
-        self.ract, self.ract_params = recurrent_activation or ("linear", ())
-
-    def a(self, x: Any) -> Any:
-        return self.B.activation(self.act, x, self.act_params)
-
-    def da(self, dy: Any, x: Any, y: Any) -> Any:
-        return self.B.activation_backward(self.act, dy, x, y, self.act_params)
-
-    def ra(self, x: Any) -> Any:
-        return self.B.activation(self.ract, x, self.ract_params)
-
-    def dra(self, dy: Any, x: Any, y: Any) -> Any:
-        return self.B.activation_backward(self.ract, dy, x, y, self.ract_params)
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation or ("linear", ())
 
     def kernel_grads(self, pairs: list[list[tuple[Any, Any]]]) -> list[Any]:
         """The recurrent kernel's gradient: per column block, (all steps' inputs)ᵀ @ (their gradients)."""
@@ -82,115 +72,136 @@ class _Step:
         return [blocks[0] if len(blocks) == 1 else B.concatenate(blocks, axis=1)]
 
 
-class _SimpleRNNStep(_Step):
-    """h = activation(x_t + h_prev @ R) (x_t already holds x @ kernel + bias)."""
-
-    def forward(self, x: Any, states: list[Any]) -> tuple[list[Any], tuple]:
-        B = self.B
-        h = states[0]
-        pre = B.add(x, B.matmul(h, self.R))
-        out = self.a(pre)
-        return [out], (h, pre, out)
-
-    def backward(self, d_new: list[Any], saved: tuple) -> tuple[Any, list[Any], list[tuple]]:
-        h, pre, out = saved
-        dpre = self.da(d_new[0], pre, out)
-        return dpre, [self.B.matmul(dpre, self.B.transpose(self.R))], [(h, dpre)]
-
-
 class _LSTMStep(_Step):
-    """Keras's LSTM step, gates in order i, f, c, o: z = x_t + h_prev @ R (+ bias)."""
+    """Keras's LSTM step (gates i, f, c, o): the recurrent GEMM, then the backend's fused `lstm_step`."""
 
     def __init__(self, R: Any, bias: Any, activation: Activation, recurrent_activation: Activation):
         super().__init__(R, activation, recurrent_activation)
         self.bias = bias
 
-    def forward(self, x: Any, states: list[Any]) -> tuple[list[Any], tuple]:
-        B, U = self.B, self.units
-        h, c = states
-        z = B.add(x, B.matmul(h, self.R))
-        if self.bias is not None:
-            z = B.add(z, self.bias)
-        i = self.ra(z[:, :U])
-        f = self.ra(z[:, U:2 * U])
-        g = self.a(z[:, 2 * U:3 * U])
-        o = self.ra(z[:, 3 * U:])
-        c_new = B.add(B.multiply(f, c), B.multiply(i, g))
-        ac = self.a(c_new)
-        return [B.multiply(o, ac), c_new], (h, c, z, i, f, g, o, c_new, ac)
+    def forward(self, x: Any, states: list[Any], m: Any, fallback: Any) -> tuple[list[Any], Any, tuple]:
+        h_prev, c_prev = states
+        h, c, out, saved = self.B.lstm_step(x, self.B.matmul(h_prev, self.R), self.bias, h_prev, c_prev, m,
+                                            fallback, self.activation, self.recurrent_activation)
+        return [h, c], out, (h_prev, c_prev, saved)
 
-    def backward(self, d_new: list[Any], saved: tuple) -> tuple[Any, list[Any], list[tuple]]:
-        B, U = self.B, self.units
-        dh, dc = d_new
-        h, c, z, i, f, g, o, c_new, ac = saved
-        dc = B.add(dc, self.da(B.multiply(dh, o), c_new, ac))
-        dz = B.concatenate([self.dra(B.multiply(dc, g), z[:, :U], i),
-                            self.dra(B.multiply(dc, c), z[:, U:2 * U], f),
-                            self.da(B.multiply(dc, i), z[:, 2 * U:3 * U], g),
-                            self.dra(B.multiply(dh, ac), z[:, 3 * U:], o)], axis=1)
-        dh_prev = B.matmul(dz, B.transpose(self.R))
-        return dz, [dh_prev, B.multiply(dc, f)], [(h, dz)]
+    def backward(self, d: list[Any], dout: Any, m: Any, masked_output: str, saved: tuple) -> tuple:
+        h_prev, c_prev, cell_saved = saved
+        dz, dh_skip, dc_prev, dout_prev = self.B.lstm_step_backward(
+            d[0], d[1], dout, cell_saved, c_prev, m, masked_output, self.activation, self.recurrent_activation)
+        dh_prev = self.B.matmul(dz, self.RT)
+        if dh_skip is not None:
+            dh_prev = self.B.add(dh_prev, dh_skip)
+        return dz, [dh_prev, dc_prev], dout_prev, [(h_prev, dz)]
 
 
 class _GRUStep(_Step):
-    """Keras's GRU step, gates in order z, r, h. reset_after: the reset gate multiplies
-    (h_prev @ R_h + recurrent bias); otherwise it multiplies h_prev before R_h."""
+    """Keras's GRU step with reset_after (gates z, r, h): the recurrent GEMM, then the backend's fused
+    `gru_step` (the reset gate multiplies h_prev @ R_h + recurrent bias)."""
 
-    def __init__(self, R: Any, recurrent_bias: Any, reset_after: bool, activation: Activation,
-                 recurrent_activation: Activation):
+    def __init__(self, R: Any, recurrent_bias: Any, activation: Activation, recurrent_activation: Activation):
         super().__init__(R, activation, recurrent_activation)
         self.recurrent_bias = recurrent_bias
-        self.reset_after = reset_after
 
-    def forward(self, x: Any, states: list[Any]) -> tuple[list[Any], tuple]:
-        B, U = self.B, self.units
-        h = states[0]
-        if self.reset_after:
-            inner = B.matmul(h, self.R)
-            if self.recurrent_bias is not None:
-                inner = B.add(inner, self.recurrent_bias)
-        else:
-            inner = B.matmul(h, self.R[:, :2 * U])
-        zpre = B.add(x[:, :U], inner[:, :U])
-        rpre = B.add(x[:, U:2 * U], inner[:, U:2 * U])
-        z = self.ra(zpre)
-        r = self.ra(rpre)
-        if self.reset_after:
-            rec_in = inner[:, 2 * U:]  # h_prev @ R_h (+ bias), gated by r
-            hpre = B.add(x[:, 2 * U:], B.multiply(r, rec_in))
-        else:
-            rec_in = B.multiply(r, h)  # r * h_prev, then @ R_h
-            hpre = B.add(x[:, 2 * U:], B.matmul(rec_in, self.R[:, 2 * U:]))
-        hh = self.a(hpre)
-        h_new = B.add(B.multiply(z, h), B.multiply(B.subtract(1.0, z), hh))
-        return [h_new], (h, zpre, rpre, z, r, rec_in, hpre, hh)
+    def forward(self, x: Any, states: list[Any], m: Any, fallback: Any) -> tuple[list[Any], Any, tuple]:
+        h_prev = states[0]
+        h, out, saved = self.B.gru_step(x, self.B.matmul(h_prev, self.R), self.recurrent_bias, h_prev, m, fallback,
+                                        self.activation, self.recurrent_activation)
+        return [h], out, (h_prev, saved)
 
-    def backward(self, d_new: list[Any], saved: tuple) -> tuple[Any, list[Any], list[tuple]]:
-        B, U = self.B, self.units
-        dh = d_new[0]
-        h, zpre, rpre, z, r, rec_in, hpre, hh = saved
-        dh_prev = B.multiply(dh, z)
-        dzpre = self.dra(B.multiply(dh, B.subtract(h, hh)), zpre, z)
-        dhpre = self.da(B.multiply(dh, B.subtract(1.0, z)), hpre, hh)
-        RT = B.transpose(self.R)
-        if self.reset_after:
-            drpre = self.dra(B.multiply(dhpre, rec_in), rpre, r)
-            dinner = B.concatenate([dzpre, drpre, B.multiply(dhpre, r)], axis=1)
-            dh_prev = B.add(dh_prev, B.matmul(dinner, RT))
-            dx = B.concatenate([dzpre, drpre, dhpre], axis=1)
-            return dx, [dh_prev], [(h, dinner)]
-        drec_in = B.matmul(dhpre, RT[2 * U:])
-        drpre = self.dra(B.multiply(drec_in, h), rpre, r)
-        dzr = B.concatenate([dzpre, drpre], axis=1)
-        dh_prev = B.add(B.add(dh_prev, B.multiply(drec_in, r)), B.matmul(dzr, RT[:2 * U]))
-        return B.concatenate([dzr, dhpre], axis=1), [dh_prev], [(h, dzr), (rec_in, dhpre)]
+    def backward(self, d: list[Any], dout: Any, m: Any, masked_output: str, saved: tuple) -> tuple:
+        h_prev, cell_saved = saved
+        dx, dinner, dh_skip, dout_prev = self.B.gru_step_backward(
+            d[0], dout, cell_saved, h_prev, m, masked_output, self.activation, self.recurrent_activation)
+        return dx, [self.B.add(self.B.matmul(dinner, self.RT), dh_skip)], dout_prev, [(h_prev, dinner)]
 
     def kernel_grads(self, pairs: list[list[tuple[Any, Any]]]) -> list[Any]:
         grads = super().kernel_grads(pairs)
-        if self.reset_after and self.recurrent_bias is not None:
+        if self.recurrent_bias is not None:
             dinner = self.B.stack([p[0][1] for p in pairs])
             grads.append(self.B.sum(self.B.reshape(dinner, (-1, dinner.shape[-1])), axis=0))
         return grads
+
+
+class _MaskedHere(_Step):
+    """A step whose mask is applied here (no fused backend step): subclasses give the unmasked
+    `cell_forward(x, h_prev) -> (h_new, saved)` and `cell_backward(dh_new, saved) -> (dx, dh_prev, pairs)`."""
+
+    def forward(self, x: Any, states: list[Any], m: Any, fallback: Any) -> tuple[list[Any], Any, tuple]:
+        B = self.B
+        h_prev = states[0]
+        h_new, saved = self.cell_forward(x, h_prev)
+        if m is None:
+            return [h_new], h_new, saved
+        m = m[:, None]
+        return [B.where(m, h_new, h_prev)], B.where(m, h_new, 0 if fallback is None else fallback), saved
+
+    def backward(self, d: list[Any], dout: Any, m: Any, masked_output: str, saved: tuple) -> tuple:
+        B = self.B
+        dh, dout_prev, keep = d[0], None, None
+        if m is None:
+            dh_new = dh if dout is None else B.add(dh, dout)
+        else:
+            m = m[:, None]
+            dh_new, keep = B.where(m, dh, 0), B.where(m, 0, dh)
+            if dout is not None:
+                dh_new = B.add(dh_new, B.where(m, dout, 0))
+                if masked_output == "carry":
+                    keep = B.add(keep, B.where(m, 0, dout))
+                elif masked_output == "unroll":
+                    dout_prev = B.where(m, 0, dout)
+        dx, dh_prev, pairs = self.cell_backward(dh_new, saved)
+        return dx, [dh_prev if keep is None else B.add(dh_prev, keep)], dout_prev, pairs
+
+
+class _SimpleRNNStep(_MaskedHere):
+    """h = activation(x_t + h_prev @ R) (x_t already holds x @ kernel + bias)."""
+
+    def cell_forward(self, x: Any, h: Any) -> tuple[Any, tuple]:
+        B = self.B
+        act, params = self.activation
+        pre = B.add(x, B.matmul(h, self.R))
+        out = B.activation(act, pre, params)
+        return out, (h, pre, out)
+
+    def cell_backward(self, dh: Any, saved: tuple) -> tuple[Any, Any, list[tuple]]:
+        h, pre, out = saved
+        act, params = self.activation
+        dpre = self.B.activation_backward(act, dh, pre, out, params)
+        return dpre, self.B.matmul(dpre, self.RT), [(h, dpre)]
+
+
+class _GRUResetBeforeStep(_MaskedHere):
+    """Keras's GRU step without reset_after: the reset gate multiplies h_prev before R_h, so the step
+    needs a second GEMM between its gates (no fused step)."""
+
+    def cell_forward(self, x: Any, h: Any) -> tuple[Any, tuple]:
+        B, U = self.B, self.units
+        act, params = self.activation
+        ract, rparams = self.recurrent_activation
+        inner = B.matmul(h, self.R[:, :2 * U])
+        zpre = B.add(x[:, :U], inner[:, :U])
+        rpre = B.add(x[:, U:2 * U], inner[:, U:2 * U])
+        z = B.activation(ract, zpre, rparams)
+        r = B.activation(ract, rpre, rparams)
+        rec_in = B.multiply(r, h)
+        hpre = B.add(x[:, 2 * U:], B.matmul(rec_in, self.R[:, 2 * U:]))
+        hh = B.activation(act, hpre, params)
+        h_new = B.add(B.multiply(z, h), B.multiply(B.subtract(1.0, z), hh))
+        return h_new, (h, zpre, rpre, z, r, rec_in, hpre, hh)
+
+    def cell_backward(self, dh: Any, saved: tuple) -> tuple[Any, Any, list[tuple]]:
+        B, U = self.B, self.units
+        act, params = self.activation
+        ract, rparams = self.recurrent_activation
+        h, zpre, rpre, z, r, rec_in, hpre, hh = saved
+        dzpre = B.activation_backward(ract, B.multiply(dh, B.subtract(h, hh)), zpre, z, rparams)
+        dhpre = B.activation_backward(act, B.multiply(dh, B.subtract(1.0, z)), hpre, hh, params)
+        drec_in = B.matmul(dhpre, self.RT[2 * U:])
+        drpre = B.activation_backward(ract, B.multiply(drec_in, h), rpre, r, rparams)
+        dzr = B.concatenate([dzpre, drpre], axis=1)
+        dh_prev = B.add(B.add(B.multiply(dh, z), B.multiply(drec_in, r)), B.matmul(dzr, self.RT[:2 * U]))
+        return B.concatenate([dzr, dhpre], axis=1), dh_prev, [(h, dzr), (rec_in, dhpre)]
 
 
 # ---------------------------------------------------------------------------- the time loop
@@ -202,7 +213,8 @@ def _run(step: _Step, xp: Tensor, states: Sequence[Tensor], mask: Any, masked_ou
         raise ValueError(f"masked_output must be one of {MASKED_OUTPUTS}, got {masked_output!r}.")
     B = step.B
     X = data_of(xp)
-    M = None if mask is None else data_of(mask)
+    # The mask in the steps' dtype (1 where a step counts), C-contiguous: each step reads one row.
+    M = None if mask is None else B.copy(B.cast(data_of(mask), X.dtype))
     T = X.shape[0]
     if T == 0:
         raise ValueError("A recurrent layer needs at least one time step, got a sequence of length 0.")
@@ -211,57 +223,31 @@ def _run(step: _Step, xp: Tensor, states: Sequence[Tensor], mask: Any, masked_ou
     cur = [data_of(s) for s in states]
     outs: list[Any] = []
     saved: list[tuple] = []
-    zeros = None
     for t in range(T):
-        new, keep = step.forward(X[t], cur)
+        fallback = None
+        if M is not None and masked_output == "carry":
+            fallback = cur[0]
+        elif M is not None and masked_output == "unroll" and outs:
+            fallback = outs[-1]
+        cur, out, keep = step.forward(X[t], cur, None if M is None else M[t], fallback)
         if record:
             saved.append(keep)
-        if M is None:
-            out, cur = new[0], new
-        else:
-            m = M[t][:, None]
-            if masked_output == "carry":
-                fallback = cur[0]
-            elif masked_output == "zero" or not outs:
-                zeros = B.zeros(new[0].shape, dtype=new[0].dtype) if zeros is None else zeros
-                fallback = zeros
-            else:
-                fallback = outs[-1]
-            out = B.where(m, new[0], fallback)
-            cur = [B.where(m, n, s) for n, s in zip(new, cur)]
         outs.append(out)
     arrays = [B.stack(outs), outs[-1], *cur]
 
     def backward(grads: list[Any]) -> list[Any]:
         g_seq, g_last, *g_states = grads
         d = [g if g is not None else B.zeros(s.shape, dtype=s.dtype) for g, s in zip(g_states, cur)]
-        d_out_carry = None
+        dout_prev = None
         dxs: list[Any] = [None] * T
         pairs: list[Any] = [None] * T
         for t in range(T - 1, -1, -1):
             go = g_seq[t] if g_seq is not None else None
-            if t == T - 1 and g_last is not None:
-                go = g_last if go is None else B.add(go, g_last)
-            if d_out_carry is not None:
-                go = d_out_carry if go is None else B.add(go, d_out_carry)
-            d_keep = None
-            if M is None:
-                d_new = list(d)
-                if go is not None:
-                    d_new[0] = B.add(d_new[0], go)
-            else:
-                m = M[t][:, None]
-                d_new = [B.where(m, ds, 0) for ds in d]
-                d_keep = [B.where(m, 0, ds) for ds in d]
-                if go is not None:
-                    d_new[0] = B.add(d_new[0], B.where(m, go, 0))
-                    if masked_output == "carry":
-                        d_keep[0] = B.add(d_keep[0], B.where(m, 0, go))
-                    elif masked_output == "unroll":
-                        d_out_carry = B.where(m, 0, go)
-            dxs[t], d, pairs[t] = step.backward(d_new, saved[t])
-            if d_keep is not None:
-                d = [B.add(a, b) for a, b in zip(d, d_keep)]
+            for extra in (g_last if t == T - 1 else None, dout_prev):
+                if extra is not None:
+                    go = extra if go is None else B.add(go, extra)
+            dxs[t], d, dout_prev, pairs[t] = step.backward(d, go, None if M is None else M[t], masked_output,
+                                                           saved[t])
         dX = B.stack(dxs)
         weight_grads = step.kernel_grads(pairs)
         if bias_grad:
@@ -310,7 +296,11 @@ def gru_recurrence(xp: Any, h0: Any, recurrent_kernel: Any, recurrent_bias: Any 
     _check_mask(mask, xp)
     if recurrent_bias is not None and not reset_after:
         raise ValueError("gru_recurrence: a recurrent bias exists only with reset_after=True.")
-    step = _GRUStep(data_of(recurrent_kernel), None if recurrent_bias is None else data_of(recurrent_bias),
-                    reset_after, activation, recurrent_activation)
+    R = data_of(recurrent_kernel)
+    if reset_after:
+        step = _GRUStep(R, None if recurrent_bias is None else data_of(recurrent_bias), activation,
+                        recurrent_activation)
+    else:
+        step = _GRUResetBeforeStep(R, activation, recurrent_activation)
     weights = [recurrent_kernel] if recurrent_bias is None else [recurrent_kernel, recurrent_bias]
     return _run(step, xp, [h0], mask, masked_output, weights)

@@ -13,10 +13,12 @@ from gpukeras.backend.fused.epilogue import EpilogueFusions
 from gpukeras.backend.fused.losses import LossFusions
 from gpukeras.backend.fused.multi_tensor import MultiTensorApply, UpdateRule
 from gpukeras.backend.fused.normalization import NormalizationFusions
+from gpukeras.backend.fused.recurrent import RecurrentFusions
 from gpukeras.backend.fused.windows import WindowFusions
 
 
-class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, MultiTensorApply):
+class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, RecurrentFusions,
+               MultiTensorApply):
     """Every fused fast path with its generic implementation."""
 
 

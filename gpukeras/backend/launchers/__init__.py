@@ -20,6 +20,7 @@ from gpukeras.backend.launchers.dropout import Dropout, DropoutMask
 from gpukeras.backend.launchers.normalization import NormalizationKernels
 from gpukeras.backend.launchers.optimizers import MultiTensorUpdate, TensorTables
 from gpukeras.backend.launchers.pooling import Col2imAdd, PoolBackward, PoolForward
+from gpukeras.backend.launchers.recurrent import RecurrentKernels
 from gpukeras.backend.launchers.softmax_xent import (
     SigmoidBceBackward,
     SigmoidBceForward,
@@ -49,6 +50,7 @@ class CudaKernels:
         self.pool_bwd = {m: PoolBackward(device, f"gk_{k}_pool2d_bwd") for m, k in (("max", "max"), ("average", "avg"))}
         self.col2im = Col2imAdd(device)
         self.norm = NormalizationKernels(device)
+        self.recurrent = RecurrentKernels(device)
         self.tables = TensorTables()
         self.optimizers = {name: MultiTensorUpdate(device, name, self.tables)
                            for name, spec in K.catalogue().items() if spec.file == "optimizers.cu"}
@@ -58,7 +60,8 @@ class CudaKernels:
         found = [self.act_fwd, self.act_bwd, *self.softmax_fwd.values(), *self.softmax_bwd.values(),
                  self.epilogue_fwd, self.epilogue_bwd, self.epilogue_bwd.finish, self.sxent_fwd, self.sxent_bwd,
                  self.sbce_fwd, self.sbce_bwd, self.dropout_mask, self.dropout, *self.pool_fwd.values(),
-                 *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values()]
+                 *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values(),
+                 *self.recurrent.launchers()]
         return found
 
 
