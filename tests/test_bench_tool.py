@@ -1,4 +1,4 @@
-"""Smoke test of the comparison tool: a tiny gpukeras-only run writes a table and JSON that parse."""
+"""The comparison tool: a tiny run writes a table and JSON that parse; repeats, ranges and the text workloads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gpukeras.bench import bound, cli, report, workloads
+import numpy as np
+import pytest
+
+from gpukeras.bench import bound, cli, gpukeras_runner, repeats, report, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +57,7 @@ def test_report_ratios_and_targets():
                         "python": "3"}, "versions": {}, "results": rows,
             "config": {"quick": True, "device": "cpu", "epochs": 1, "warmup": 1}}
     md = report.markdown(data)
-    assert "| PyTorch eager | 25.0k | 1.280 | 0.50 |" in md
+    assert "| PyTorch eager | 25.0k | — | 1.280 | 0.50 |" in md  # no range: no runs, no epochs
     assert "not installed: keras missing" in md
     assert "vs PyTorch eager: 2.00× (target ≥ 1.8×) — met" in md
 
@@ -64,3 +67,105 @@ def test_python_for_families():
     assert cli.python_for("keras3-jax", table) == "/k/python"
     assert cli.python_for("torch", table) == "/t/python"
     assert cli.python_for("gpukeras", table) == sys.executable
+
+
+# ---------------------------------------------------------------- issue 11: text workloads, repeats
+@pytest.mark.any_backend
+def test_text_workload_data_is_deterministic_and_balanced():
+    w4, w5 = workloads.get("W4"), workloads.get("transformer-text")
+    x, y = workloads.make_data(w4, 64)
+    assert x.shape == (64, 200) and x.dtype == np.int32 and 1 <= x.min() and x.max() < w4.vocab
+    assert y.shape == (64, 1) and y.dtype == np.float32 and y.mean() == 0.5  # sigmoid output: float labels
+    x5, y5 = workloads.make_data(w5, 64)
+    assert y5.shape == (64,) and y5.dtype == np.int32 and set(y5.tolist()) == {0, 1}  # softmax: classes
+    again = workloads.make_data(w4, 64)
+    assert np.array_equal(again[0], x) and np.array_equal(again[1], y)
+    assert workloads.resolve("W4", 8).input_shape == (8,) and workloads.resolve("W4").input_shape == (200,)
+    with pytest.raises(ValueError, match="text workloads only"):
+        workloads.resolve("W1", 8)
+
+
+@pytest.mark.any_backend
+def test_run_order_rotates_frameworks_each_round():
+    fws = ["gpukeras", "keras3-jax", "torch"]
+    assert [repeats.run_order(fws, r) for r in range(4)] == [
+        fws, ["keras3-jax", "torch", "gpukeras"], ["torch", "gpukeras", "keras3-jax"], fws]
+
+
+def _run(fw, sps, status="ok", **extra):
+    return {"framework": fw, "workload": "W4", "status": status, "samples_per_s": sps, "step_ms": 32e3 / sps,
+            "samples": 64, "batch": 32, "epoch_s": [64 / sps], **extra}
+
+
+@pytest.mark.any_backend
+def test_combine_takes_the_median_run_and_the_range():
+    runs = [_run("gpukeras", 100.0, others_cpu=0.0), _run("torch", 50.0), _run("gpukeras", 300.0, others_cpu=0.2),
+            _run("gpukeras", 200.0, others_cpu=0.1), _run("torch", 1.0, status="error", note="boom")]
+    rows = {r["framework"]: r for r in repeats.combine(runs)}
+    gk = rows["gpukeras"]
+    assert gk["samples_per_s"] == 200.0 and gk["samples_per_s_range"] == [100.0, 300.0]
+    assert gk["range_of"] == "runs" and gk["repeats"] == 3 and gk["others_cpu"] == 0.2
+    assert [r["samples_per_s"] for r in gk["runs"]] == [100.0, 300.0, 200.0]
+    torch_row = rows["torch"]  # one good run: its range is over its epochs; the failure is noted
+    assert torch_row["repeats"] == 1 and torch_row["range_of"] == "epochs"
+    assert "1 of 2 runs failed (error: boom)" in torch_row["note"]
+    failed = repeats.combine([_run("keras3-jax", 1.0, status="timeout")])[0]
+    assert failed["status"] == "timeout" and len(failed["runs"]) == 1
+
+
+@pytest.mark.any_backend
+def test_cli_interleaves_repeats_and_reports_the_spread(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_one(fw, key, args, env, python, device):
+        calls.append((key, fw))
+        sps = {"gpukeras": 1000.0, "torch": 400.0}[fw] * (1 + 0.1 * len(calls))
+        return _run(fw, sps) | {"workload": key, "seq_len": args.seq_len}
+
+    monkeypatch.setattr(cli, "run_one", fake_run_one)
+    monkeypatch.setattr(cli, "cpu_busy", lambda interval=1.0: 0.0)
+    assert cli.main(["--workloads", "W4", "--frameworks", "gpukeras,torch", "--repeats", "3", "--seq-len", "4",
+                     "--out", str(tmp_path), "--no-chart"]) == 0
+    assert [fw for _, fw in calls] == ["gpukeras", "torch", "torch", "gpukeras", "gpukeras", "torch"]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["config"]["repeats"] == 3 and len(data["results"]) == 2
+    table = (tmp_path / "table.md").read_text()
+    assert "## W4 lstm-text (batch 32, sequence 4)" in table
+    assert "| gpukeras (numpy) |" not in table  # fake rows carry no backend
+    assert "| gpukeras | 1.4k | 1.1k–1.5k |" in table  # median run and slowest–fastest
+    assert "- vs PyTorch eager: 2.69× (target ≥ 1×) — met; 1.72×–3.12× from the ranges" in table
+
+
+@pytest.mark.any_backend
+def test_report_text_targets_say_when_ranges_overlap():
+    rows = [_run("gpukeras", 100.0, samples_per_s_range=[80.0, 120.0]),
+            _run("keras3-jax", 110.0, samples_per_s_range=[100.0, 130.0]),
+            _run("torch", 40.0, samples_per_s_range=[35.0, 45.0])]
+    lines = report.targets(rows, "W4", "cpu")
+    assert lines[0].startswith("- vs Keras 3 / JAX: 0.91× (target ≥ 1×) — missed by 9%") and "overlap" in lines[0]
+    assert lines[1] == "- vs PyTorch eager: 2.50× (target ≥ 1×) — met; 1.78×–3.43× from the ranges"
+
+
+@pytest.mark.parametrize("key", ["W4", "W5"])
+def test_gpukeras_runner_trains_a_tiny_text_workload(key, capsys):
+    assert gpukeras_runner.main(["--workload", key, "--quick", "--seq-len", "4", "--samples", "32",
+                                 "--epochs", "1", "--warmup", "0"]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("GPUKERAS_BENCH_RESULT ")][-1]
+    res = json.loads(line.split(" ", 1)[1])
+    assert res["status"] == "ok", res
+    assert res["seq_len"] == 4 and res["samples_per_s"] > 0 and res["manual_step_ms"] > 0
+    assert 0.0 <= res["final_accuracy"] <= 1.0 and np.isfinite(res["final_loss"])
+
+
+@pytest.mark.any_backend
+def test_torch_text_models_match_the_keras_layout():
+    torch = pytest.importorskip("torch")
+    from gpukeras.bench import torch_sequence
+
+    w5 = workloads.resolve("W5", 6)
+    model, loss_fn, accuracy = torch_sequence.build(w5)
+    x = torch.from_numpy(workloads.make_data(w5, 4)[0].astype("int64"))
+    logits = model(x)
+    assert logits.shape == (4, 2) and model.att.query.out_features == 2 * 32  # 2 heads of key_dim 32
+    model4, _, _ = torch_sequence.build(workloads.resolve("W4", 6))
+    assert model4(x).shape == (4, 1)

@@ -31,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--variant", default="", help="framework variant (Keras backend, gpukeras backend)")
+    p.add_argument("--seq-len", type=int, default=0, help="sequence length of a text workload (0 = its own)")
     return p.parse_args(argv)
 
 
@@ -113,13 +114,16 @@ def manual_repeats(args: argparse.Namespace) -> int:
 
 def base_result(framework: str, workload: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Fields every result carries."""
-    return {
+    out = {
         "framework": framework,
         "workload": workload.key if hasattr(workload, "key") else str(workload),
         "device": args.device,
         "python": platform.python_version(),
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
     }
+    if getattr(workload, "is_text", False):
+        out["seq_len"] = workload.input_shape[0]
+    return out
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -99,6 +99,8 @@ def measure(gs: list[Gemm], xp: Any = np, repeats: int = 7, min_time: float = 0.
 
 def _body(args: Any) -> dict[str, Any]:
     w = W.get(args.workload)
+    if w.kind not in ("mlp", "cnn"):
+        raise C.NotAvailable("the GEMM-only bound covers W1-W3 (Dense and convolution GEMMs) only")
     res = C.base_result("bound", w, args)
     if args.device == "gpu":
         from gpukeras import backend  # the only package that imports CuPy

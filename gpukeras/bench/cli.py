@@ -3,6 +3,8 @@
 Each (framework, workload) runs in its own subprocess (a runner script of this package,
 run by path so other venvs need not import gpukeras) and prints one JSON line. Frameworks
 that are missing are reported as "not installed"; a runner that fails is reported, never fatal.
+`--repeats N` runs every framework N times, interleaved (see gpukeras.bench.repeats), and the
+table gives the median run and the range.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gpukeras.bench import repeats as R
 from gpukeras.bench import report
 from gpukeras.bench import workloads as W
 from gpukeras.bench._child import RESULT_PREFIX
@@ -43,7 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The tool's command line."""
     p = argparse.ArgumentParser(prog="gpukeras-bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small epochs, 2 timed epochs (< 2 min on 2 cores)")
-    p.add_argument("--workloads", default="W1,W2,W3", help="comma list of W1,W2,W3 (or mlp-small, ...)")
+    p.add_argument("--workloads", default="W1,W2,W3",
+                   help="comma list of W1,W2,W3 (or mlp-small, ...); W4 (lstm-text) and W5 (transformer-text) "
+                        "are the text models")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help=f"comma list of {', '.join(FRAMEWORKS)}")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None, help="gpukeras backend")
@@ -51,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="timed epochs (default 5, quick 2)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs, not timed")
     p.add_argument("--samples", type=int, default=0, help="samples per epoch for every workload (0 = default)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs per framework and workload, interleaved (each round rotates the frameworks' "
+                        "order); the table gives the median run and the range")
+    p.add_argument("--seq-len", type=int, default=0, help="sequence length of the text workloads (0 = 200)")
     p.add_argument("--python-for", action="append", default=[], metavar="FW=PYTHON",
                    help="interpreter for a framework, e.g. keras3=/venv/bin/python (keras3 covers keras3-*)")
     p.add_argument("--out", default=None, help="output folder (default bench/results/<date>-<host>)")
@@ -133,6 +142,8 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
         cmd.append("--quick")
     if args.samples:
         cmd += ["--samples", str(args.samples)]
+    if args.seq_len and W.get(key).is_text:
+        cmd += ["--seq-len", str(args.seq_len)]
     if not os.path.exists(python):
         return {"framework": fw, "workload": key, "status": "not installed", "note": f"no interpreter {python}"}
     t0 = time.perf_counter()
@@ -217,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs = 2 if args.quick else 5
     if args.timeout is None:
         args.timeout = 180.0 if args.quick else 900.0
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
     keys = [W.get(k).key for k in _split(args.workloads)]
     fws = _split(args.frameworks)
     unknown = [f for f in fws if f not in FRAMEWORKS]
@@ -228,17 +241,21 @@ def main(argv: list[str] | None = None) -> int:
     info["unset_env"] = removed
     date = _dt.date.today().isoformat()
     out_dir = Path(args.out or Path("bench") / "results" / f"{date}-{info['host']}")
-    results = []
+    runs = []
     t_start = time.perf_counter()
     for key in keys:
-        for fw in fws:
-            busy = wait_idle(args.wait_idle) if args.wait_idle else cpu_busy(0.2)
-            res = run_one(fw, key, args, env, python_for(fw, pythons), device)
-            res["cpu_busy_before"] = busy
-            res["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
-            results.append(res)
-            sps = f"{res['samples_per_s']:.0f} samples/s" if res.get("status") == "ok" else res.get("status")
-            print(f"[bench] {key} {fw}: {sps} ({res.get('wall_s', 0):.1f} s)", file=sys.stderr, flush=True)
+        for round_index in range(args.repeats):
+            for fw in R.run_order(fws, round_index):
+                busy = wait_idle(args.wait_idle) if args.wait_idle else cpu_busy(0.2)
+                res = run_one(fw, key, args, env, python_for(fw, pythons), device)
+                res["cpu_busy_before"] = busy
+                res["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+                res["round"] = round_index
+                runs.append(res)
+                sps = f"{res['samples_per_s']:.0f} samples/s" if res.get("status") == "ok" else res.get("status")
+                print(f"[bench] {key} {fw} (run {round_index + 1}/{args.repeats}): {sps} "
+                      f"({res.get('wall_s', 0):.1f} s)", file=sys.stderr, flush=True)
+    results = R.combine(runs)
     try:
         info["loadavg_end"] = os.getloadavg()[0]
     except OSError:
@@ -259,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     data = {"machine": info, "versions": versions, "results": results, "total_s": time.perf_counter() - t_start,
             "config": {"quick": args.quick, "device": device, "epochs": args.epochs, "warmup": args.warmup,
                        "workloads": sorted({r["workload"] for r in results}), "frameworks": fws,
-                       "backend": args.backend, "python_for": pythons, "samples": args.samples}}
+                       "backend": args.backend, "python_for": pythons, "samples": args.samples,
+                       "repeats": args.repeats, "seq_len": args.seq_len}}
     paths = report.write(data, out_dir, make_chart=not args.no_chart)
     print(paths["table"].read_text())
     if args.profile:
@@ -277,6 +295,8 @@ def run_profile(keys: list[str], args: argparse.Namespace, env: dict[str, str], 
            "--backend", args.backend or ("cupy" if device == "gpu" else "numpy")]
     if args.quick:
         cmd.append("--quick")
+    if args.seq_len:
+        cmd += ["--seq-len", str(args.seq_len)]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=max(args.timeout, 600))
     except subprocess.TimeoutExpired:

@@ -17,9 +17,11 @@ if not __package__:  # run by path: siblings importable, the stdlib not shadowed
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
     import _child as C  # noqa: E402
+    import sequence_models as SM  # noqa: E402
     import workloads as W  # noqa: E402
 else:
     from gpukeras.bench import _child as C
+    from gpukeras.bench import sequence_models as SM
     from gpukeras.bench import workloads as W
 
 import numpy as np  # noqa: E402
@@ -31,7 +33,10 @@ def has_conv(keras: Any) -> bool:
 
 
 def build_model(keras: Any, w: W.Workload) -> Any:
-    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits."""
+    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits (text models: as
+    sequence_models writes them, with their own output, loss and accuracy)."""
+    if w.is_text:
+        return SM.build(keras, w)
     layers = [keras.Input(w.input_shape)]
     if w.kind == "mlp":
         layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
@@ -59,7 +64,7 @@ def _body(args: Any) -> dict[str, Any]:
         raise C.NotInstalled(f"gpukeras: {exc}") from exc
     except RuntimeError as exc:  # BackendUnavailableError: e.g. cupy asked for, no GPU
         raise C.NotAvailable(str(exc)) from exc
-    w = W.get(args.workload)
+    w = W.resolve(args.workload, args.seq_len)
     res = C.base_result("gpukeras", w, args)
     B = keras.backend.get()
     n, batch = C.sizes(args, w)
@@ -78,6 +83,7 @@ def _body(args: Any) -> dict[str, Any]:
             B.synchronize()
             times.append(time.perf_counter() - self._t0)
             self.last_loss = (logs or {}).get("loss")
+            self.last_accuracy = (logs or {}).get("accuracy")
 
     timer = EpochTimer()
     snap = C.cpu_snapshot()
@@ -85,10 +91,12 @@ def _body(args: Any) -> dict[str, Any]:
               callbacks=[timer])
     res.update(C.summarize(times[args.warmup:], n, batch, snap))
     res["final_loss"] = timer.last_loss
+    if timer.last_accuracy is not None:
+        res["final_accuracy"] = timer.last_accuracy
 
     # Manual loop: train_on_batch on pre-sliced NumPy batches, median over chunks of steps.
     steps = n // batch
-    chunk = min(steps, 64)
+    chunk = min(steps, w.manual_chunk)
     batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(chunk)]
 
     def run_chunk() -> None:

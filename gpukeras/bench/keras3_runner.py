@@ -18,9 +18,11 @@ if not __package__:  # run by path: siblings importable, the stdlib not shadowed
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
     import _child as C  # noqa: E402
+    import sequence_models as SM  # noqa: E402
     import workloads as W  # noqa: E402
 else:
     from gpukeras.bench import _child as C
+    from gpukeras.bench import sequence_models as SM
     from gpukeras.bench import workloads as W
 
 BACKEND_MODULES = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
@@ -46,6 +48,22 @@ def _gpu_peak_mb(backend: str) -> float | None:
     return None
 
 
+def _mlp_or_cnn(keras: Any, w: W.Workload) -> Any:
+    """W1-W3, compiled with Adam(1e-3) and sparse CE from logits (as the gpukeras runner builds them)."""
+    layers: list[Any] = [keras.Input(w.input_shape)]
+    if w.kind == "mlp":
+        layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
+    else:
+        for f in W.CNN_FILTERS:
+            layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
+        layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
+    layers.append(keras.layers.Dense(W.NUM_CLASSES))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
 def _body(args: Any) -> dict[str, Any]:
     backend = args.variant or os.environ.get("KERAS_BACKEND") or "jax"
     name = f"keras3-{backend}"
@@ -62,22 +80,12 @@ def _body(args: Any) -> dict[str, Any]:
 
     if not keras.__version__.startswith("3"):
         raise C.NotInstalled(f"keras {keras.__version__} is not Keras 3")
-    w = W.get(args.workload)
+    w = W.resolve(args.workload, args.seq_len)
     res = C.base_result(name, w, args)
     keras.utils.set_random_seed(0)
     n, batch = C.sizes(args, w)
     x, y = W.make_data(w, n)
-    layers: list[Any] = [keras.Input(w.input_shape)]
-    if w.kind == "mlp":
-        layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
-    else:
-        for f in W.CNN_FILTERS:
-            layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
-        layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
-    layers.append(keras.layers.Dense(W.NUM_CLASSES))
-    model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = SM.build(keras, w) if w.is_text else _mlp_or_cnn(keras, w)
     times: list[float] = []
 
     class EpochTimer(keras.callbacks.Callback):
@@ -87,6 +95,7 @@ def _body(args: Any) -> dict[str, Any]:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             times.append(time.perf_counter() - self._t0)
             self.last_loss = float((logs or {}).get("loss", float("nan")))
+            self.last_accuracy = (logs or {}).get("accuracy")
 
     timer = EpochTimer()
     snap = C.cpu_snapshot()
@@ -94,8 +103,10 @@ def _body(args: Any) -> dict[str, Any]:
               callbacks=[timer])
     res.update(C.summarize(times[args.warmup:], n, batch, snap))
     res["final_loss"] = timer.last_loss
+    if timer.last_accuracy is not None:
+        res["final_accuracy"] = float(timer.last_accuracy)
     steps = n // batch
-    chunk = min(steps, 64)
+    chunk = min(steps, w.manual_chunk)
     batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(chunk)]
 
     def run_chunk() -> None:

@@ -144,19 +144,21 @@ def _fit_step_s(model: Any, x: Any, y: Any, batch: int, epochs: int) -> float:
     return statistics.median(times) / (len(x) // batch)
 
 
-def profile_workload(key: str, quick: bool = False) -> str:
-    """Markdown profile of one workload's gpukeras training step."""
+def profile_workload(key: str, quick: bool = False, seq_len: int = 0) -> str:
+    """Markdown profile of one workload's gpukeras training step (a text workload at `seq_len`, 0 = its own)."""
     import cProfile  # after the path fix-up above: this file is named like the stdlib's profile
     import pstats
 
     import gpukeras as keras
 
-    w = W.get(key)
+    w = W.resolve(key, seq_len)
     B = keras.backend.get()
     gpu = B.name == "cupy"
     xp = B.xp
     batch = w.batch_gpu if gpu else w.batch
-    if w.kind == "cnn":
+    if w.is_text:
+        steps = 4 if quick else 16
+    elif w.kind == "cnn":
         steps = 4 if quick else 16
     else:
         steps = (256 if quick else 1024) if batch <= 32 else (16 if quick else 48)
@@ -167,19 +169,20 @@ def profile_workload(key: str, quick: bool = False) -> str:
         model = GR.build_model(keras, w)
     except Exception as exc:
         return f"## {key} {w.name}\n\nnot available: {exc}\n"
-    reps = 3 if quick else 5
+    reps = 3 if quick or w.is_text else 5
     snap = C.cpu_snapshot()
     _fit_step_s(model, x, y, batch, 1)  # warm-up
     fit_s = _fit_step_s(model, x, y, batch, reps)
     bx, by = x[:batch], y[:batch]
     model.train_on_batch(bx, by)
     tob = []
+    chunk = min(steps, w.manual_chunk)
     for _ in range(reps):
         t0 = time.perf_counter()
-        for _ in range(min(steps, 64)):
+        for _ in range(chunk):
             model.train_on_batch(bx, by)
         B.synchronize()
-        tob.append((time.perf_counter() - t0) / min(steps, 64))
+        tob.append((time.perf_counter() - t0) / chunk)
     tob_s = statistics.median(tob)
 
     # Backend ops timed.
@@ -210,8 +213,9 @@ def profile_workload(key: str, quick: bool = False) -> str:
         ng.calls = 0
         nogemm_s = _fit_step_s(model, x, y, batch, reps)
         gemm_calls = ng.calls / (steps * reps)
-    bound_s = BD.measure(BD.gemms(w, batch), xp, repeats=reps,
-                         sync=B.synchronize if gpu else None)["step_s"]
+    bound_s = None  # the bound covers the Dense and convolution models only
+    if w.kind in ("mlp", "cnn"):
+        bound_s = BD.measure(BD.gemms(w, batch), xp, repeats=reps, sync=B.synchronize if gpu else None)["step_s"]
 
     # cProfile over one fit epoch.
     prof = cProfile.Profile()
@@ -231,7 +235,8 @@ def profile_workload(key: str, quick: bool = False) -> str:
 
     us = 1e6
     others = C.others_busy(snap)
-    out = [f"## {key} {w.name} — batch {batch}, backend {B.name}", ""]
+    seq = f", sequence {w.input_shape[0]}" if w.is_text else ""
+    out = [f"## {key} {w.name} — batch {batch}{seq}, backend {B.name}", ""]
     if others is not None:
         out += [f"Other processes used {100 * others:.0f}% of the CPUs during this profile"
                 + (" — **noisy, rerun**" if others > 0.1 else "") + ".", ""]
@@ -249,6 +254,9 @@ def profile_workload(key: str, quick: bool = False) -> str:
          max(timed_fit_s - backend_s - wrap_cost, 0.0)),
     ]
     for i, (name, s) in enumerate(rows):
+        if s is None:
+            out.append(f"| {name} | — | — |")
+            continue
         denom = timed_fit_s if i >= len(rows) - 2 else fit_s
         out.append(f"| {name} | {s * us:.1f} | {100 * s / denom:.0f}% |")
     out.append("")
@@ -286,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workloads", default="W1,W2")
     p.add_argument("--backend", default=None, help="numpy or cupy (GPUKERAS_BACKEND)")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--seq-len", type=int, default=0, help="sequence length of the text workloads (0 = their own)")
     args = p.parse_args(argv)
     if args.backend:
         os.environ["GPUKERAS_BACKEND"] = args.backend
@@ -295,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
              f"gpukeras {keras.__version__}, backend {keras.backend.backend()}, numpy {np.__version__}, "
              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M')}.", ""]
     for key in [k.strip() for k in args.workloads.split(",") if k.strip()]:
-        parts.append(profile_workload(W.get(key).key, args.quick))
+        parts.append(profile_workload(W.get(key).key, args.quick, args.seq_len if W.get(key).is_text else 0))
     print("\n".join(parts))
     return 0
 

@@ -1,4 +1,4 @@
-"""Turn a comparison run into Markdown (ratios to gpukeras), JSON and a PNG bar chart."""
+"""Turn a comparison run into Markdown (ratios to gpukeras, each row's range), JSON and a PNG bar chart."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ def _num(v: float | None, digits: int = 0) -> str:
     if digits == 0 and v >= 1000:
         return f"{v / 1000:.1f}k"
     return f"{v:.{digits}f}"
+
+
+def spread(r: dict[str, Any]) -> str:
+    """A row's samples/s range, "min–max" ("—" when the row has none)."""
+    lo_hi = r.get("samples_per_s_range")
+    if not lo_hi:
+        return "—"
+    return f"{_num(lo_hi[0])}–{_num(lo_hi[1])}"
 
 
 def _by_workload(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -80,7 +88,23 @@ def targets(rows: list[dict[str, Any]], key: str, device: str) -> list[str]:
         check("vs GEMM-only bound", sps / bound["samples_per_s"], 0.90 if gpu else 0.95)
     elif key == "W3" and best is not None and not gpu:
         check(f"vs best other framework ({label(best)})", sps / best["samples_per_s"], 1.0)
+    elif key in ("W4", "W5") and not gpu:  # issue 11: ahead of both Keras 3/JAX and PyTorch
+        for other in (_ok(rows, "keras3-jax"), torch):
+            if other is not None:
+                check(f"vs {label(other)}", sps / other["samples_per_s"], 1.0)
+                lines[-1] += _overlap(gk, other)
     return lines
+
+
+def _overlap(gk: dict[str, Any], other: dict[str, Any]) -> str:
+    """"; the ranges overlap" when gpukeras's and the other row's run ranges overlap (the order is not settled)."""
+    a, b = gk.get("samples_per_s_range"), other.get("samples_per_s_range")
+    if not a or not b:
+        return ""
+    if a[0] <= b[1] and b[0] <= a[1]:
+        return "; the ranges overlap"
+    ratio_lo, ratio_hi = a[0] / b[1], a[1] / b[0]
+    return f"; {ratio_lo:.2f}×–{ratio_hi:.2f}× from the ranges"
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -104,8 +128,15 @@ def markdown(data: dict[str, Any]) -> str:
                                                        else "") + ".")
     if m.get("updated_rows"):
         out.append(f"First run {m.get('first_run')}; re-measured at {m['date']}: {', '.join(m['updated_rows'])}.")
+    repeats = cfg.get("repeats", 1)
+    runs = (f"{repeats} runs per framework, interleaved (each round rotates the frameworks' order); samples/s "
+            "is the median run's, range the slowest and fastest run's" if repeats > 1
+            else "one run per framework; range is its slowest and fastest timed epoch")
+    texts = sorted({r["workload"] for r in data["results"] if W.get(r["workload"]).is_text})
+    losses = ("W1-W3: Adam(1e-3), sparse CE from logits" + (f"; {', '.join(texts)}: Adam(1e-3), as keras.io writes "
+              "them (sigmoid/softmax output, cross-entropy, metrics=['accuracy'])" if texts else ""))
     out.append(f"Mode: {'quick' if cfg['quick'] else 'full'}; device {cfg['device']}; warm-up {cfg['warmup']} "
-               f"epoch, median of {cfg['epochs']} timed epochs; Adam(1e-3), sparse CE from logits, float32.")
+               f"epoch, median of {cfg['epochs']} timed epochs per run; {runs}; {losses}; float32.")
     out.append("")
     out.append("`× gpukeras` = that framework's samples/s ÷ gpukeras's in this run (> 1: faster than gpukeras). "
                "`train_on_batch` = per-step time of a manual loop. The bound times only the step's GEMMs. "
@@ -114,13 +145,14 @@ def markdown(data: dict[str, Any]) -> str:
         w = W.get(key)
         gk = _ok(rows, "gpukeras")
         batch = next((r.get("batch") for r in rows if r.get("batch")), None)
-        out += ["", f"## {key} {w.name} (batch {batch})", ""]
-        out.append("| framework | samples/s | ms/step | × gpukeras | train_on_batch ms/step | peak RSS MiB "
+        seq = next((r.get("seq_len") for r in rows if r.get("seq_len")), None)
+        out += ["", f"## {key} {w.name} (batch {batch}" + (f", sequence {seq})" if seq else ")"), ""]
+        out.append("| framework | samples/s | range | ms/step | × gpukeras | train_on_batch ms/step | peak RSS MiB "
                    "| GPU peak MiB | note |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for r in rows:
             if r.get("status") != "ok":
-                out.append(f"| {label(r)} | — | — | — | — | — | — | {r.get('status')}"
+                out.append(f"| {label(r)} | — | — | — | — | — | — | — | {r.get('status')}"
                            + (f": {r['note']}" if r.get("note") else "") + " |")
                 continue
             ratio = _num(r["samples_per_s"] / gk["samples_per_s"], 2) if gk else "—"
@@ -130,7 +162,7 @@ def markdown(data: dict[str, Any]) -> str:
             if r["framework"] == "bound":
                 note = note or f"{r.get('gflops', 0):.0f} GFLOP/s"
             rss = None if r["framework"] == "bound" else r.get("peak_rss_mb")
-            out.append(f"| {label(r)} | {_num(r['samples_per_s'])} | {_num(r['step_ms'], 3)} | {ratio} "
+            out.append(f"| {label(r)} | {_num(r['samples_per_s'])} | {spread(r)} | {_num(r['step_ms'], 3)} | {ratio} "
                        f"| {_num(r.get('manual_step_ms'), 3)} | {_num(rss)} | {_num(r.get('gpu_peak_mb'))} "
                        f"| {note} |")
         lines = targets(rows, key, cfg["device"])
@@ -157,14 +189,18 @@ def chart(data: dict[str, Any], path: Path) -> bool:
     for ax, (key, rows) in zip(axes[:, 0], groups):
         names = [label(r) for r in rows][::-1]
         vals = [r["samples_per_s"] for r in rows][::-1]
+        ranges = [r.get("samples_per_s_range") or (r["samples_per_s"], r["samples_per_s"]) for r in rows][::-1]
+        err = [[v - lo for v, (lo, _) in zip(vals, ranges)], [hi - v for v, (_, hi) in zip(vals, ranges)]]
         colors = ["#d62728" if r["framework"] == "gpukeras" else "#bbbbbb" if r["framework"] == "bound"
                   else "#1f77b4" for r in rows][::-1]
-        bars = ax.barh(names, vals, color=colors)
-        for b, v in zip(bars, vals):
-            ax.text(b.get_width(), b.get_y() + b.get_height() / 2, " " + _num(v), va="center", fontsize=8)
-        ax.set_title(f"{key} {W.get(key).name}", fontsize=10, loc="left")
+        bars = ax.barh(names, vals, color=colors, xerr=err, error_kw={"elinewidth": 1, "capsize": 3})
+        for b, v, (_, hi) in zip(bars, vals, ranges):
+            ax.text(max(hi, b.get_width()), b.get_y() + b.get_height() / 2, " " + _num(v), va="center", fontsize=8)
+        ax.set_title(f"{key} {W.get(key).name}" + (" (bars: median run; whiskers: slowest and fastest)"
+                                                   if any(r.get("range_of") == "runs" for r in rows) else ""),
+                     fontsize=10, loc="left")
         ax.set_xlabel("samples/s (higher is better)", fontsize=8)
-        ax.set_xlim(0, max(vals) * 1.18)
+        ax.set_xlim(0, max(hi for _, hi in ranges) * 1.22)
         ax.tick_params(labelsize=8)
     m = data["machine"]
     fig.suptitle(f"gpukeras bench {m['date'][:10]} — {m['cpu_model']}, {m['nproc']} cores ({data['config']['device']})",

@@ -1,7 +1,8 @@
 """PyTorch eager on one workload: the usual hand loop (zero_grad, backward, step).
 
-Same model, Adam(1e-3, eps=1e-7 as Keras), CrossEntropyLoss on logits, a fresh shuffle
-per epoch. `--device gpu` runs on CUDA and reports torch.cuda.max_memory_allocated.
+Same model, Adam(1e-3, eps=1e-7 as Keras), the loss from logits, a fresh shuffle per epoch.
+The text models (W4, W5; torch_sequence.py) also count their accuracy each step, as Keras's
+`metrics=["accuracy"]` does. `--device gpu` runs on CUDA and reports torch.cuda.max_memory_allocated.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _body(args: Any) -> dict[str, Any]:
         import torch
     except ImportError as exc:
         raise C.NotInstalled(f"torch: {exc}") from exc
-    w = W.get(args.workload)
+    w = W.resolve(args.workload, args.seq_len)
     res = C.base_result("torch", w, args)
     dev = torch.device("cuda" if args.device == "gpu" else "cpu")
     if args.device == "gpu" and not torch.cuda.is_available():
@@ -57,23 +58,40 @@ def _body(args: Any) -> dict[str, Any]:
     xh, yh = W.make_data(w, n)
     if w.kind == "cnn":
         xh = xh.transpose(0, 3, 1, 2).copy()
+    if w.is_text:
+        xh = xh.astype("int64")  # token ids as nn.Embedding's usual LongTensor
     x = torch.from_numpy(xh).to(dev)
-    y = torch.from_numpy(yh.astype("int64")).to(dev)
-    model = build_model(torch, w).to(dev)
+    y = torch.from_numpy(yh if yh.dtype.kind == "f" else yh.astype("int64")).to(dev)
+    accuracy = None
+    if w.is_text:
+        if __package__:
+            from gpukeras.bench import torch_sequence as TS
+        else:  # run by path
+            import torch_sequence as TS
+
+        model, loss_fn, accuracy = TS.build(w)
+        model = model.to(dev)
+    else:
+        model, loss_fn = build_model(torch, w).to(dev), torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=W.LEARNING_RATE, eps=W.ADAM_EPSILON)
-    loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator(device="cpu").manual_seed(1)
     steps = n // batch
+    acc_total = torch.zeros((), device=dev)
 
     def train_step(bx: Any, by: Any) -> Any:
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(bx), by)
+        logits = model(bx)
+        loss = loss_fn(logits, by)
         loss.backward()
         opt.step()
+        if accuracy is not None:
+            with torch.no_grad():
+                acc_total.add_(accuracy(logits, by))
         return loss.detach()
 
     def epoch() -> float:
         model.train()
+        acc_total.zero_()
         perm = torch.randperm(n, generator=gen).to(dev)
         total = torch.zeros((), device=dev)
         for s in range(steps):
@@ -94,7 +112,9 @@ def _body(args: Any) -> dict[str, Any]:
         times.append(time.perf_counter() - t0)
     res.update(C.summarize(times, n, batch, snap))
     res["final_loss"] = loss
-    chunk = min(steps, 64)
+    if accuracy is not None:
+        res["final_accuracy"] = float(acc_total) / steps
+    chunk = min(steps, w.manual_chunk)
     batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(chunk)]
 
     def run_chunk() -> None:

@@ -1,11 +1,11 @@
-"""The benchmark workloads (issue 5): shapes, batch sizes and deterministic synthetic data.
+"""The benchmark workloads (issues 5 and 11): shapes, batch sizes and deterministic synthetic data.
 
 Stdlib + NumPy only: every runner imports this, including ones run from another venv.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,17 +16,25 @@ ADAM_EPSILON = 1e-7  # Keras's default; the PyTorch runner uses it too
 
 @dataclass(frozen=True)
 class Workload:
-    """One benchmark model: an MLP (`units`) or the small convnet."""
+    """One benchmark model: an MLP (`units`), the small convnet, or a text model over token ids."""
 
     key: str
     name: str
-    kind: str  # "mlp" or "cnn"
-    input_shape: tuple[int, ...]
+    kind: str  # "mlp", "cnn", "lstm" or "transformer"
+    input_shape: tuple[int, ...]  # a text model's is (sequence length,)
     batch: int
     batch_gpu: int
     samples: int  # per epoch, full run
     samples_quick: int  # per epoch, --quick
     units: tuple[int, ...] = field(default=())  # hidden ReLU widths (MLP), before Dense(10)
+    vocab: int = 0  # text models: token ids are in [1, vocab)
+    embed: int = 0  # text models: embedding width
+    manual_chunk: int = 64  # steps per timed chunk of the train_on_batch loop
+
+    @property
+    def is_text(self) -> bool:
+        """A model over token ids (W4, W5)."""
+        return self.kind in TEXT_KINDS
 
     def dims(self) -> list[int]:
         """Layer widths of an MLP from input to logits, e.g. [784, 128, 10]."""
@@ -37,13 +45,28 @@ WORKLOADS: dict[str, Workload] = {
     "W1": Workload("W1", "mlp-small", "mlp", (784,), 32, 32, 32768, 4096, (128,)),
     "W2": Workload("W2", "mlp-wide", "mlp", (784,), 256, 4096, 16384, 2048, (1024, 1024)),
     "W3": Workload("W3", "cnn-small", "cnn", (28, 28, 1), 128, 128, 4096, 512),
+    # issue 11: Embedding(20000, 128) -> LSTM(64) -> Dense(1, sigmoid), binary cross-entropy
+    "W4": Workload("W4", "lstm-text", "lstm", (200,), 32, 32, 1024, 128, vocab=20000, embed=128, manual_chunk=8),
+    # issue 11: keras.io's text classifier with transformer (see TRANSFORMER), sparse cross-entropy
+    "W5": Workload("W5", "transformer-text", "transformer", (200,), 32, 32, 2048, 256, vocab=20000, embed=32,
+                   manual_chunk=16),
 }
+TEXT_KINDS = ("lstm", "transformer")
 
 # W3 layer sizes, channels_last: conv 3x3 valid, pool 2.
 CNN_FILTERS = (32, 64)
 CNN_KERNEL = 3
 CNN_DROPOUT = 0.5
 CNN_FLAT = 5 * 5 * 64  # 28 -> 26 -> 13 -> 11 -> 5
+
+# W4: the LSTM's units. W5: keras.io's "Text classification with Transformer" hyperparameters.
+LSTM_UNITS = 64
+TRANSFORMER_HEADS = 2  # MultiHeadAttention(num_heads=2, key_dim=embed): each head is 32 wide
+TRANSFORMER_FF = 32
+TRANSFORMER_DENSE = 20
+TRANSFORMER_DROPOUT = 0.1
+TRANSFORMER_CLASSES = 2
+LAYERNORM_EPSILON = 1e-6
 
 
 def get(key: str) -> Workload:
@@ -56,10 +79,40 @@ def get(key: str) -> Workload:
                      + ", ".join(f"{w.key} ({w.name})" for w in WORKLOADS.values()))
 
 
+def resolve(key: str, seq_len: int = 0) -> Workload:
+    """Workload by key or name, with another sequence length when `seq_len` is set (text models only:
+    tests run them at tiny lengths)."""
+    w = get(key)
+    if not seq_len or (w.is_text and seq_len == w.input_shape[0]):
+        return w
+    if not w.is_text:
+        raise ValueError(f"--seq-len applies to the text workloads only, not {w.key} ({w.name})")
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be a positive int, got {seq_len}")
+    return replace(w, input_shape=(int(seq_len),))
+
+
 def make_data(w: Workload, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n float32 samples and int32 labels from a fixed random linear teacher (learnable, deterministic)."""
+    """n samples and labels (learnable, deterministic): float32 inputs and int32 classes from a fixed random
+    linear teacher, or for a text model int32 token ids and its labels (see `make_text_data`)."""
+    if w.is_text:
+        return make_text_data(w, n, seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, *w.input_shape), dtype=np.float32)
     teacher = rng.standard_normal((int(np.prod(w.input_shape)), NUM_CLASSES), dtype=np.float32)
     y = np.argmax(x.reshape(n, -1) @ teacher, axis=1).astype(np.int32)
+    return x, y
+
+
+def make_text_data(w: Workload, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n sequences of token ids in [1, vocab) (int32) and balanced labels: 1 when the sequence's mean
+    per-token score (a fixed random score per token id) is above the median. W4's sigmoid output gets
+    float32 labels of shape (n, 1), W5's softmax output int32 classes of shape (n,)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, w.vocab, size=(n, w.input_shape[0]), dtype=np.int32)
+    score = rng.standard_normal(w.vocab).astype(np.float32)
+    mean = score[x].mean(axis=1)
+    y = (mean > np.median(mean)).astype(np.int32)
+    if w.kind == "lstm":
+        return x, y.astype(np.float32)[:, None]
     return x, y
