@@ -470,6 +470,11 @@ _add("conv-2d-channels-first-grouped", "conv", lambda x, k: ops.conv(x, k, data_
      [_rand((2, 4, 4, 3), seed=64), _rand((2, 2, 2, 4), seed=65)])
 _add("conv_transpose-2d-same", "conv_transpose", lambda x, k: ops.conv_transpose(x, k, 2, "same"),
      [_rand((1, 3, 3, 2), seed=66), _rand((3, 3, 2, 2), seed=67)])
+_add("depthwise_conv-2d-same-stride2", "depthwise_conv", lambda x, k: ops.depthwise_conv(x, k, 2, "same"),
+     [_rand((2, 5, 4, 2), seed=90), _rand((3, 2, 2, 2), seed=91)])
+_add("separable_conv-1d-channels-first", "separable_conv",
+     lambda x, d, p: ops.separable_conv(x, d, p, data_format="channels_first", dilation_rate=2),
+     [_rand((2, 2, 7), seed=92), _rand((2, 2, 2), seed=93), _rand((1, 4, 3), seed=94)])
 _add("max_pool-2d-same", "max_pool", lambda x: ops.max_pool(x, 2, 1, "same"), [_distinct((2, 4, 5, 2), seed=68)],
      lambda x: np.maximum.reduce([np.pad(x, [(0, 0), (0, 1), (0, 1), (0, 0)], constant_values=-np.inf)
                                   [:, i:i + 4, j:j + 5] for i in (0, 1) for j in (0, 1)]))

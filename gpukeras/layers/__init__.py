@@ -9,7 +9,14 @@ from gpukeras.layers.attention import (
     MultiHeadAttention,
 )
 from gpukeras.layers.convolution import Conv1D, Conv2D, Conv3D
+from gpukeras.layers.convolution_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from gpukeras.layers.dense import Dense
+from gpukeras.layers.depthwise_convolution import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from gpukeras.layers.dropout import Dropout
 from gpukeras.layers.einsum_dense import EinsumDense
 from gpukeras.layers.embedding import Embedding, Masking
@@ -17,6 +24,14 @@ from gpukeras.layers.input_layer import Input, InputLayer
 from gpukeras.layers.layer import Layer
 from gpukeras.layers.merging import Add, Concatenate
 from gpukeras.layers.normalization import BatchNormalization, LayerNormalization
+from gpukeras.layers.padding_cropping import (
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
 from gpukeras.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -45,6 +60,7 @@ from gpukeras.layers.rnn import (
     StackedRNNCells,
     TimeDistributed,
 )
+from gpukeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
 from gpukeras.saving.serialization import Catalogue, register_catalogue
 
 __all__ = ["Activation", "Add", "Concatenate", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer",
@@ -60,6 +76,16 @@ __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttentio
 __all__ += ["GRU", "LSTM", "RNN", "Bidirectional", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell",
             "StackedRNNCells", "TimeDistributed"]
 
+
+# issue 12's convolution family (and Keras 3's longer aliases of its names)
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+__all__ += ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolution1DTranspose",
+            "Convolution2DTranspose", "Convolution3DTranspose", "Cropping1D", "Cropping2D", "Cropping3D",
+            "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
+            "SeparableConvolution2D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D",
+            "ZeroPadding2D", "ZeroPadding3D"]
 
 def _find_layer(name: str) -> type | None:
     """The built-in layer class called `name` (what a config's class_name refers to)."""

@@ -6,8 +6,10 @@ from gpukeras.ops.convolution import (
     batch_normalization,
     conv,
     conv_transpose,
+    depthwise_conv,
     max_pool,
     moments,
+    separable_conv,
 )
 from gpukeras.ops.core import (
     convert_to_numpy,

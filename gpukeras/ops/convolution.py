@@ -152,6 +152,13 @@ def _conv_transpose_pads(kernel_size: int, stride: int, padding: str, output_pad
 def conv_transpose(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
                    output_padding: Any = None, data_format: str | None = None, dilation_rate: Any = 1) -> Tensor:
     """keras.ops.conv_transpose: kernel (*kernel_size, out_channels, in_channels); the input gradient of conv."""
+    return conv_transpose_bias(inputs, kernel, None, strides, padding, output_padding, data_format, dilation_rate)
+
+
+def conv_transpose_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any = 1, padding: str = "valid",
+                        output_padding: Any = None, data_format: str | None = None, dilation_rate: Any = 1,
+                        activation: str = "linear", params: tuple = ()) -> Tensor:
+    """activation(conv_transpose(inputs) + bias) with one backward (what the ConvTranspose layers call)."""
     B = _backend.active
     fmt = normalize_data_format(data_format)
     w = data_of(kernel)
@@ -163,7 +170,7 @@ def conv_transpose(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "v
                                                                             allow_zero=True)
     _check_rank(inputs, rank, f"conv_transpose with a {rank}-D kernel")
     x = _to_last(inputs, fmt)
-    a = data_of(x)
+    a = promote_to(data_of(x), w.dtype)
     if a.shape[-1] != w.shape[-1]:
         raise ValueError(f"conv_transpose: inputs have {a.shape[-1]} channels, the kernel expects {w.shape[-1]} "
                          f"(kernel shape {w.shape}).")
@@ -175,15 +182,74 @@ def conv_transpose(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "v
     short = [n + min(hi, 0) for n, (_, hi) in zip(sizes, pads)]
     fill = tuple((0, -min(hi, 0)) for _, hi in pads)
     core_shape = (a.shape[0], *short, w.shape[-2])
-    y = B.pad_spatial(B.conv_input_grad(a, w, core_shape, strides, cover, dilation), fill)
+    z = B.pad_spatial(B.conv_input_grad(a, w, core_shape, strides, cover, dilation), fill)
+    b = None if bias is None else data_of(bias)
+    y, z = B.bias_activation(z, b, activation, params)
 
     def backward(g):
-        g_core = B.crop_spatial(g, fill)
+        dz, db = B.bias_activation_backward(g, z, y, activation, params, b is not None)
+        g_core = B.crop_spatial(dz, fill)
         dx, _ = B.conv(g_core, w, None, strides, cover, dilation)
         dw = B.conv_kernel_grad(a, g_core, w.shape, strides, cover, dilation)
-        return dx, dw
+        return (dx, dw) if b is None else (dx, dw, db)
 
-    return _to_first(attach(y, (x, kernel), backward), fmt)
+    out = attach(y, (x, kernel) if bias is None else (x, kernel, bias), backward)
+    return _to_first(out, fmt)
+
+
+# ---------------------------------------------------------------------------- depthwise and separable
+def _depthwise_as_grouped(inputs: Any, kernel: Any, data_format: str, what: str) -> tuple[Any, int]:
+    """Depthwise kernel (*k, C, M) as a grouped-conv kernel (*k, 1, C*M) with C groups (output c*M + m)."""
+    w_shape = tuple(data_of(kernel).shape)
+    in_shape = tuple(data_of(inputs).shape)
+    if len(w_shape) < 3:
+        raise ValueError(f"{what}: the kernel must have rank >= 3 (*kernel_size, in_channels, depth_multiplier), "
+                         f"got shape {w_shape}.")
+    _check_rank(inputs, len(w_shape) - 2, f"{what} with a {len(w_shape) - 2}-D kernel")
+    channels = in_shape[1] if data_format == "channels_first" else in_shape[-1]
+    if channels != w_shape[-2]:
+        raise ValueError(f"{what}: the number of input channels must match the kernel's in_channels "
+                         f"(kernel.shape[-2]). Received input channels {channels} and kernel shape {w_shape}.")
+    grouped = numpy_ops.reshape(kernel, w_shape[:-2] + (1, w_shape[-2] * w_shape[-1]))
+    return grouped, channels
+
+
+def depthwise_conv_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any = 1, padding: str = "valid",
+                        data_format: str | None = None, dilation_rate: Any = 1, activation: str = "linear",
+                        params: tuple = ()) -> Tensor:
+    """activation(depthwise_conv(inputs) + bias) (what the DepthwiseConv layers call)."""
+    fmt = normalize_data_format(data_format)
+    padding = normalize_padding(padding)
+    grouped, channels = _depthwise_as_grouped(inputs, kernel, fmt, "depthwise_conv")
+    return conv_bias(inputs, grouped, bias, strides, padding, fmt, dilation_rate, channels, activation, params)
+
+
+def depthwise_conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
+                   data_format: str | None = None, dilation_rate: Any = 1) -> Tensor:
+    """keras.ops.depthwise_conv: kernel (*kernel_size, in_channels, depth_multiplier); output channel c*M + m."""
+    return depthwise_conv_bias(inputs, kernel, None, strides, padding, data_format, dilation_rate)
+
+
+def separable_conv_bias(inputs: Any, depthwise_kernel: Any, pointwise_kernel: Any, bias: Any = None,
+                        strides: Any = 1, padding: str = "valid", data_format: str | None = None,
+                        dilation_rate: Any = 1, activation: str = "linear", params: tuple = ()) -> Tensor:
+    """activation(pointwise(depthwise(inputs)) + bias) (what the SeparableConv layers call)."""
+    fmt = normalize_data_format(data_format)
+    mid = depthwise_conv_bias(inputs, depthwise_kernel, None, strides, padding, fmt, dilation_rate)
+    p_shape = tuple(data_of(pointwise_kernel).shape)
+    d_shape = tuple(data_of(depthwise_kernel).shape)
+    if len(p_shape) != len(d_shape) or any(k != 1 for k in p_shape[:-2]) or p_shape[-2] != d_shape[-2] * d_shape[-1]:
+        raise ValueError(f"separable_conv: the pointwise kernel must have shape {(1,) * (len(d_shape) - 2)} + "
+                         f"({d_shape[-2] * d_shape[-1]}, filters) for a depthwise kernel of shape {d_shape}; "
+                         f"received {p_shape}.")
+    return conv_bias(mid, pointwise_kernel, bias, 1, "valid", fmt, 1, 1, activation, params)
+
+
+def separable_conv(inputs: Any, depthwise_kernel: Any, pointwise_kernel: Any, strides: Any = 1,
+                   padding: str = "valid", data_format: str | None = None, dilation_rate: Any = 1) -> Tensor:
+    """keras.ops.separable_conv: depthwise_conv with `depthwise_kernel`, then a 1x1 conv with `pointwise_kernel`."""
+    return separable_conv_bias(inputs, depthwise_kernel, pointwise_kernel, None, strides, padding, data_format,
+                               dilation_rate)
 
 
 # ---------------------------------------------------------------------------- pooling
@@ -274,4 +340,5 @@ def batch_normalization(x: Any, mean: Any, variance: Any, axis: int, offset: Any
     return y if offset is None else add(y, _b(offset))
 
 
-__all__ = ["average_pool", "batch_normalization", "conv", "conv_transpose", "max_pool", "moments"]
+__all__ = ["average_pool", "batch_normalization", "conv", "conv_transpose", "depthwise_conv", "max_pool", "moments",
+           "separable_conv"]
