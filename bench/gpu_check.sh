@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One prepared GPU check: the whole test suite on the CuPy backend, the kernel benchmarks, the
-# seed program on NumPy and on CuPy, and the framework comparison (--gpu).
+# sequence benchmarks (issue 11: LSTM and attention vs PyTorch), the seed program on NumPy and on
+# CuPy, and the framework comparison (--gpu).
 #
 # Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
-# bench.log, results.json, results.md, seed-*.log, compare/, summary.txt. Each part has its own
+# bench.log, results.json, results.md, sequence.log, sequence.json, sequence.md, seed-*.log,
+# compare/, summary.txt. Each part has its own
 # timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
 # GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
 set -u
@@ -20,7 +22,8 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 PY=${PYTHON:-$(command -v python3 || command -v python)}
 # The device tool allows one 10-minute command: every part gets a cap, and all of them share a
-# deadline, most important first (core tests, kernel benchmarks, seed program, rest, comparison).
+# deadline, most important first (core tests, kernel benchmarks, sequence benchmarks, seed program,
+# rest, comparison).
 BUDGET=${BUDGET:-560}
 DEADLINE=$(( $(date +%s) + BUDGET ))
 cap() { local left=$(( DEADLINE - $(date +%s) - 5 )); if [ "$left" -lt "$1" ]; then echo $(( left > 1 ? left : 1 )); else echo "$1"; fi; }
@@ -82,6 +85,19 @@ bench_rc=$?
 log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.txt"; fi
 
+# Issue 11's sequence benchmarks: our LSTM layer vs torch.nn.LSTM (cuDNN), our attention vs
+# scaled_dot_product_attention, fused vs unfused, float16, sequences 512 and 2048. The script stops
+# starting parts 25 s before its cap and writes each part as it ends.
+limit=$(cap 130)
+log "sequence benchmarks (cap ${limit}s)"
+start=$(date +%s)
+timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_sequence_gpu.py" --out "$OUT" --budget $(( limit > 35 ? limit - 25 : 10 )) "${BENCH_ARGS[@]}" \
+  > "$OUT/sequence.log" 2>&1
+sequence_rc=$?
+log "sequence benchmarks exit $sequence_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/sequence.md" ]; then cat "$OUT/sequence.md" | tee -a "$OUT/summary.txt"; fi
+
 # The seed program (gpukeras.demo) on NumPy and on CuPy: the same accuracy is expected.
 SEED_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then SEED_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
@@ -119,6 +135,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: core tests rc=$core_rc, bench rc=$bench_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
-for rc in $core_rc $bench_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $sequence_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0
