@@ -131,6 +131,7 @@ def test_cli_interleaves_repeats_and_reports_the_spread(tmp_path, monkeypatch):
     assert data["config"]["repeats"] == 3 and len(data["results"]) == 2
     table = (tmp_path / "table.md").read_text()
     assert "## W4 lstm-text (batch 32, sequence 4)" in table
+    assert "Command: `python -m gpukeras.bench --workloads W4 --frameworks gpukeras,torch --repeats 3" in table
     assert "| gpukeras (numpy) |" not in table  # fake rows carry no backend
     assert "| gpukeras | 1.4k | 1.1k–1.5k |" in table  # median run and slowest–fastest
     assert "- vs PyTorch eager: 2.69× (target ≥ 1×) — met; 1.72×–3.12× from the ranges" in table

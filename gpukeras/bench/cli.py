@@ -223,6 +223,7 @@ def _blas_summary(results: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison; print the Markdown table; write table.md, results.json, chart.png."""
     args = parse_args(argv)
+    command = ["python", "-m", "gpukeras.bench", *(sys.argv[1:] if argv is None else argv)]
     device = "gpu" if args.gpu or args.backend == "cupy" else "cpu"
     if args.epochs is None:
         args.epochs = 2 if args.quick else 5
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": {"quick": args.quick, "device": device, "epochs": args.epochs, "warmup": args.warmup,
                        "workloads": sorted({r["workload"] for r in results}), "frameworks": fws,
                        "backend": args.backend, "python_for": pythons, "samples": args.samples,
-                       "repeats": args.repeats, "seq_len": args.seq_len}}
+                       "repeats": args.repeats, "seq_len": args.seq_len, "command": command}}
     paths = report.write(data, out_dir, make_chart=not args.no_chart)
     print(paths["table"].read_text())
     if args.profile:

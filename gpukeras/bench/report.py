@@ -137,6 +137,8 @@ def markdown(data: dict[str, Any]) -> str:
               "them (sigmoid/softmax output, cross-entropy, metrics=['accuracy'])" if texts else ""))
     out.append(f"Mode: {'quick' if cfg['quick'] else 'full'}; device {cfg['device']}; warm-up {cfg['warmup']} "
                f"epoch, median of {cfg['epochs']} timed epochs per run; {runs}; {losses}; float32.")
+    if cfg.get("command"):
+        out.append(f"Command: `{' '.join(cfg['command'])}`.")
     out.append("")
     out.append("`× gpukeras` = that framework's samples/s ÷ gpukeras's in this run (> 1: faster than gpukeras). "
                "`train_on_batch` = per-step time of a manual loop. The bound times only the step's GEMMs. "
