@@ -132,9 +132,12 @@ def markdown(data: dict[str, Any]) -> str:
     runs = (f"{repeats} runs per framework, interleaved (each round rotates the frameworks' order); samples/s "
             "is the median run's, range the slowest and fastest run's" if repeats > 1
             else "one run per framework; range is its slowest and fastest timed epoch")
-    texts = sorted({r["workload"] for r in data["results"] if W.get(r["workload"]).is_text})
-    losses = ("W1-W3: Adam(1e-3), sparse CE from logits" + (f"; {', '.join(texts)}: Adam(1e-3), as keras.io writes "
-              "them (sigmoid/softmax output, cross-entropy, metrics=['accuracy'])" if texts else ""))
+    keys = sorted({r["workload"] for r in data["results"]})
+    texts = [k for k in keys if W.get(k).is_text]
+    others = [k for k in keys if k not in texts]
+    losses = "; ".join([f"{', '.join(others)}: Adam(1e-3), sparse CE from logits"] * bool(others)
+                       + [f"{', '.join(texts)}: Adam(1e-3), the model as keras.io writes it (sigmoid/softmax "
+                          "output, cross-entropy, metrics=['accuracy']; PyTorch: the loss from logits)"] * bool(texts))
     out.append(f"Mode: {'quick' if cfg['quick'] else 'full'}; device {cfg['device']}; warm-up {cfg['warmup']} "
                f"epoch, median of {cfg['epochs']} timed epochs per run; {runs}; {losses}; float32.")
     if cfg.get("command"):
