@@ -151,6 +151,34 @@ def _dropout_mask(ops: Ops) -> None:
     assert abs(kept.mean() - (1 - rate)) < 5 * math.sqrt(rate * (1 - rate) / kept.size)
 
 
+@case("seeded_uniform", "seeded_normal", "seeded_integers", "seeded_permutations")
+def _seeded_draws(ops: Ops) -> None:
+    """keras.random's draws, made by the backend's own generator: the same seed repeats, another seed
+    differs, shapes and dtypes as asked, and the statistics of each distribution."""
+    n = 20000
+    for dtype in ("float32", "float64"):
+        u = ops.to_numpy(ops.seeded_uniform((n,), [5, 0, 0], dtype))
+        assert u.shape == (n,) and u.dtype.kind == "f"
+        assert 0.0 <= u.min() and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+        np.testing.assert_array_equal(u, ops.to_numpy(ops.seeded_uniform((n,), [5, 0, 0], dtype)))
+        assert not np.array_equal(u, ops.to_numpy(ops.seeded_uniform((n,), [5, 1, 0], dtype)))
+        z = ops.to_numpy(ops.seeded_normal((200, 100), [6, 0, 0], dtype))
+        assert z.shape == (200, 100) and z.dtype.kind == "f"
+        assert abs(z.mean()) < 0.03 and abs(z.std() - 1.0) < 0.03 and abs(np.mean(z**3)) < 0.1
+        np.testing.assert_array_equal(z, ops.to_numpy(ops.seeded_normal((200, 100), [6, 0, 0], dtype)))
+        assert not np.array_equal(z, ops.to_numpy(ops.seeded_normal((200, 100), [7, 0, 0], dtype)))
+    k = ops.to_numpy(ops.seeded_integers((n,), -3, 4, [8, 0, 0], "int32"))
+    assert k.dtype == np.int32 and set(np.unique(k)) == set(range(-3, 4))
+    assert np.abs(np.bincount(k + 3) / n - 1 / 7).max() < 0.015
+    np.testing.assert_array_equal(k, ops.to_numpy(ops.seeded_integers((n,), -3, 4, [8, 0, 0], "int32")))
+    p = ops.to_numpy(ops.seeded_permutations((6, 50), 1, [9, 0, 0]))
+    assert p.shape == (6, 50) and p.dtype.kind in "iu"
+    assert all(sorted(row) == list(range(50)) for row in p) and len({tuple(row) for row in p}) == 6
+    p0 = ops.to_numpy(ops.seeded_permutations((40, 3), 0, [9, 0, 0]))
+    assert all(sorted(col) == list(range(40)) for col in p0.T)
+    np.testing.assert_array_equal(p0, ops.to_numpy(ops.seeded_permutations((40, 3), 0, [9, 0, 0])))
+
+
 # ------------------------------------------------------------------------------ elementwise
 BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
           "maximum": np.maximum, "minimum": np.minimum}
@@ -535,6 +563,8 @@ BREAKAGES = {
         dy * (1.0 - y) if name == "tanh" else Numpy64Ops.activation_backward(self, name, dy, x, y, params)),
     "matmul_backward": lambda self, dy, a, b: tuple(g * (1.0 + 1e-6) for g in Numpy64Ops.matmul_backward(
         self, dy, a, b)),
+    "seeded_normal": lambda self, shape, seed, dtype="float32": Numpy64Ops.seeded_normal(self, shape, seed,
+                                                                                         dtype) * 1.1,
 }
 
 

@@ -90,6 +90,32 @@ class Primitives(ActivationRules):
         keep = rng.random(size=shape) >= rate
         return self.asarray(keep.astype(dtype) * np.asarray(1.0 / (1.0 - rate), dtype=dtype))
 
+    # keras.random's draws are made by the backend's own generator where its arrays live (NumPy:
+    # PCG64 on the host; CuPy: XORWOW on the device), seeded per draw with non-negative ints (an int
+    # or a sequence, read as NumPy's SeedSequence entropy by both): the same `seed` gives the same
+    # numbers on one backend (other backends give other numbers, as Keras's backends do).
+    def seeded_uniform(self, shape: Shape, seed: Any, dtype: Any = "float32") -> Array:
+        """Floats in [0, 1) from a generator seeded with `seed`."""
+        wide = np.dtype(dtype) == np.float64
+        draws = self.xp.random.default_rng(seed).random(tuple(shape), dtype=np.float64 if wide else np.float32)
+        return draws if wide else self.cast(draws, dtype)
+
+    def seeded_normal(self, shape: Shape, seed: Any, dtype: Any = "float32") -> Array:
+        """Standard normal floats from a generator seeded with `seed`."""
+        wide = np.dtype(dtype) == np.float64
+        draws = self.xp.random.default_rng(seed).standard_normal(tuple(shape),
+                                                                 dtype=np.float64 if wide else np.float32)
+        return draws if wide else self.cast(draws, dtype)
+
+    def seeded_integers(self, shape: Shape, low: int, high: int, seed: Any, dtype: Any = "int32") -> Array:
+        """Integers uniform in [low, high) from a generator seeded with `seed`."""
+        return self.xp.random.default_rng(seed).integers(low, high, size=tuple(shape), dtype=np.dtype(dtype))
+
+    def seeded_permutations(self, shape: Shape, axis: int, seed: Any) -> Array:
+        """Independent uniformly random permutations of range(shape[axis]) along `axis`, one per other
+        index (int64, `shape`): the order of float64 uniform keys."""
+        return self.xp.argsort(self.seeded_uniform(tuple(shape), seed, "float64"), axis=axis)
+
     # ------------------------------------------------------------------ elementwise
     def add(self, a: Array, b: Array) -> Array:
         return self.xp.add(a, b)

@@ -286,6 +286,26 @@ def _scatter_add(a: ndarray, slices: Any, value: Any) -> None:
     np.add.at(_host_view(a), _host_view(slices), _host_view(value))
 
 
+# ------------------------------------------------------------------------- cupy.random.default_rng
+# The methods cupy.random.Generator (cupy/random/_generator_api.pyx) shares with NumPy's; draws come
+# back as device arrays, as CuPy's do (its bit stream differs from NumPy's: only shapes, dtypes and
+# seeding behaviour are modelled).
+_GENERATOR_METHODS = frozenset({"random", "uniform", "integers", "standard_normal", "standard_exponential",
+                                "standard_gamma", "gamma", "beta", "binomial", "exponential", "poisson"})
+
+
+class _Generator:
+    """cupy.random.Generator: a seeded generator whose draws are device arrays."""
+
+    def __init__(self, seed: Any = None) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _GENERATOR_METHODS:
+            raise AttributeError(f"'cupy.random.Generator' has no attribute {name!r} (real CuPy lacks it too)")
+        return _wrap_function(getattr(self._rng, name), f"random.Generator.{name}")
+
+
 def build_modules() -> dict[str, types.ModuleType]:
     """The `cupy`, `cupy.cuda`, `cupyx`, ... entries for sys.modules."""
     cupy = _Namespace("cupy", np, _real_cupy_names())
@@ -295,6 +315,8 @@ def build_modules() -> dict[str, types.ModuleType]:
     cupy.get_default_memory_pool = lambda: _memory_pool
     cupy.get_default_pinned_memory_pool = lambda: _pinned_pool
     cupy.__file__ = __file__
+    cupy.random = _Namespace("cupy.random", np.random)
+    cupy.random.default_rng = _Generator
     special = types.ModuleType("cupyx.scipy.special")
     special.erf = _erf
     scipy = types.ModuleType("cupyx.scipy")
