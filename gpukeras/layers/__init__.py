@@ -2,6 +2,7 @@
 
 from gpukeras.keras_tensor import KerasTensor
 from gpukeras.layers.activation import Activation
+from gpukeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from gpukeras.layers.attention import (
     AdditiveAttention,
     Attention,
@@ -10,6 +11,7 @@ from gpukeras.layers.attention import (
 )
 from gpukeras.layers.convolution import Conv1D, Conv2D, Conv3D
 from gpukeras.layers.convolution_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
+from gpukeras.layers.core_layers import Identity, Lambda, Permute, RepeatVector
 from gpukeras.layers.dense import Dense
 from gpukeras.layers.depthwise_convolution import (
     DepthwiseConv1D,
@@ -22,7 +24,24 @@ from gpukeras.layers.einsum_dense import EinsumDense
 from gpukeras.layers.embedding import Embedding, Masking
 from gpukeras.layers.input_layer import Input, InputLayer
 from gpukeras.layers.layer import Layer
-from gpukeras.layers.merging import Add, Concatenate
+from gpukeras.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from gpukeras.layers.normalization import BatchNormalization, LayerNormalization
 from gpukeras.layers.padding_cropping import (
     Cropping1D,
@@ -47,6 +66,15 @@ from gpukeras.layers.pooling import (
     MaxPooling3D,
 )
 from gpukeras.layers.preprocessing import CategoryEncoding, Hashing, IntegerLookup, StringLookup, TextVectorization
+from gpukeras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from gpukeras.layers.reshaping import Flatten, Reshape
 from gpukeras.layers.rnn import (
     GRU,
@@ -60,6 +88,7 @@ from gpukeras.layers.rnn import (
     StackedRNNCells,
     TimeDistributed,
 )
+from gpukeras.layers.sample_normalization import GroupNormalization, UnitNormalization
 from gpukeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
 from gpukeras.saving.serialization import Catalogue, register_catalogue
 
@@ -75,6 +104,13 @@ __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttentio
             "MultiHeadAttention"]
 __all__ += ["GRU", "LSTM", "RNN", "Bidirectional", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell",
             "StackedRNNCells", "TimeDistributed"]
+
+# issue 12's structure layers and the functional merge helpers
+__all__ += ["ActivityRegularization", "AlphaDropout", "Average", "Dot", "ELU", "GaussianDropout", "GaussianNoise",
+            "GroupNormalization", "Identity", "Lambda", "LeakyReLU", "Maximum", "Minimum", "Multiply", "PReLU",
+            "Permute", "ReLU", "RepeatVector", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+            "SpatialDropout3D", "Subtract", "UnitNormalization", "add", "average", "concatenate", "dot", "maximum",
+            "minimum", "multiply", "subtract"]
 
 
 # issue 12's convolution family (and Keras 3's longer aliases of its names)

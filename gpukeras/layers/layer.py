@@ -286,7 +286,7 @@ class Layer:
         outputs = self.call(inputs, *args, **kwargs)
         if self.activity_regularizer is not None:
             for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
-                self._losses.append(self.activity_regularizer(out))
+                self._losses.append(_activity_loss(self.activity_regularizer, out))
         if previous_mask is not None or self._computes_mask():
             self._set_output_masks(inputs, outputs, previous_mask)
         return outputs
@@ -443,6 +443,16 @@ def method_takes(cls: type, method: str, argument: str) -> bool:
 
 
 _FLOAT_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+
+
+def _activity_loss(regularizer: Any, output: Any) -> Any:
+    """The activity penalty of one output over its batch size (Keras 3.15: the same strength at any batch
+    size; a scalar output is not divided, an empty batch gives 0)."""
+    loss = regularizer(output)
+    if getattr(output, "ndim", 0) == 0:
+        return loss
+    batch = output.shape[0]
+    return ops.divide(loss, float(batch)) if batch else ops.multiply(loss, 0.0)
 
 
 def mask_of(x: Any) -> Any:

@@ -59,39 +59,48 @@ def _lambda_error(what: str) -> ValueError:
         "pass `safe_mode=False` to the loading function.")
 
 
-def find_unsafe(config: Any) -> str | None:
-    """Describe the first part of `config` that would execute code from the file, or None."""
+def find_unsafe(config: Any, bytecode_only: bool = False) -> str | None:
+    """Describe the first part of `config` that would execute code from the file, or None.
+
+    `bytecode_only`: look only for marshalled Python bytecode, not for Lambda layers as such.
+    """
     if isinstance(config, Mapping):
         name = config.get("class_name")
         if name == "__lambda__":
             return "a Python lambda (`__lambda__`)"
-        if name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+        if name in ("Lambda", "TFOpLambda", "SlicingOpLambda") and not bytecode_only:
             return f"a `{name}` layer (Python code stored in the file)"
         if config.get("function_type") == "lambda" or (
                 isinstance(config.get("function"), (list, tuple)) and config.get("function")):
             return "marshalled Python bytecode (a legacy Lambda layer)"
         for value in config.values():
-            found = find_unsafe(value)
+            found = find_unsafe(value, bytecode_only)
             if found:
                 return found
     elif isinstance(config, (list, tuple)):
         for value in config:
-            found = find_unsafe(value)
+            found = find_unsafe(value, bytecode_only)
             if found:
                 return found
     return None
 
 
 def check_safe(config: Any, safe_mode: bool) -> None:
-    """Refuse a config holding code: ValueError in safe mode, NotImplementedError otherwise."""
+    """Refuse a config holding code: ValueError in safe mode (Lambda layers too); with safe mode off,
+    NotImplementedError for marshalled bytecode, which gpukeras never runs (a Lambda over named
+    functions then loads, its functions found by name)."""
     found = find_unsafe(config)
     if found is None:
         return
     if safe_mode:
         raise _lambda_error(found)
-    raise NotImplementedError(f"The file contains {found}; gpukeras does not run Python code stored in model "
-                              "files (Lambda layers are not supported). Rebuild that part as a custom layer "
-                              "class and pass it in `custom_objects`.")
+    found = find_unsafe(config, bytecode_only=True)
+    if found is None:
+        return
+    raise NotImplementedError(f"The file contains {found}; gpukeras does not run Python bytecode stored in model "
+                              "files, so a Lambda layer over a Python lambda cannot be loaded. Rebuild that part "
+                              "as a custom layer class, or as a Lambda over a named function, and pass it in "
+                              "`custom_objects`.")
 
 
 # ---------------------------------------------------------------------- catalogues of built-ins
