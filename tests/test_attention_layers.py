@@ -5,6 +5,7 @@ symbolic calls, dropout, LoRA and saving.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -12,10 +13,20 @@ import pytest
 from gradcheck import check_gradients
 
 import gpukeras as keras
-from gpukeras import layers, ops
+from gpukeras import backend, layers, ops
+from gpukeras.backend import kernels as K
 from gpukeras.tensor import get_keras_mask, set_keras_mask
 
 pytestmark = pytest.mark.filterwarnings("ignore:Layer .* does not support masking")
+
+
+@contextlib.contextmanager
+def _launches(*names: str):
+    """Fail unless each kernel ran inside the block (a silent fallback to the generic code fails)."""
+    before = K.launch_counts.copy()
+    yield
+    missing = [n for n in names if K.launch_counts[n] == before[n]]
+    assert not missing, f"these kernels never ran (generic fallback?): {missing}"
 
 
 def _rand(shape, seed=0, lo=-1.0, hi=1.0):
@@ -120,8 +131,19 @@ def test_dot_product_attention_refusals():
         ops.dot_product_attention(np.ones((1, 2, 3, 3), "float32"), q, q)
     with pytest.raises(ValueError, match="TPU"):
         ops.dot_product_attention(q, q, q, attn_logits_soft_cap=5.0)
-    with pytest.raises(ValueError, match="flash attention"):
-        ops.dot_product_attention(q, q, q, flash_attention=True)
+
+
+def test_flash_attention_means_the_fused_kernel():
+    """flash_attention=True runs the kernel that never stores the weights (CuPy), or is refused (NumPy)."""
+    q = _rand((1, 5, 2, 3)).astype("float32")
+    if backend.backend() == "numpy":
+        with pytest.raises(ValueError, match="flash attention"):
+            ops.dot_product_attention(q, q, q, flash_attention=True)
+        return
+    with _launches("gk_attention_fwd_f32"):
+        flash = ops.dot_product_attention(q, q, q, is_causal=True, flash_attention=True)
+    expected = _reference_attention(*(q.astype("float64"),) * 3, causal=True)
+    np.testing.assert_allclose(ops.convert_to_numpy(flash), expected, rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- layers: gradients (float64)
@@ -225,11 +247,14 @@ def test_einsum_dense_build_errors():
         layers.EinsumDense("abc,cd->abd", (5, 3))(np.ones((2, 4, 3), "float32"))
 
 
-def test_flash_attention_refused_where_there_is_no_kernel():
+def test_mha_flash_attention_needs_the_kernel_and_no_scores():
     layer = layers.MultiHeadAttention(2, 2, flash_attention=True)
     x = np.ones((1, 3, 4), "float32")
-    with pytest.raises(ValueError, match="flash attention"):
-        layer(x, x)
+    if backend.backend() == "numpy":
+        with pytest.raises(ValueError, match="flash attention"):
+            layer(x, x)
+    else:
+        assert layer(x, x).shape == (1, 3, 4)
     with pytest.raises(ValueError, match="Returning attention scores"):
         layer(x, x, return_attention_scores=True)
 
@@ -378,3 +403,30 @@ def test_dropout_only_when_training():
     plain = ops.convert_to_numpy(att([x, x]))
     assert not np.allclose(ops.convert_to_numpy(att([x, x], training=True)), plain)
     np.testing.assert_allclose(ops.convert_to_numpy(att([x, x], training=False)), plain)
+
+
+@pytest.mark.parametrize("cls", ["MultiHeadAttention", "GroupQueryAttention"])
+def test_fused_dropout_equals_keras_scores_path(cls):
+    """With dropout while training, the fused op (no scores returned) draws the Dropout layer's factors from the
+    same stream and masks rows as Keras's Softmax does: the same numbers as the einsum + Dropout path that
+    returning the scores takes, gradients included."""
+    args = (2, 3) if cls == "MultiHeadAttention" else (3, 4, 2)
+    x = _rand((2, 5, 6)).astype("float32")
+    keep = np.array([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]], bool)
+    results = []
+    for scores in (False, True):
+        layer = getattr(layers, cls)(*args, dropout=0.4, seed=11)
+        layer(x, x)
+        layer.set_weights([_rand(w.shape, i, -0.4, 0.4).astype("float32") for i, w in enumerate(layer.weights)])
+        t = ops.convert_to_tensor(x)
+        with keras.GradientTape() as tape:
+            tape.watch(t)
+            out = layer(t, t, query_mask=keep, value_mask=keep, use_causal_mask=True, training=True,
+                        return_attention_scores=scores)
+            out = out[0] if scores else out
+            loss = ops.sum(out * out)
+        grads = tape.gradient(loss, [t] + layer.trainable_weights)
+        results.append([ops.convert_to_numpy(out)] + [ops.convert_to_numpy(g) for g in grads])
+    for fused, unfused in zip(*results, strict=True):  # float32 sums in another order: 1e-4
+        np.testing.assert_allclose(fused, unfused, rtol=1e-4, atol=1e-5)
+    assert np.any(results[0][0] != 0)

@@ -7,7 +7,8 @@ warns once). Kernels: activations forward and backward (softmax / log_softmax ro
 last axis), the Dense and Conv epilogue (bias + activation; activation gradient + bias gradient),
 fused sparse softmax cross-entropy and sigmoid binary cross-entropy, multi-tensor optimizer
 updates (one launch per step for all weights), 2-D max and average pooling, 2-D col2im (the
-convolution input gradient), batch and layer normalization and dropout.
+convolution input gradient), batch and layer normalization, dropout and scaled dot-product attention
+(tiled over the keys with an online softmax, forward and backward).
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
 use as the unfused baseline. Dropout masks come from a Philox stream on the device (twin:
 gpukeras.backend.philox), so they differ from NumPy's masks.
@@ -29,6 +30,7 @@ import cupy  # noqa: E402
 import cupyx  # noqa: E402
 
 from gpukeras.backend.base import Array, Ops, Shape, UpdateRule  # noqa: E402
+from gpukeras.backend.fused.attention import AttentionResiduals  # noqa: E402
 from gpukeras.backend.fused.multi_tensor import MAX_KERNEL_SLOTS, Scalars, decay_flags  # noqa: E402
 from gpukeras.backend.launchers import CudaKernels, Device  # noqa: E402
 from gpukeras.backend.philox import philox_dropout_mask  # noqa: E402
@@ -200,6 +202,47 @@ class CupyOps(Ops):
             return out
         mask = cupy.asarray(philox_dropout_mask(tuple(x.shape), rate, seed, x.dtype))
         return x * mask, mask
+
+    # ------------------------------------------------------------------ scaled dot-product attention
+    def attention(self, q: Array, k: Array, v: Array, bias: Array | None = None, mask: Array | None = None,
+                  causal: bool = False, scale: float = 1.0, zero_masked_rows: bool = False, dropout: float = 0.0,
+                  rng: np.random.Generator | None = None) -> tuple[Array, AttentionResiduals]:
+        """Tiled over the keys with an online softmax (the weights are never stored); Philox dropout."""
+        if not self.kernels.attention.covers(q, k, v, bias, mask):
+            return super().attention(q, k, v, bias, mask, causal, scale, zero_masked_rows, dropout, rng)
+        seed = _seed(rng) if dropout > 0 else 0
+        out = self.kernels.attention.forward(q, k, v, mask, causal, scale, zero_masked_rows, dropout, seed)
+        residuals = AttentionResiduals(lse=None if out is None else out[1], seed=seed, rate=dropout)
+        if out is None:  # the kernel cannot be built here: the generic code, with the same dropout factors
+            residuals = self._generic_attention_residuals(q, k, mask, causal, scale, zero_masked_rows, dropout,
+                                                          seed)
+            return self._attention_output(residuals.probs, residuals.dropout_mask, v), residuals
+        return out[0], residuals
+
+    def attention_backward(self, dout: Array, q: Array, k: Array, v: Array, out: Array,
+                           residuals: AttentionResiduals, bias: Array | None = None, mask: Array | None = None,
+                           causal: bool = False, scale: float = 1.0, zero_masked_rows: bool = False
+                           ) -> tuple[Array, Array, Array, Array | None]:
+        """Two kernels (dq per query block; dk, dv per key tile) after the kernel's forward."""
+        if residuals.lse is not None:
+            rate, seed = residuals.rate, residuals.seed
+            grads = self.kernels.attention.backward(dout, q, k, v, out, residuals.lse, mask, causal, scale,
+                                                    zero_masked_rows, rate, seed)
+            if grads is not None:
+                return (*grads, None)
+            residuals = self._generic_attention_residuals(q, k, mask, causal, scale, zero_masked_rows, rate, seed)
+        return super().attention_backward(dout, q, k, v, out, residuals, bias, mask, causal, scale, zero_masked_rows)
+
+    def flash_attention_available(self, q: Array, k: Array, v: Array, bias: Array | None = None,
+                                  mask: Array | None = None) -> bool:
+        return self.kernels.attention.covers(q, k, v, bias, mask)
+
+    def _generic_attention_residuals(self, q: Array, k: Array, mask: Array | None, causal: bool, scale: float,
+                                     zero_masked_rows: bool, rate: float, seed: int) -> AttentionResiduals:
+        """The generic code's weights, and the dropout factors the kernel draws for `seed`."""
+        probs = self._attention_probs(q, k, None, mask, causal, scale, zero_masked_rows)
+        drop = cupy.asarray(philox_dropout_mask(probs.shape, rate, seed, probs.dtype)) if rate > 0 else None
+        return AttentionResiduals(probs, drop)
 
     # ------------------------------------------------------------------ recurrent cell steps
     def lstm_step(self, x: Array, hr: Array, bias: Array | None, h_prev: Array, c_prev: Array, mask: Array | None,

@@ -1,9 +1,11 @@
 """`dot_product_attention`: Keras 3's scaled dot-product attention over (batch, seq, heads, head_dim).
 
 softmax(query . key * scale + bias, masked) . value, with grouped-query attention when `key` and
-`value` have fewer heads than `query` (query head n reads key/value head n // (N / K)). Masked logits
-become -0.7 * float32 max before the softmax, as JAX (Keras 3's reference backend) does, so a fully
-masked row attends uniformly. The logits and softmax are float32 even for half inputs.
+`value` have fewer heads than `query` (query head n reads key/value head n // (N / K)). A fully
+masked query row attends uniformly, as JAX (Keras 3's reference backend) computes it. One backend
+op, `attention` (a fused CUDA kernel on CuPy, the generic code elsewhere), with one backward.
+`fused_attention` is the same op with Keras's masked-Softmax rows and dropout on the weights, which
+MultiHeadAttention and GroupedQueryAttention use when Keras 3 would compute the scores explicitly.
 """
 
 from __future__ import annotations
@@ -14,14 +16,9 @@ from typing import Any
 import numpy as np
 
 from gpukeras import backend as _backend
-from gpukeras.ops.core import convert_to_tensor
-from gpukeras.ops.nn import softmax
-from gpukeras.ops.numpy import add, cast, matmul, multiply, reshape, transpose, where
+from gpukeras.autodiff import attach
+from gpukeras.ops.core import convert_to_tensor, data_of
 from gpukeras.tensor import Tensor
-
-# What JAX writes into masked logits (jax.nn.dot_product_attention's large negative number).
-MASKED_LOGIT = float(-0.7 * np.finfo(np.float32).max)
-_HALF = ("float16", "bfloat16")
 
 
 def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, mask: Any = None,
@@ -29,21 +26,54 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
                           attn_logits_soft_cap: float | None = None) -> Tensor:
     """Keras's `ops.dot_product_attention`: query (B, T, N, H), key (B, S, K, H), value (B, S, K, Hv) ->
     (B, T, N, Hv). `bias` is added to and `mask` (True = attend) filters the (B, N, T, S) logits;
-    `scale` defaults to 1 / sqrt(H); `is_causal` lets query t attend keys s <= t."""
+    `scale` defaults to 1 / sqrt(H); `is_causal` lets query t attend keys s <= t.
+    `flash_attention=True` insists on a kernel that never stores the (T, S) weights (ValueError where
+    there is none); None or False let the backend choose."""
     if attn_logits_soft_cap is not None:
         raise ValueError("attn_logits_soft_cap is only supported for JAX on TPU. Set attn_logits_soft_cap=None.")
-    if flash_attention:
-        raise ValueError(f"dot_product_attention(flash_attention=True): the {_backend.backend()} backend has no "
-                         "flash attention kernel; pass flash_attention=None or False.")
     q, k, v = (x if isinstance(x, Tensor) else convert_to_tensor(x) for x in (query, key, value))
-    groups = _check_shapes(q, k, v)
+    _check_shapes(q, k, v)
+    if flash_attention and not _backend.active.flash_attention_available(
+            q.data, k.data, v.data, None if bias is None else data_of(bias), _keep_array(mask)):
+        raise ValueError(f"dot_product_attention(flash_attention=True): the {_backend.backend()} backend has no "
+                         "flash attention kernel for these inputs; pass flash_attention=None or False.")
+    return fused_attention(q, k, v, bias=bias, mask=mask, scale=scale, is_causal=is_causal)
+
+
+def fused_attention(query: Tensor, key: Tensor, value: Tensor, bias: Any = None, mask: Any = None,
+                    scale: float | None = None, is_causal: bool = False, zero_masked_rows: bool = False,
+                    dropout: float = 0.0, rng: np.random.Generator | None = None) -> Tensor:
+    """Attention as one backend op: `dot_product_attention`'s arguments, plus `zero_masked_rows` (a query row
+    with no key allowed gives zeros, as Keras's masked Softmax) and `dropout` on the weights (factors drawn
+    with `rng`, over the (B, N, T, S) weights)."""
+    B = _backend.active
+    q, k, v = query.data, key.data, value.data
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    logits = attention_logits(q, k, groups, scale, bias)
-    logits = mask_logits(logits, attention_mask(mask, is_causal, logits.shape), MASKED_LOGIT)
-    probs = softmax(logits, axis=-1)
-    if probs.dtype != v.dtype:
-        probs = cast(probs, v.dtype)
-    return attend(probs, v, groups)
+    b = None if bias is None else data_of(bias)
+    if b is not None and b.dtype != q.dtype and q.dtype.name not in _HALF:
+        b = B.cast(b, q.dtype)
+    keep = _keep_array(mask)
+    out, saved = B.attention(q, k, v, b, keep, bool(is_causal), scale, zero_masked_rows, float(dropout), rng)
+
+    def backward(g):
+        dq, dk, dv, db = B.attention_backward(g, q, k, v, out, saved, b, keep, bool(is_causal), scale,
+                                              zero_masked_rows)
+        return (dq, dk, dv) if bias is None else (dq, dk, dv, db)
+
+    inputs = (query, key, value) if bias is None else (query, key, value, bias)
+    return attach(out, inputs, backward)
+
+
+_HALF = ("float16", "bfloat16")
+
+
+def _keep_array(mask: Any) -> Any:
+    """`mask` as a backend boolean array (non-zero = True), or None."""
+    if mask is None:
+        return None
+    B = _backend.active
+    m = data_of(mask)
+    return m if m.dtype == np.bool_ else B.compare("not_equal", m, 0)
 
 
 def _check_shapes(q: Tensor, k: Tensor, v: Tensor) -> int:
@@ -64,48 +94,9 @@ def _check_shapes(q: Tensor, k: Tensor, v: Tensor) -> int:
     return n // kh
 
 
-def attention_logits(q: Tensor, k: Tensor, groups: int, scale: float, bias: Any = None) -> Tensor:
-    """(B, N, T, S) float32 logits q . k * scale (+ bias); head n of q meets head n // groups of k."""
-    b, t, n, h = q.shape
-    s, kh = k.shape[1], k.shape[2]
-    if q.dtype in _HALF:
-        q, k = cast(q, "float32"), cast(k, "float32")
-    q = reshape(transpose(reshape(q, (b, t, kh, groups, h)), (0, 2, 3, 1, 4)), (b, kh, groups * t, h))
-    logits = reshape(matmul(q, transpose(k, (0, 2, 3, 1))), (b, n, t, s))
-    logits = multiply(logits, scale)
-    if bias is not None:
-        logits = add(logits, cast(bias, logits.dtype))
-    return logits
-
-
-def attend(probs: Tensor, v: Tensor, groups: int) -> Tensor:
-    """(B, T, N, Hv) = probs (B, N, T, S) . v (B, S, K, Hv), head n reading value head n // groups."""
-    b, n, t, s = probs.shape
-    kh, hv = v.shape[2], v.shape[3]
-    out = matmul(reshape(probs, (b, kh, groups * t, s)), transpose(v, (0, 2, 1, 3)))
-    return reshape(transpose(reshape(out, (b, kh, groups, t, hv)), (0, 3, 1, 2, 4)), (b, t, n, hv))
-
-
-def attention_mask(mask: Any, is_causal: bool, logits_shape: tuple[int, ...]) -> Tensor | None:
-    """The boolean mask the logits keep (True = attend): `mask` (cast to bool), and the causal
-    lower triangle over the last two axes when `is_causal`; None when neither is given."""
-    B = _backend.active
-    keep = None
-    if mask is not None:
-        m = mask.data if isinstance(mask, Tensor) else B.asarray(mask)
-        keep = m if m.dtype == np.bool_ else B.compare("not_equal", m, 0)
-    if is_causal:
-        causal = causal_mask(logits_shape[-2], logits_shape[-1])
-        keep = causal if keep is None else B.logical("and", keep, causal)
-    return None if keep is None else Tensor(keep)
-
-
 def causal_mask(rows: int, cols: int) -> Any:
     """Backend bool array (rows, cols): True where col <= row (Keras's lower-triangular causal mask)."""
     B = _backend.active
     return B.compare("greater_equal", B.reshape(B.arange(rows), (rows, 1)), B.reshape(B.arange(cols), (1, cols)))
 
 
-def mask_logits(logits: Tensor, keep: Tensor | None, fill: float) -> Tensor:
-    """`logits` where `keep`, else `fill` (no gradient reaches the filled entries)."""
-    return logits if keep is None else where(keep, logits, fill)

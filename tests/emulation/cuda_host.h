@@ -2,9 +2,10 @@
 //
 // Force-included (g++ -include) before a gpukeras .cu file. Each CUDA thread of a block runs as a
 // fiber on one OS thread: blocks run one after another, the threads of a block take turns, and
-// __syncthreads / __shfl_down_sync are cooperative barriers (block-wide / warp-wide), so shared
-// memory, block reductions and warp shuffles behave as on a GPU. Fibers are started once with
-// makecontext and then switched with _setjmp/_longjmp (no signal-mask syscall per switch).
+// __syncthreads / __syncwarp / __shfl_down_sync / __shfl_xor_sync are cooperative barriers (block-wide /
+// warp-wide), so shared memory, block reductions and warp shuffles behave as on a GPU. Fibers are
+// started once with makecontext and then switched with _setjmp/_longjmp (no signal-mask syscall per
+// switch).
 // Float arithmetic uses the host's libm and no FMA contraction (compile with -ffp-contract=off).
 #pragma once
 
@@ -265,6 +266,24 @@ inline float __shfl_down_sync(unsigned /*mask*/, float v, int offset) {
   const bool inside = source < 32 && warp * 32 + source < g_threads;
   return inside ? g_shuffle[warp][round][source] : v;
 }
+
+// Butterfly exchange: every lane gets lane ^ lane_mask's value (all lanes end with a reduction's result).
+inline float __shfl_xor_sync(unsigned /*mask*/, float v, int lane_mask) {
+  using namespace gk_emu;
+  const int linear = g_current;
+  const int warp = linear / 32;
+  const int lane = linear % 32;
+  const int round = g_fibers[linear].shuffle_round;
+  g_fibers[linear].shuffle_round ^= 1;
+  g_shuffle[warp][round][lane] = v;
+  yield(AT_WARP_BARRIER);
+  const int source = lane ^ lane_mask;
+  const bool inside = source < 32 && warp * 32 + source < g_threads;
+  return inside ? g_shuffle[warp][round][source] : v;
+}
+
+// A warp-wide barrier (shared memory written by one lane is then seen by the others).
+inline void __syncwarp(unsigned /*mask*/ = 0xffffffffu) { gk_emu::yield(gk_emu::AT_WARP_BARRIER); }
 
 inline float __int_as_float(int v) {
   float f;

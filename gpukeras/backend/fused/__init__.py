@@ -8,6 +8,7 @@ and `self.xp`, gives the right numbers. A backend overrides one where it can do 
 
 from __future__ import annotations
 
+from gpukeras.backend.fused.attention import AttentionFusion
 from gpukeras.backend.fused.dropout import DropoutFusion
 from gpukeras.backend.fused.epilogue import EpilogueFusions
 from gpukeras.backend.fused.losses import LossFusions
@@ -17,8 +18,8 @@ from gpukeras.backend.fused.recurrent import RecurrentFusions
 from gpukeras.backend.fused.windows import WindowFusions
 
 
-class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, RecurrentFusions,
-               MultiTensorApply):
+class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, AttentionFusion,
+               RecurrentFusions, MultiTensorApply):
     """Every fused fast path with its generic implementation."""
 
 

@@ -14,6 +14,7 @@ from gpukeras.backend.launchers.activations import (
     RowSoftmaxBackward,
     RowSoftmaxForward,
 )
+from gpukeras.backend.launchers.attention import AttentionKernels
 from gpukeras.backend.launchers.base import Device, Launcher
 from gpukeras.backend.launchers.dense import BiasGradientFinish, EpilogueBackward, EpilogueForward
 from gpukeras.backend.launchers.dropout import Dropout, DropoutMask
@@ -50,6 +51,7 @@ class CudaKernels:
         self.pool_bwd = {m: PoolBackward(device, f"gk_{k}_pool2d_bwd") for m, k in (("max", "max"), ("average", "avg"))}
         self.col2im = Col2imAdd(device)
         self.norm = NormalizationKernels(device)
+        self.attention = AttentionKernels(device)
         self.recurrent = RecurrentKernels(device)
         self.tables = TensorTables()
         self.optimizers = {name: MultiTensorUpdate(device, name, self.tables)
@@ -61,7 +63,7 @@ class CudaKernels:
                  self.epilogue_fwd, self.epilogue_bwd, self.epilogue_bwd.finish, self.sxent_fwd, self.sxent_bwd,
                  self.sbce_fwd, self.sbce_bwd, self.dropout_mask, self.dropout, *self.pool_fwd.values(),
                  *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values(),
-                 *self.recurrent.launchers()]
+                 *self.attention.launchers(), *self.recurrent.launchers()]
         return found
 
 

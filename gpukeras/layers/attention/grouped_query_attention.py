@@ -15,7 +15,7 @@ from gpukeras.layers.attention.base import ProjectedAttention, check_positive_in
 from gpukeras.layers.attention.masks import both, causal_mask, expand_to, masked_softmax
 from gpukeras.layers.dropout import Dropout
 from gpukeras.layers.einsum_dense import EinsumDense
-from gpukeras.ops.attention import dot_product_attention
+from gpukeras.ops.attention import dot_product_attention, fused_attention
 from gpukeras.ops.einsum import einsum
 from gpukeras.tensor import Tensor
 
@@ -98,11 +98,18 @@ class GroupedQueryAttention(ProjectedAttention):
                            use_causal_mask: bool = False) -> tuple[Tensor, Tensor | None]:
         """Attention over the projected query (B, T, N, H) and key/value (B, S, K, H): (output, scores or None)."""
         self._check_flash(return_attention_scores)
-        if not (self._dropout > 0.0 or return_attention_scores):
+        if not return_attention_scores:
             if attention_mask is not None:
                 attention_mask = expand_to(attention_mask, 4, -3)
-            output = dot_product_attention(query, key, value, mask=attention_mask, scale=self._inverse_sqrt_head_dim,
-                                           is_causal=use_causal_mask, flash_attention=self._flash_attention or None)
+            if self._dropout > 0.0:  # Keras 3's masked-Softmax rows and dropout, fused
+                output = fused_attention(query, key, value, mask=attention_mask, scale=self._inverse_sqrt_head_dim,
+                                         is_causal=use_causal_mask, zero_masked_rows=True,
+                                         dropout=self._dropout if training else 0.0,
+                                         rng=self._dropout_layer.seed_generator.rng)
+            else:
+                output = dot_product_attention(query, key, value, mask=attention_mask,
+                                               scale=self._inverse_sqrt_head_dim, is_causal=use_causal_mask,
+                                               flash_attention=self._flash_attention or None)
             return output, None
         if use_causal_mask:
             attention_mask = both(attention_mask, causal_mask(query.shape[1], value.shape[1]))

@@ -4,8 +4,9 @@ query, key and value are projected by EinsumDense layers named "query", "key", "
 (dim, heads, key_dim) for sequences), attention runs over `attention_axes`, and an EinsumDense
 "attention_output" projects the heads back. As in Keras 3, a 4-D projection with no dropout and
 no returned scores goes through `ops.dot_product_attention` (a fully masked query row then attends
-uniformly); otherwise scores are computed with einsums and Keras's masked Softmax (such a row gets
-zeros), with dropout on the attention probabilities.
+uniformly); otherwise Keras 3 computes the scores with einsums and its masked Softmax (such a row
+gets zeros), with dropout on the attention probabilities: here that is one fused op too unless
+the scores are returned (or the attention runs over several axes), when the einsums run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gpukeras.layers.attention.base import ProjectedAttention, check_positive_in
 from gpukeras.layers.attention.masks import both, causal_mask, expand_to, masked_softmax
 from gpukeras.layers.dropout import Dropout
 from gpukeras.layers.einsum_dense import EinsumDense
-from gpukeras.ops.attention import dot_product_attention
+from gpukeras.ops.attention import dot_product_attention, fused_attention
 from gpukeras.ops.einsum import einsum
 from gpukeras.tensor import Tensor, set_keras_mask
 
@@ -202,11 +203,18 @@ class MultiHeadAttention(ProjectedAttention):
                            use_causal_mask: bool = False) -> tuple[Tensor, Tensor | None]:
         """Attention over the projected (B, T, N, H) tensors: (output, scores or None)."""
         self._check_flash(return_attention_scores)
-        if not (self._dropout > 0.0 or return_attention_scores or query.ndim != 4):
+        if not return_attention_scores and query.ndim == 4:
             if attention_mask is not None:
                 attention_mask = expand_to(attention_mask, 4, -len(self._attention_axes) * 2 - 1)
-            output = dot_product_attention(query, key, value, mask=attention_mask, scale=self._inverse_sqrt_key_dim,
-                                           is_causal=use_causal_mask, flash_attention=self._flash_attention or None)
+            if self._dropout > 0.0:  # Keras 3's masked-Softmax rows and dropout, fused
+                rate = self._dropout if training else 0.0
+                output = fused_attention(query, key, value, mask=attention_mask, scale=self._inverse_sqrt_key_dim,
+                                         is_causal=use_causal_mask, zero_masked_rows=True, dropout=rate,
+                                         rng=self._dropout_layer.seed_generator.rng)
+            else:
+                output = dot_product_attention(query, key, value, mask=attention_mask,
+                                               scale=self._inverse_sqrt_key_dim, is_causal=use_causal_mask,
+                                               flash_attention=self._flash_attention or None)
             return output, None
         if use_causal_mask:
             attention_mask = both(attention_mask, causal_mask(query.shape[1], value.shape[1]))
