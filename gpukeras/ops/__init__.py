@@ -1,5 +1,6 @@
 """gpukeras.ops: Keras 3's op namespace, differentiable, on the active backend."""
 
+from gpukeras.ops import image  # keras.ops.image: resize, affine_transform, map_coordinates
 from gpukeras.ops.attention import dot_product_attention
 from gpukeras.ops.convolution import (
     average_pool,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from gpukeras.backend.fused.attention import AttentionFusion
 from gpukeras.backend.fused.dropout import DropoutFusion
 from gpukeras.backend.fused.epilogue import EpilogueFusions
+from gpukeras.backend.fused.image import ImageFusions
 from gpukeras.backend.fused.losses import LossFusions
 from gpukeras.backend.fused.multi_tensor import MultiTensorApply, UpdateRule
 from gpukeras.backend.fused.normalization import NormalizationFusions
@@ -19,7 +20,7 @@ from gpukeras.backend.fused.windows import WindowFusions
 
 
 class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, AttentionFusion,
-               RecurrentFusions, MultiTensorApply):
+               ImageFusions, RecurrentFusions, MultiTensorApply):
     """Every fused fast path with its generic implementation."""
 
 
