@@ -65,7 +65,24 @@ from gpukeras.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from gpukeras.layers.preprocessing import CategoryEncoding, Hashing, IntegerLookup, StringLookup, TextVectorization
+from gpukeras.layers.preprocessing import (
+    CategoryEncoding,
+    CenterCrop,
+    Hashing,
+    IntegerLookup,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    StringLookup,
+    TextVectorization,
+)
 from gpukeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -99,6 +116,8 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNo
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",
             "MaxPooling2D", "MaxPooling3D"]
 __all__ += ["CategoryEncoding", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
+__all__ += ["CenterCrop", "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing"]
 GroupQueryAttention = GroupedQueryAttention  # Keras 3's public name for it
 __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttention", "GroupedQueryAttention",
             "MultiHeadAttention"]
