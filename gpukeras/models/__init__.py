@@ -1,5 +1,6 @@
 """gpukeras.models: Model, Sequential and the functional API."""
 
+from gpukeras.models.cloning import clone_model
 from gpukeras.models.functional import Functional
 from gpukeras.models.model import Model
 from gpukeras.models.sequential import Sequential
@@ -15,4 +16,4 @@ register_catalogue(Catalogue("keras", base=Sequential, find_class=_MODELS.get))
 register_catalogue(Catalogue("keras.src.models.functional", base=Functional, find_class=_MODELS.get,
                              registered_name="Functional"))
 
-__all__ = ["Functional", "Model", "Sequential", "load_model"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model"]

@@ -88,6 +88,8 @@ class Model(Trainer, Layer):
             if not -len(self.layers) <= index < len(self.layers):
                 raise ValueError(f"get_layer: index {index} is out of range for {len(self.layers)} layers.")
             return self.layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -118,6 +120,10 @@ class Model(Trainer, Layer):
 
     def _build_from_data(self, xs: list[Any]) -> None:
         if self.built and all(layer.built for layer in self._layers):
+            return
+        if type(self).call is Layer.call:
+            # No call() to build with (keras.io's GAN: train_step drives its sub-models), as Keras 3 on
+            # TensorFlow: nothing is built ahead of the first step.
             return
         with stop_recording():
             self(self._pack_inputs(self._to_backend([x[:1] for x in xs])), training=False)
