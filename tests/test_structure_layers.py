@@ -9,6 +9,9 @@ import codecs
 import json
 import marshal
 import math
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -273,6 +276,38 @@ def test_saved_model_with_every_layer_reloads(tmp_path) -> None:
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
     assert [type(a).__name__ for a in loaded.layers] == [type(b).__name__ for b in model.layers]
     assert [w.name for w in loaded.weights] == [w.name for w in model.weights]
+
+
+_KERAS3_CHECK = """
+import sys, numpy as np, keras
+for path in sys.argv[1:]:
+    data = np.load(path + ".npz")
+    model = keras.models.load_model(path, safe_mode=False)  # safe_mode=False: one holds a Lambda's bytecode
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-5, atol=1e-6)
+print("ok")
+"""
+
+
+def test_keras3_loads_gpukeras_files(tmp_path) -> None:
+    """Keras 3 reads what gpukeras writes for these layers (configs, weights, a Lambda's bytecode)."""
+    python = os.environ.get("KERAS3_PYTHON")
+    if not python:
+        pytest.skip("set KERAS3_PYTHON to a Python with keras 3 + jax to run the gpukeras -> Keras 3 check")
+    models = {"every_layer": (_every_layer_model(), _x(3, 4, 6).astype("float32"))}
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                             text=True, timeout=60).stdout.strip()
+    if version == str(sys.version_info[:2]):  # marshalled bytecode only loads in the Python version that wrote it
+        models["lambda"] = (keras.Sequential([keras.Input((5,)), layers.Lambda(lambda t: t * 3.0 + 1.0)]),
+                            _x(2, 5).astype("float32"))
+    paths = []
+    for name, (model, x) in models.items():
+        path = str(tmp_path / f"{name}.keras")
+        model.save(path)
+        np.savez(path + ".npz", x=x, y=model.predict(x, verbose=0))
+        paths.append(path)
+    result = subprocess.run([python, "-c", _KERAS3_CHECK, *paths], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0 and "ok" in result.stdout, result.stdout + result.stderr
 
 
 def test_lambda_writes_keras3_bytecode_entry_and_is_refused_on_load(tmp_path) -> None:
