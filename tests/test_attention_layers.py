@@ -131,6 +131,16 @@ def test_dot_product_attention_refusals():
         ops.dot_product_attention(np.ones((1, 2, 3, 3), "float32"), q, q)
     with pytest.raises(ValueError, match="TPU"):
         ops.dot_product_attention(q, q, q, attn_logits_soft_cap=5.0)
+    with pytest.raises(ValueError, match="`mask` of shape"):
+        ops.dot_product_attention(q, q, q, mask=np.ones((3, 2), bool))
+    with pytest.raises(ValueError, match="`bias` of shape"):
+        ops.dot_product_attention(q, q, q, bias=np.ones((1, 3, 2, 2), "float32"))
+
+
+def test_dot_product_attention_promotes_like_keras():
+    q = np.ones((1, 2, 2, 3), "float32")
+    assert ops.dot_product_attention(q, q.astype("float64"), q).dtype == "float64"
+    assert ops.dot_product_attention(*(q.astype("int32"),) * 3).dtype == "float32"
 
 
 def test_flash_attention_means_the_fused_kernel():

@@ -18,6 +18,7 @@ import numpy as np
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
 from gpukeras.ops.core import convert_to_tensor, data_of
+from gpukeras.ops.numpy import cast
 from gpukeras.tensor import Tensor
 
 
@@ -31,7 +32,7 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     there is none); None or False let the backend choose."""
     if attn_logits_soft_cap is not None:
         raise ValueError("attn_logits_soft_cap is only supported for JAX on TPU. Set attn_logits_soft_cap=None.")
-    q, k, v = (x if isinstance(x, Tensor) else convert_to_tensor(x) for x in (query, key, value))
+    q, k, v = _common_float(*(x if isinstance(x, Tensor) else convert_to_tensor(x) for x in (query, key, value)))
     _check_shapes(q, k, v)
     if flash_attention and not _backend.active.flash_attention_available(
             q.data, k.data, v.data, None if bias is None else data_of(bias), _keep_array(mask)):
@@ -53,6 +54,11 @@ def fused_attention(query: Tensor, key: Tensor, value: Tensor, bias: Any = None,
     if b is not None and b.dtype != q.dtype and q.dtype.name not in _HALF:
         b = B.cast(b, q.dtype)
     keep = _keep_array(mask)
+    scores_shape = (q.shape[0], q.shape[2], q.shape[1], k.shape[1])
+    for name, x in (("mask", keep), ("bias", b)):
+        if x is not None and not _broadcasts(tuple(x.shape), scores_shape):
+            raise ValueError(f"dot_product_attention: `{name}` of shape {tuple(x.shape)} does not broadcast to the "
+                             f"(batch, heads, query length, key length) = {scores_shape} logits.")
     out, saved = B.attention(q, k, v, b, keep, bool(is_causal), scale, zero_masked_rows, float(dropout), rng)
 
     def backward(g):
@@ -74,6 +80,20 @@ def _keep_array(mask: Any) -> Any:
     B = _backend.active
     m = data_of(mask)
     return m if m.dtype == np.bool_ else B.compare("not_equal", m, 0)
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    return len(shape) <= len(target) and all(d in (1, t) for d, t in zip(reversed(shape), reversed(target)))
+
+
+def _common_float(*xs: Tensor) -> list[Tensor]:
+    """The tensors in one floating dtype (their NumPy promotion; integers become float32), as Keras's
+    result_type does before attending."""
+    dtypes = {x.dtype for x in xs}
+    target = np.result_type(*dtypes) if len(dtypes) > 1 else np.dtype(next(iter(dtypes)))
+    if target.kind != "f":
+        target = np.dtype("float32")
+    return [x if x.dtype == target.name else cast(x, target.name) for x in xs]
 
 
 def _check_shapes(q: Tensor, k: Tensor, v: Tensor) -> int:
