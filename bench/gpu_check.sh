@@ -46,7 +46,8 @@ log "checkout $ROOT, results in $OUT, dry-run=$DRY, budget ${BUDGET}s"
 # float64 math (conformance), the launchers and their build warnings, training, syncs.
 CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_backend_conformance.py
       tests/test_kernel_launchers.py tests/test_seed_program.py tests/test_training.py tests/test_device_sync.py
-      tests/test_ops_gradients.py tests/test_attention_kernel_twins.py)
+      tests/test_ops_gradients.py tests/test_attention_kernel_twins.py
+      tests/test_image_kernel_twins.py)
 if [ "$DRY" = 1 ]; then
   BACKEND=numpy
   TEST_BACKENDS=cupy-emulated  # the CuPy backend's code with our kernels compiled for the CPU

@@ -276,6 +276,14 @@ class CupyOps(Ops):
         return out if out is not None else super().gru_step_backward(dh, dout, saved, h_prev, mask, masked_output,
                                                                        activation, recurrent_activation)
 
+    # ------------------------------------------------------------------ image sampling (augmentation layers)
+    def affine_transform(self, images: Array, transform: Array, interpolation: str = "bilinear",
+                         fill_mode: str = "constant", fill_value: float = 0.0, channels_first: bool = False) -> Array:
+        """A batch rotated, zoomed or shifted in one gather kernel (one thread per output element)."""
+        y = self.kernels.affine_sample(images, transform, interpolation, fill_mode, fill_value, channels_first)
+        return y if y is not None else super().affine_transform(images, transform, interpolation, fill_mode,
+                                                                fill_value, channels_first)
+
     # ------------------------------------------------------------------ multi-tensor optimizers
     def multi_tensor_apply(self, rule: UpdateRule, tensor_lists: Sequence[Sequence[Array] | None], scalars: Scalars,
                            decay_mask: Sequence[bool] | None = None) -> None:

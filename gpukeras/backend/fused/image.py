@@ -79,9 +79,9 @@ def nearest_indices(in_size: int, out_size: int) -> np.ndarray:
 
 
 def sampling_dtype(dtype: Any) -> np.dtype:
-    """The float type images of `dtype` are interpolated in (integer images: float32, as JAX)."""
-    dtype = np.dtype(dtype)
-    return dtype if dtype.kind == "f" else np.dtype(_F32)
+    """The float type images of `dtype` are sampled in: float64 for float64, else float32 (JAX computes
+    coordinates and weights in float32 for integer and half-precision images too)."""
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(_F32)
 
 
 class ImageFusions:
@@ -168,14 +168,16 @@ class ImageFusions:
                                  fill_mode: str = "constant") -> Array:
         """Gradient of `map_coordinates` for x: each output's gradient added to the inputs it read."""
         xp = self.xp
-        dx = xp.zeros(int(np.prod(x_shape)), dtype=dy.dtype)
-        for index, inside, weight in self._map_taps(tuple(x_shape), coordinates.astype(dy.dtype, copy=False),
+        dtype = sampling_dtype(dy.dtype)
+        g = dy.astype(dtype, copy=False)
+        dx = xp.zeros(int(np.prod(x_shape)), dtype=dtype)
+        for index, inside, weight in self._map_taps(tuple(x_shape), coordinates.astype(dtype, copy=False),
                                                     order, fill_mode):
-            grad = dy if weight is None else dy * weight
+            grad = g if weight is None else g * weight
             if inside is not None:
                 grad = xp.where(inside, grad, 0)
             self.scatter_add(dx, index.reshape(-1), grad.reshape(-1))
-        return dx.reshape(tuple(x_shape))
+        return dx.reshape(tuple(x_shape)).astype(dy.dtype, copy=False)
 
     def _map_taps(self, shape: Sequence[int], coordinates: Array, order: int,
                   fill_mode: str) -> list[tuple[Array, Array | None, Array | None]]:
@@ -216,16 +218,17 @@ class ImageFusions:
                                   fill_mode: str = "constant", channels_first: bool = False) -> Array:
         """Gradient of `affine_transform` for the images (none flows to the transforms, as in Keras)."""
         xp = self.xp
-        g = xp.transpose(dy, (0, 2, 3, 1)) if channels_first else dy
+        dtype = sampling_dtype(dy.dtype)
+        g = (xp.transpose(dy, (0, 2, 3, 1)) if channels_first else dy).astype(dtype, copy=False)
         n, h, w, c = g.shape
-        rows, cols = self._affine_coordinates(transform, h, w, g.dtype)
-        dx = xp.zeros((n * h * w, c), dtype=g.dtype)
+        rows, cols = self._affine_coordinates(transform, h, w, dtype)
+        dx = xp.zeros((n * h * w, c), dtype=dtype)
         for index, inside, weight in self._affine_taps(rows, cols, n, h, w, interpolation, fill_mode):
             grad = g if weight is None else g * weight[..., None]
             if inside is not None:
                 grad = xp.where(inside[..., None], grad, 0)
             self.scatter_add(dx, index.reshape(-1), grad.reshape(-1, c))
-        dx = dx.reshape(n, h, w, c)
+        dx = dx.reshape(n, h, w, c).astype(dy.dtype, copy=False)
         return xp.transpose(dx, (0, 3, 1, 2)) if channels_first else dx
 
     def _affine_coordinates(self, transform: Array, h: int, w: int, dtype: Any) -> tuple[Array, Array]:
@@ -270,7 +273,7 @@ class ImageFusions:
                 if out.shape[axis] != n:
                     out = xp.take(out, self.asarray(nearest_indices(out.shape[axis], int(n))), axis=axis)
             return out
-        dtype = sampling_dtype(images.dtype)
+        dtype = images.dtype if images.dtype.kind == "f" else np.dtype(_F32)  # JAX resizes halves in their type
         out = out.astype(dtype, copy=False)
         for axis, n in zip(axes, size):
             if out.shape[axis] != n:

@@ -18,6 +18,7 @@ from gpukeras.backend.launchers.attention import AttentionKernels
 from gpukeras.backend.launchers.base import Device, Launcher
 from gpukeras.backend.launchers.dense import BiasGradientFinish, EpilogueBackward, EpilogueForward
 from gpukeras.backend.launchers.dropout import Dropout, DropoutMask
+from gpukeras.backend.launchers.image import AffineSample
 from gpukeras.backend.launchers.normalization import NormalizationKernels
 from gpukeras.backend.launchers.optimizers import MultiTensorUpdate, TensorTables
 from gpukeras.backend.launchers.pooling import Col2imAdd, PoolBackward, PoolForward
@@ -51,6 +52,7 @@ class CudaKernels:
         self.pool_bwd = {m: PoolBackward(device, f"gk_{k}_pool2d_bwd") for m, k in (("max", "max"), ("average", "avg"))}
         self.col2im = Col2imAdd(device)
         self.norm = NormalizationKernels(device)
+        self.affine_sample = AffineSample(device)
         self.attention = AttentionKernels(device)
         self.recurrent = RecurrentKernels(device)
         self.tables = TensorTables()
@@ -64,6 +66,7 @@ class CudaKernels:
                  self.sbce_fwd, self.sbce_bwd, self.dropout_mask, self.dropout, *self.pool_fwd.values(),
                  *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values(),
                  *self.attention.launchers(), *self.recurrent.launchers()]
+        found.append(self.affine_sample)
         return found
 
 
