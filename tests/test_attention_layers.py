@@ -344,9 +344,12 @@ def test_attention_in_a_functional_model():
     q = keras.Input((3, 4))
     v = keras.Input((5, 4))
     out = layers.Attention(use_scale=True)([q, v])
-    model = keras.Model([q, v], layers.AdditiveAttention()([out, v]))
-    y = model.predict([_rand((2, 3, 4)).astype("float32"), _rand((2, 5, 4), 1).astype("float32")], verbose=0)
-    assert y.shape == (2, 3, 4)
+    final, scores = layers.AdditiveAttention()([out, v], return_attention_scores=True)
+    assert final.shape == (None, 3, 4) and scores.shape == (None, 3, 5)
+    model = keras.Model([q, v], [final, scores])
+    y, s = model.predict([_rand((2, 3, 4)).astype("float32"), _rand((2, 5, 4), 1).astype("float32")], verbose=0)
+    assert y.shape == (2, 3, 4) and s.shape == (2, 3, 5)
+    np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-5)
 
 
 def test_einsum_dense_lora():

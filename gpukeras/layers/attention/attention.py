@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpukeras import ops
+from gpukeras.keras_tensor import KerasTensor
 from gpukeras.layers.attention.base import check_rate
 from gpukeras.layers.attention.masks import as_bool, both, causal_mask
 from gpukeras.layers.layer import Layer
@@ -104,6 +105,16 @@ class Attention(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (*tuple(input_shape[0])[:-1], tuple(input_shape[1])[-1])
+
+    def _symbolic_call(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
+        """A functional call; with `return_attention_scores`, also the (..., Tq, Tv) scores tensor."""
+        output = super()._symbolic_call(inputs, args, kwargs)
+        if not kwargs.get("return_attention_scores"):
+            return output
+        query_shape, key_shape = tuple(inputs[0].shape), tuple(inputs[-1].shape)
+        scores = KerasTensor((*query_shape[:-1], key_shape[-2]), self.dtype, name=self.name, node=output.node)
+        output.node.outputs = (output, scores)
+        return output.node.outputs
 
     def _validate_inputs(self, inputs: Any, mask: Any = None) -> None:
         name = type(self).__name__
