@@ -12,8 +12,9 @@ from gradcheck import check_gradients
 
 import gpukeras as keras
 from gpukeras import layers, ops
+from gpukeras.backend.fused.resampling import bilinear_phase_weights
 from gpukeras.ops.convolution import conv_transpose_bias, depthwise_conv_bias, separable_conv_bias
-from gpukeras.ops.resampling import bilinear_phase_weights, crop, upsample_bilinear, upsample_nearest, zero_pad
+from gpukeras.ops.resampling import crop, upsample_bilinear, upsample_nearest, zero_pad
 from gpukeras.tensor import get_keras_mask, set_keras_mask
 
 RNG = np.random.default_rng(12)

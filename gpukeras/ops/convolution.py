@@ -198,30 +198,48 @@ def conv_transpose_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any
 
 
 # ---------------------------------------------------------------------------- depthwise and separable
-def _depthwise_as_grouped(inputs: Any, kernel: Any, data_format: str, what: str) -> tuple[Any, int]:
-    """Depthwise kernel (*k, C, M) as a grouped-conv kernel (*k, 1, C*M) with C groups (output c*M + m)."""
-    w_shape = tuple(data_of(kernel).shape)
-    in_shape = tuple(data_of(inputs).shape)
+def _check_depthwise(inputs: Any, w_shape: tuple[int, ...], data_format: str, what: str) -> int:
+    """The spatial rank of a depthwise kernel (*k, C, M), after checking it against the inputs' channels."""
     if len(w_shape) < 3:
         raise ValueError(f"{what}: the kernel must have rank >= 3 (*kernel_size, in_channels, depth_multiplier), "
                          f"got shape {w_shape}.")
-    _check_rank(inputs, len(w_shape) - 2, f"{what} with a {len(w_shape) - 2}-D kernel")
+    rank = len(w_shape) - 2
+    _check_rank(inputs, rank, f"{what} with a {rank}-D kernel")
+    in_shape = tuple(data_of(inputs).shape)
     channels = in_shape[1] if data_format == "channels_first" else in_shape[-1]
     if channels != w_shape[-2]:
         raise ValueError(f"{what}: the number of input channels must match the kernel's in_channels "
                          f"(kernel.shape[-2]). Received input channels {channels} and kernel shape {w_shape}.")
-    grouped = numpy_ops.reshape(kernel, w_shape[:-2] + (1, w_shape[-2] * w_shape[-1]))
-    return grouped, channels
+    return rank
 
 
 def depthwise_conv_bias(inputs: Any, kernel: Any, bias: Any = None, strides: Any = 1, padding: str = "valid",
                         data_format: str | None = None, dilation_rate: Any = 1, activation: str = "linear",
                         params: tuple = ()) -> Tensor:
-    """activation(depthwise_conv(inputs) + bias) (what the DepthwiseConv layers call)."""
+    """activation(depthwise_conv(inputs) + bias) with one backward (what the DepthwiseConv layers call).
+
+    A direct depthwise convolution (the backend's `depthwise_conv`), not a grouped GEMM.
+    """
+    B = _backend.active
     fmt = normalize_data_format(data_format)
     padding = normalize_padding(padding)
-    grouped, channels = _depthwise_as_grouped(inputs, kernel, fmt, "depthwise_conv")
-    return conv_bias(inputs, grouped, bias, strides, padding, fmt, dilation_rate, channels, activation, params)
+    w = data_of(kernel)
+    rank = _check_depthwise(inputs, tuple(w.shape), fmt, "depthwise_conv")
+    strides = normalize_tuple(strides, rank, "strides")
+    dilation = normalize_tuple(dilation_rate, rank, "dilation_rate")
+    x = _to_last(inputs, fmt)
+    a = promote_to(data_of(x), w.dtype)
+    b = None if bias is None else data_of(bias)
+    y, z = B.bias_activation(B.depthwise_conv(a, w, strides, padding, dilation), b, activation, params)
+    need_dx = isinstance(x, Tensor) and x.needs_grad
+
+    def backward(g):
+        dz, db = B.bias_activation_backward(g, z, y, activation, params, b is not None)
+        dx, dw = B.depthwise_conv_backward(dz, a, w, strides, padding, dilation, need_dx)
+        return (dx, dw) if b is None else (dx, dw, db)
+
+    out = attach(y, (x, kernel) if bias is None else (x, kernel, bias), backward)
+    return _to_first(out, fmt)
 
 
 def depthwise_conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",

@@ -2,8 +2,8 @@
 
 What the ZeroPadding, Cropping and UpSampling layers compute. Inputs are (batch, *spatial, channels)
 ("channels_last") or (batch, channels, *spatial) ("channels_first"); `pads`/`factors` give one entry per
-spatial axis. Bilinear up-sampling has Keras 3's (jax.image.resize's) semantics: half-pixel centres,
-with the two nearest inputs weighted by distance and the edge input repeated past the border.
+spatial axis. Bilinear up-sampling has Keras 3's (jax.image.resize's) semantics, computed by the backend
+(gpukeras/backend/fused/resampling.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
 from gpukeras.ops.convolution import normalize_data_format
 from gpukeras.ops.core import data_of
-from gpukeras.ops.numpy import add, broadcast_to, concatenate, getitem, multiply, reshape, stack
+from gpukeras.ops.numpy import broadcast_to, reshape
 from gpukeras.tensor import Tensor
 
 Pads = tuple[tuple[int, int], ...]
@@ -108,53 +108,16 @@ def upsample_nearest(inputs: Any, factors: Sequence[int], data_format: str | Non
     return reshape(broadcast_to(reshape(inputs, expanded), tiled), merged)
 
 
-def bilinear_phase_weights(factor: int) -> list[tuple[float, float, float]]:
-    """For output phase p of a `factor`-times up-sampled axis: weights of (previous, same, next) input.
-
-    Output i*factor + p samples the input at i + t with t = (p + 0.5) / factor - 0.5 in (-1/2, 1/2)
-    (half-pixel centres); linear interpolation between the two nearest inputs.
-    """
-    out = []
-    for p in range(factor):
-        t = (p + 0.5) / factor - 0.5
-        out.append((-t, 1.0 + t, 0.0) if t < 0 else (0.0, 1.0 - t, t))
-    return out
-
-
-def _bilinear_axis(x: Tensor, axis: int, factor: int) -> Tensor:
-    """Linear up-sampling of one axis by `factor`; the edge input stands in for its missing neighbour."""
-    n = x.shape[axis]
-    if factor == 1:
-        return x
-
-    def part(lo: int, hi: int) -> Tensor:
-        key = [slice(None)] * x.ndim
-        key[axis] = slice(lo, hi)
-        return getitem(x, tuple(key))
-
-    prev = concatenate([part(0, 1), part(0, n - 1)], axis) if n > 1 else x
-    nxt = concatenate([part(1, n), part(n - 1, n)], axis) if n > 1 else x
-    phases = []
-    for w_prev, w_same, w_next in bilinear_phase_weights(factor):
-        y = multiply(x, w_same)
-        if w_prev:
-            y = add(y, multiply(prev, w_prev))
-        if w_next:
-            y = add(y, multiply(nxt, w_next))
-        phases.append(y)
-    out_shape = list(x.shape)
-    out_shape[axis] = n * factor
-    return reshape(stack(phases, axis + 1), out_shape)
-
-
 def upsample_bilinear(inputs: Any, factors: Sequence[int], data_format: str | None = None) -> Tensor:
-    """Bilinear up-sampling by whole factors (Keras 3's UpSampling2D(interpolation="bilinear"))."""
+    """Bilinear up-sampling by whole factors (Keras 3's UpSampling2D(interpolation="bilinear")), one backend
+    op each way (the backend's `upsample_bilinear`)."""
+    B = _backend.active
     fmt = normalize_data_format(data_format)
     shape = _check_spatial(inputs, len(factors), "upsample_bilinear")
-    y = inputs if isinstance(inputs, Tensor) else reshape(inputs, shape)
-    for axis, f in zip(spatial_axes(len(shape), fmt), factors):
-        y = _bilinear_axis(y, axis, int(f))
-    return y
+    factors = tuple(int(f) for f in factors)
+    axes = tuple(spatial_axes(len(shape), fmt))
+    y = B.upsample_bilinear(data_of(inputs), factors, axes)
+    return attach(y, (inputs,), lambda g: (B.upsample_bilinear_backward(g, factors, axes),))
 
 
 __all__ = ["crop", "upsample_bilinear", "upsample_nearest", "zero_pad"]

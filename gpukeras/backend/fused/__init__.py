@@ -9,6 +9,7 @@ and `self.xp`, gives the right numbers. A backend overrides one where it can do 
 from __future__ import annotations
 
 from gpukeras.backend.fused.attention import AttentionFusion
+from gpukeras.backend.fused.depthwise import DepthwiseFusions
 from gpukeras.backend.fused.dropout import DropoutFusion
 from gpukeras.backend.fused.epilogue import EpilogueFusions
 from gpukeras.backend.fused.image import ImageFusions
@@ -16,11 +17,12 @@ from gpukeras.backend.fused.losses import LossFusions
 from gpukeras.backend.fused.multi_tensor import MultiTensorApply, UpdateRule
 from gpukeras.backend.fused.normalization import NormalizationFusions
 from gpukeras.backend.fused.recurrent import RecurrentFusions
+from gpukeras.backend.fused.resampling import ResamplingFusions
 from gpukeras.backend.fused.windows import WindowFusions
 
 
 class FusedOps(EpilogueFusions, LossFusions, WindowFusions, NormalizationFusions, DropoutFusion, AttentionFusion,
-               ImageFusions, RecurrentFusions, MultiTensorApply):
+               ImageFusions, RecurrentFusions, DepthwiseFusions, ResamplingFusions, MultiTensorApply):
     """Every fused fast path with its generic implementation."""
 
 
