@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One prepared GPU check: the whole test suite on the CuPy backend, the kernel benchmarks, the
-# sequence benchmarks (issue 11: LSTM and attention vs PyTorch), the seed program on NumPy and on
+# sequence benchmarks (issue 11: LSTM and attention vs PyTorch), the convolution-family kernels (issue 12:
+# depthwise, transposed, bilinear vs the paths they replace and PyTorch), the seed program on NumPy and on
 # CuPy, and the framework comparison (--gpu).
 #
 # Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
-# bench.log, results.json, results.md, sequence.log, sequence.json, sequence.md, seed-*.log,
+# bench.log, results.json, results.md, sequence.log, sequence.json, sequence.md, vision.log, vision.json,
+# vision.md, seed-*.log,
 # compare/, summary.txt. Each part has its own
 # timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
 # GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
@@ -47,7 +49,7 @@ log "checkout $ROOT, results in $OUT, dry-run=$DRY, budget ${BUDGET}s"
 CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_backend_conformance.py
       tests/test_kernel_launchers.py tests/test_seed_program.py tests/test_training.py tests/test_device_sync.py
       tests/test_ops_gradients.py tests/test_attention_kernel_twins.py
-      tests/test_image_kernel_twins.py)
+      tests/test_image_kernel_twins.py tests/test_vision_kernel_twins.py)
 if [ "$DRY" = 1 ]; then
   BACKEND=numpy
   TEST_BACKENDS=cupy-emulated  # the CuPy backend's code with our kernels compiled for the CPU
@@ -99,6 +101,18 @@ sequence_rc=$?
 log "sequence benchmarks exit $sequence_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/sequence.md" ]; then cat "$OUT/sequence.md" | tee -a "$OUT/summary.txt"; fi
 
+# Issue 12's convolution kernels: depthwise (vs the im2col + grouped GEMM path and cuDNN), the direct
+# transposed convolution (vs GEMM + col2im), bilinear up-sampling; later parts skipped past the budget.
+limit=$(cap 45)
+log "vision benchmarks (cap ${limit}s)"
+start=$(date +%s)
+timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_vision_gpu.py" --out "$OUT" --budget $(( limit > 15 ? limit - 10 : 5 )) "${BENCH_ARGS[@]}" \
+  > "$OUT/vision.log" 2>&1
+vision_rc=$?
+log "vision benchmarks exit $vision_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/vision.md" ]; then cat "$OUT/vision.md" | tee -a "$OUT/summary.txt"; fi
+
 # The seed program (gpukeras.demo) on NumPy and on CuPy: the same accuracy is expected.
 SEED_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then SEED_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
@@ -136,6 +150,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
-for rc in $core_rc $bench_rc $sequence_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $sequence_rc $vision_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0

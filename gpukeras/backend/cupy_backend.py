@@ -7,8 +7,11 @@ warns once). Kernels: activations forward and backward (softmax / log_softmax ro
 last axis), the Dense and Conv epilogue (bias + activation; activation gradient + bias gradient),
 fused sparse softmax cross-entropy and sigmoid binary cross-entropy, multi-tensor optimizer
 updates (one launch per step for all weights), 2-D max and average pooling, 2-D col2im (the
-convolution input gradient), batch and layer normalization, dropout and scaled dot-product attention
-(tiled over the keys with an online softmax, forward and backward).
+convolution input gradient; a direct gather without the column matrix for few output channels per
+group, which also makes the transposed convolution's forward), direct depthwise convolution (forward
+and both backwards), bilinear up-sampling (forward and backward), batch and layer normalization,
+dropout and scaled dot-product attention (tiled over the keys with an online softmax, forward and
+backward).
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
 use as the unfused baseline. Dropout masks come from a Philox stream on the device (twin:
 gpukeras.backend.philox), so they differ from NumPy's masks.
@@ -133,6 +136,37 @@ class CupyOps(Ops):
         """2-D col2im in one gather kernel (the generic code makes one strided add per kernel offset)."""
         if not self.kernels.col2im(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate):
             super().col2im_add(dx, dcols, out_sizes, kernel_sizes, strides, dilation_rate)
+
+    def conv_input_grad(self, dy: Array, kernel: Array, x_shape: Sequence[int], strides: Sequence[int],
+                        padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
+        """Few output channels per group (1-D/2-D): one gather kernel, no column matrix (else GEMM + col2im)."""
+        dx = self.kernels.vision.conv_input_grad(dy, kernel, x_shape, strides, padding, dilation_rate, groups)
+        return dx if dx is not None else super().conv_input_grad(dy, kernel, x_shape, strides, padding,
+                                                                 dilation_rate, groups)
+
+    # ------------------------------------------------------------------ depthwise convolution, bilinear up-sampling
+    def depthwise_conv(self, x: Array, kernel: Array, strides: Sequence[int], padding: Any,
+                       dilation_rate: Sequence[int]) -> Array:
+        """1-D/2-D: one thread per output over its window (no im2col, no grouped GEMM)."""
+        y = self.kernels.vision.depthwise.forward(x, kernel, strides, padding, dilation_rate)
+        return y if y is not None else super().depthwise_conv(x, kernel, strides, padding, dilation_rate)
+
+    def depthwise_conv_backward(self, dy: Array, x: Array, kernel: Array, strides: Sequence[int], padding: Any,
+                                dilation_rate: Sequence[int], need_dx: bool = True) -> tuple[Array | None, Array]:
+        """A gather kernel for dx, a split reduction (partial sums added in order) for dkernel."""
+        out = self.kernels.vision.depthwise.backward(dy, x, kernel, strides, padding, dilation_rate, need_dx)
+        return out if out is not None else super().depthwise_conv_backward(dy, x, kernel, strides, padding,
+                                                                           dilation_rate, need_dx)
+
+    def upsample_bilinear(self, x: Array, factors: Sequence[int], axes: Sequence[int]) -> Array:
+        """Images (either layout): one thread per output, four taps."""
+        y = self.kernels.vision.bilinear_fwd(x, factors, axes)
+        return y if y is not None else super().upsample_bilinear(x, factors, axes)
+
+    def upsample_bilinear_backward(self, dy: Array, factors: Sequence[int], axes: Sequence[int]) -> Array:
+        """One thread per input, gathering from the outputs it took part in (no atomics)."""
+        dx = self.kernels.vision.bilinear_bwd(dy, factors, axes)
+        return dx if dx is not None else super().upsample_bilinear_backward(dy, factors, axes)
 
     # ------------------------------------------------------------------ batch and layer normalization
     def normalize(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None = None,

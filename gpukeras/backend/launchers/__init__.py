@@ -16,6 +16,7 @@ from gpukeras.backend.launchers.activations import (
 )
 from gpukeras.backend.launchers.attention import AttentionKernels
 from gpukeras.backend.launchers.base import Device, Launcher
+from gpukeras.backend.launchers.convolution_family import ConvolutionFamilyKernels
 from gpukeras.backend.launchers.dense import BiasGradientFinish, EpilogueBackward, EpilogueForward
 from gpukeras.backend.launchers.dropout import Dropout, DropoutMask
 from gpukeras.backend.launchers.image import AffineSample
@@ -53,6 +54,7 @@ class CudaKernels:
         self.col2im = Col2imAdd(device)
         self.norm = NormalizationKernels(device)
         self.affine_sample = AffineSample(device)
+        self.vision = ConvolutionFamilyKernels(device)  # depthwise conv, bilinear up-sampling, direct conv dx
         self.attention = AttentionKernels(device)
         self.recurrent = RecurrentKernels(device)
         self.tables = TensorTables()
@@ -65,7 +67,7 @@ class CudaKernels:
                  self.epilogue_fwd, self.epilogue_bwd, self.epilogue_bwd.finish, self.sxent_fwd, self.sxent_bwd,
                  self.sbce_fwd, self.sbce_bwd, self.dropout_mask, self.dropout, *self.pool_fwd.values(),
                  *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values(),
-                 *self.attention.launchers(), *self.recurrent.launchers()]
+                 *self.attention.launchers(), *self.recurrent.launchers(), *self.vision.launchers()]
         found.append(self.affine_sample)
         return found
 
