@@ -30,18 +30,25 @@ F16 = dict(rtol=2e-2, atol=2e-2)
 
 
 # ---------------------------------------------------------------------------------- float64 references
-def _depthwise_ref(x, k, strides, padding, dilation):
-    """y[b, o, c*M + m] = sum over offsets of x[b, o*s + off*d - pad, c] * k[off, c, m], one output at a time."""
+def _depthwise_ref(x, k, strides, padding, dilation, dy=None):
+    """y[b, o, c*M + m] = sum over offsets of x[b, o*s + off*d - pad, c] * k[off, c, m], one output at a time;
+    with dy, also (dx, dk) of sum(y * dy), accumulated in the same loops."""
     rank = x.ndim - 2
     pads, out = conv_padding(x.shape[1:-1], k.shape[:rank], strides, dilation, padding)
     c, m = k.shape[-2:]
     y = np.zeros((x.shape[0], *out, c, m))
+    dx, dk = np.zeros(x.shape), np.zeros(k.shape)
+    g = None if dy is None else dy.reshape(y.shape)
     for o in itertools.product(*map(range, out)):
         for off in itertools.product(*map(range, k.shape[:rank])):
             pos = [o[i] * strides[i] + off[i] * dilation[i] - pads[i][0] for i in range(rank)]
             if all(0 <= p < n for p, n in zip(pos, x.shape[1:-1])):
                 y[(slice(None), *o)] += x[(slice(None), *pos)][..., None] * k[off]
-    return y.reshape(x.shape[0], *out, c * m)
+                if g is not None:
+                    dx[(slice(None), *pos)] += np.sum(g[(slice(None), *o)] * k[off], axis=-1)
+                    dk[off] += np.sum(x[(slice(None), *pos)][..., None] * g[(slice(None), *o)], axis=0)
+    y = y.reshape(x.shape[0], *out, c * m)
+    return y if dy is None else (y, dx, dk)
 
 
 def _linear_map_grads(fn, x_shape, dy):
@@ -80,6 +87,7 @@ DEPTHWISE_CASES = [  # (x shape, kernel shape, strides, padding, dilation)
 GENERIC_ONLY = [((1, 4, 3, 4, 2), (2, 2, 3, 2, 1), (1, 1, 1), "same", (1, 2, 1))]  # 3-D: no kernel
 
 
+@pytest.mark.any_backend  # NumpyOps' generic code, whatever the backend
 @pytest.mark.parametrize("case", DEPTHWISE_CASES + GENERIC_ONLY, ids=lambda c: f"{c[0]}-{c[1]}-{c[3]}")
 def test_generic_depthwise_matches_float64_loops(case):
     x_shape, k_shape, strides, padding, dilation = case
@@ -89,14 +97,14 @@ def test_generic_depthwise_matches_float64_loops(case):
     np.testing.assert_allclose(y, _depthwise_ref(x, k, strides, padding, dilation), atol=1e-12)
     dy = rng.normal(size=y.shape)
     dx, dk = Ops.depthwise_conv_backward(NP, dy, x, k, strides, padding, dilation)
-    np.testing.assert_allclose(dx, _linear_map_grads(lambda e: _depthwise_ref(e, k, strides, padding, dilation),
-                                                     x.shape, dy), atol=1e-10)
-    np.testing.assert_allclose(dk, _linear_map_grads(lambda e: _depthwise_ref(x, e, strides, padding, dilation),
-                                                     k.shape, dy), atol=1e-10)
+    _, want_dx, want_dk = _depthwise_ref(x, k, strides, padding, dilation, dy)
+    np.testing.assert_allclose(dx, want_dx, atol=1e-10)
+    np.testing.assert_allclose(dk, want_dk, atol=1e-10)
     none_dx, dk_again = Ops.depthwise_conv_backward(NP, dy, x, k, strides, padding, dilation, need_dx=False)
     assert none_dx is None and np.array_equal(dk, dk_again)
 
 
+@pytest.mark.any_backend
 @pytest.mark.parametrize("shape,factors,axes", [((2, 3, 4, 2), (2, 2), (1, 2)), ((1, 2, 3, 4), (3, 2), (2, 3)),
                                                 ((1, 1, 3, 2), (4, 1), (1, 2)), ((2, 5, 3), (3,), (1,))])
 def test_generic_bilinear_matches_float64_loops(shape, factors, axes):
