@@ -60,16 +60,23 @@ class _Step:
         self.activation = activation
         self.recurrent_activation = recurrent_activation or ("linear", ())
 
-    def kernel_grads(self, pairs: list[list[tuple[Any, Any]]]) -> list[Any]:
-        """The recurrent kernel's gradient: per column block, (all steps' inputs)ᵀ @ (their gradients)."""
+    def kernel_grads(self, pairs: list[list[tuple[Any, Any]]], dxs: list[Any], dX: Any) -> list[Any]:
+        """The recurrent weights' gradients: per column block of the kernel, (all steps' inputs)ᵀ @
+        (their gradients), one GEMM; gradients that are the steps' dx come from the stacked `dX`."""
         B = self.B
-        blocks = []
+        blocks, stacked = [], []
         for j in range(len(pairs[0])):
             ins = B.stack([p[j][0] for p in pairs])
-            gs = B.stack([p[j][1] for p in pairs])
+            grads = [p[j][1] for p in pairs]
+            gs = dX if all(g is d for g, d in zip(grads, dxs)) else B.stack(grads)
+            stacked.append(gs)
             blocks.append(B.matmul(B.transpose(B.reshape(ins, (-1, ins.shape[-1]))),
                                    B.reshape(gs, (-1, gs.shape[-1]))))
-        return [blocks[0] if len(blocks) == 1 else B.concatenate(blocks, axis=1)]
+        return [blocks[0] if len(blocks) == 1 else B.concatenate(blocks, axis=1), *self.other_grads(stacked)]
+
+    def other_grads(self, stacked: list[Any]) -> list[Any]:
+        """Gradients of weights besides the kernel, from the stacked per-block gradients (none here)."""
+        return []
 
 
 class _LSTMStep(_Step):
@@ -115,12 +122,11 @@ class _GRUStep(_Step):
             d[0], dout, cell_saved, h_prev, m, masked_output, self.activation, self.recurrent_activation)
         return dx, [self.B.add(self.B.matmul(dinner, self.RT), dh_skip)], dout_prev, [(h_prev, dinner)]
 
-    def kernel_grads(self, pairs: list[list[tuple[Any, Any]]]) -> list[Any]:
-        grads = super().kernel_grads(pairs)
-        if self.recurrent_bias is not None:
-            dinner = self.B.stack([p[0][1] for p in pairs])
-            grads.append(self.B.sum(self.B.reshape(dinner, (-1, dinner.shape[-1])), axis=0))
-        return grads
+    def other_grads(self, stacked: list[Any]) -> list[Any]:
+        """The recurrent bias's gradient: the sum of every step's d(inner)."""
+        if self.recurrent_bias is None:
+            return []
+        return [self.B.sum(self.B.reshape(stacked[0], (-1, stacked[0].shape[-1])), axis=0)]
 
 
 class _MaskedHere(_Step):
@@ -249,7 +255,7 @@ def _run(step: _Step, xp: Tensor, states: Sequence[Tensor], mask: Any, masked_ou
             dxs[t], d, dout_prev, pairs[t] = step.backward(d, go, None if M is None else M[t], masked_output,
                                                            saved[t])
         dX = B.stack(dxs)
-        weight_grads = step.kernel_grads(pairs)
+        weight_grads = step.kernel_grads(pairs, dxs, dX)
         if bias_grad:
             weight_grads.append(B.sum(B.reshape(dX, (-1, dX.shape[-1])), axis=0))
         return [dX, *d, *weight_grads]

@@ -64,10 +64,10 @@ class RecurrentFusions:
         z = self.add(x, hr)
         if bias is not None:
             z = self.add(z, bias)
-        gates = self.activation(ract, z, ract_params)
-        if gates is z:  # a linear recurrent activation returns its input: keep z as it is
-            gates = self.copy(z)
+        gates = self.xp.empty_like(z)
+        gates[:, :2 * units] = self.activation(ract, z[:, :2 * units], ract_params)
         gates[:, 2 * units:3 * units] = self.activation(act, z[:, 2 * units:3 * units], act_params)
+        gates[:, 3 * units:] = self.activation(ract, z[:, 3 * units:], ract_params)
         i, f, g, o = (gates[:, k * units:(k + 1) * units] for k in range(4))
         c_new = self.add(self.multiply(f, c_prev), self.multiply(i, g))
         ac = self.activation(act, c_new, act_params)
