@@ -99,6 +99,13 @@ for _rank, _shape in ((1, (2, 4, 3)), (2, (2, 3, 4, 2)), (3, (1, 2, 3, 2, 2))):
                                      f"Global{_kind}Pooling{_rank}D", _shape, _fmt == "channels_first",
                                      keepdims=True, data_format=_fmt))
 
+# UpSampling2D's other interpolations (ops.image.resize), appended last so earlier cases keep their seeds
+LAYER_CASES += [
+    _case("up2d_bicubic", "UpSampling2D", (1, 4, 3, 2), True, size=(2, 3), interpolation="bicubic"),
+    _case("up2d_lanczos3_cf", "UpSampling2D", (1, 2, 3, 4), True, size=2, interpolation="lanczos3", **CF),
+    _case("up2d_lanczos5", "UpSampling2D", (1, 5, 4, 1), size=(3, 2), interpolation="lanczos5"),
+]
+
 CASES_BY_ID = {c["id"]: c for c in LAYER_CASES}
 assert len(CASES_BY_ID) == len(LAYER_CASES)
 

@@ -130,7 +130,6 @@ def test_depthwise_channel_order_and_separable_composition() -> None:
     (lambda: layers.SeparableConv1D(2, 3, dilation_rate=(1, 2)), "dilation_rate"),
     (lambda: layers.UpSampling2D(0), "size"),
     (lambda: layers.UpSampling2D(interpolation="cubic"), "interpolation"),
-    (lambda: layers.UpSampling2D(interpolation="bicubic"), "interpolation"),
     (lambda: layers.UpSampling3D((2, 2)), "size"),
     (lambda: layers.UpSampling1D(-1), "size"),
     (lambda: layers.ZeroPadding1D((1, 2, 3)), "padding"),
@@ -145,11 +144,9 @@ def test_bad_arguments_name_the_argument(make, argument) -> None:
         make()
 
 
-def test_upsampling1d_size_type_and_unsupported_interpolation_message() -> None:
+def test_upsampling1d_size_type() -> None:
     with pytest.raises(TypeError, match="integer"):
         layers.UpSampling1D(2.0)
-    with pytest.raises(ValueError, match="not supported by gpukeras"):
-        layers.UpSampling2D(interpolation="lanczos3")
 
 
 def test_wrong_inputs_are_refused() -> None:

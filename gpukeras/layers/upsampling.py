@@ -7,11 +7,11 @@ from typing import Any
 from gpukeras.layers.convolution import check_input_rank
 from gpukeras.layers.layer import Layer
 from gpukeras.ops.convolution import normalize_data_format, normalize_tuple
+from gpukeras.ops.image import resize
 from gpukeras.ops.resampling import spatial_axes, upsample_bilinear, upsample_nearest
 
-# Keras 3 accepts these (ops.image.resize's methods); gpukeras computes the first two.
-KERAS_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic")
-INTERPOLATIONS = ("nearest", "bilinear")
+# Keras 3's choices (ops.image.resize's methods)
+INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic")
 
 
 def _scaled_shape(input_shape: Any, axes: list[int], factors: tuple[int, ...]) -> tuple:
@@ -77,28 +77,30 @@ class _UpSamplingND(Layer):
 
 
 class UpSampling2D(_UpSamplingND):
-    """Scale (height, width) by `size`: rows and columns repeated ("nearest") or linearly interpolated
-    with half-pixel centres ("bilinear", as Keras 3's jax.image.resize)."""
+    """Scale (height, width) by `size`: rows and columns repeated ("nearest"), or interpolated with
+    half-pixel centres as Keras 3's jax.image.resize ("bilinear": the backend's up-sampling kernel;
+    "bicubic", "lanczos3", "lanczos5": ops.image.resize)."""
 
     rank = 2
 
     def __init__(self, size: Any = (2, 2), data_format: str | None = None, interpolation: str = "nearest",
                  **kwargs: Any):
         key = interpolation.lower() if isinstance(interpolation, str) else interpolation
-        if key not in KERAS_INTERPOLATIONS:
-            raise ValueError(f"UpSampling2D: invalid value for argument `interpolation`. Expected one of "
-                             f"{KERAS_INTERPOLATIONS}. Received: interpolation={interpolation!r}")
         if key not in INTERPOLATIONS:
-            raise ValueError(f"UpSampling2D: interpolation={interpolation!r} is not supported by gpukeras yet; "
-                             f"use one of {INTERPOLATIONS}.")
+            raise ValueError(f"UpSampling2D: invalid value for argument `interpolation`. Expected one of "
+                             f"{INTERPOLATIONS}. Received: interpolation={interpolation!r}")
         super().__init__(size, data_format, **kwargs)
         self.interpolation = key
 
     def call(self, inputs: Any) -> Any:
         check_input_rank(self, inputs.shape, 4)
+        if self.interpolation == "nearest":
+            return upsample_nearest(inputs, self.size, self.data_format)
         if self.interpolation == "bilinear":
             return upsample_bilinear(inputs, self.size, self.data_format)
-        return upsample_nearest(inputs, self.size, self.data_format)
+        h, w = (inputs.shape[ax] for ax in spatial_axes(4, self.data_format))
+        return resize(inputs, (h * self.size[0], w * self.size[1]), self.interpolation,
+                      data_format=self.data_format)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "interpolation": self.interpolation}
