@@ -5,7 +5,7 @@
 //
 //   gk_lstm_step_fwd_<dtype>(x, hr, bias, h_prev, c_prev, mask, fallback, z, gates, c_new, act_c, h, c, out,
 //                            rows, units, act, a0, a1, a2, ract, r0, r1, r2)
-//     z = x + hr (+ bias) (rows, 4 units; gates i, f, c, o); gates = ract(z) but act(z_c);
+//     z = x + hr (+ bias) (rows, 4 units; gates i, f, c, o); gates (4, rows, units) = ract(z) but act(z_c);
 //     c_new = f * c_prev + i * g; act_c = act(c_new); h_new = o * act_c;
 //     where mask[row] == 0: h = h_prev, c = c_prev, out = fallback (0 when null); else h_new, c_new, h_new.
 //   gk_lstm_step_bwd_<dtype>(dh, dc, dout, z, gates, c_new, act_c, c_prev, mask, dz, dh_skip, dc_prev, dout_prev,
@@ -15,7 +15,7 @@
 //   gk_gru_step_fwd_<dtype>(x, hr, rbias, h_prev, mask, fallback, pre, post, inner_h, h, out, rows, units, ...)
 //     inner = hr (+ rbias) (rows, 3 units; gates z, r, h); z = ract(x_z + inner_z), r = ract(x_r + inner_r),
 //     hh = act(x_h + r * inner_h); h_new = z * h_prev + (1 - z) * hh; pre / post: the pre-activations and
-//     activations (rows, 3 units); inner_h (rows, units).
+//     activations, gate-major (3, rows, units); inner_h (rows, units).
 //   gk_gru_step_bwd_<dtype>(dh, dout, pre, post, inner_h, h_prev, mask, dx, dinner, dh_skip, dout_prev, rows,
 //                           units, masked_output, ...)
 //     dx: gradient of the input projection; dinner: of hr + rbias; dh_skip: of h_prev but through the GEMM.
@@ -116,7 +116,7 @@ __device__ __forceinline__ void gk_lstm_step_fwd(const T* __restrict__ x, const 
       float zk = gk_load(x, j) + gk_load(hr, j);
       if (bias != nullptr) zk += gk_load(bias, k * units + u);
       zk = gk_put(z, j, zk);
-      g[k] = gk_put(gates, j, k == 2 ? act.f(zk) : ract.f(zk));
+      g[k] = gk_put(gates, k * rows * units + e, k == 2 ? act.f(zk) : ract.f(zk));
     }
     const float cp = gk_load(c_prev, e);
     const float cn = gk_put(c_new, e, g[1] * cp + g[0] * g[2]);
@@ -148,8 +148,9 @@ __device__ __forceinline__ void gk_lstm_step_bwd(const T* __restrict__ dh, const
     const float dcv = gk_load(dc, e);
     const float dh_new = gk_masked_grads(counts, has_mask, gk_load(dh, e), dout != nullptr ? gk_load(dout, e) : 0.0f,
                                          masked_output, &keep, &out_prev);
-    const float i = gk_load(gates, base), f = gk_load(gates, base + units);
-    const float gg = gk_load(gates, base + 2 * units), o = gk_load(gates, base + 3 * units);
+    const gk_index n = rows * units;
+    const float i = gk_load(gates, e), f = gk_load(gates, n + e);
+    const float gg = gk_load(gates, 2 * n + e), o = gk_load(gates, 3 * n + e);
     const float ac = gk_load(act_c, e);
     const float dct = (counts ? dcv : 0.0f) + act.df(dh_new * o, gk_load(c_new, e), ac);
     gk_store(dz, base, ract.df(dct * gg, gk_load(z, base), i));
@@ -180,11 +181,12 @@ __device__ __forceinline__ void gk_gru_step_fwd(const T* __restrict__ x, const T
       if (rbias != nullptr) v += gk_load(rbias, k * units + u);
       inner[k] = v;
     }
+    const gk_index n = rows * units;
     const float ih = gk_put(inner_h, e, inner[2]);
-    const float zg = gk_put(post, base, ract.f(gk_put(pre, base, gk_load(x, base) + inner[0])));
-    const float r = gk_put(post, base + units, ract.f(gk_put(pre, base + units, gk_load(x, base + units) + inner[1])));
-    const float hp = gk_put(pre, base + 2 * units, gk_load(x, base + 2 * units) + r * ih);
-    const float hh = gk_put(post, base + 2 * units, act.f(hp));
+    const float zg = gk_put(post, e, ract.f(gk_put(pre, e, gk_load(x, base) + inner[0])));
+    const float r = gk_put(post, n + e, ract.f(gk_put(pre, n + e, gk_load(x, base + units) + inner[1])));
+    const float hp = gk_put(pre, 2 * n + e, gk_load(x, base + 2 * units) + r * ih);
+    const float hh = gk_put(post, 2 * n + e, act.f(hp));
     const float hprev = gk_load(h_prev, e);
     const float hn = zg * hprev + (1.0f - zg) * hh;
     const bool counts = mask == nullptr || gk_load(mask, row) != 0.0f;
@@ -210,11 +212,12 @@ __device__ __forceinline__ void gk_gru_step_bwd(const T* __restrict__ dh, const 
     float keep, out_prev;
     const float dh_new = gk_masked_grads(counts, has_mask, gk_load(dh, e), dout != nullptr ? gk_load(dout, e) : 0.0f,
                                          masked_output, &keep, &out_prev);
-    const float zg = gk_load(post, base), r = gk_load(post, base + units), hh = gk_load(post, base + 2 * units);
+    const gk_index n = rows * units;
+    const float zg = gk_load(post, e), r = gk_load(post, n + e), hh = gk_load(post, 2 * n + e);
     const float hprev = gk_load(h_prev, e);
-    const float dzpre = ract.df(dh_new * (hprev - hh), gk_load(pre, base), zg);
-    const float dhpre = act.df(dh_new * (1.0f - zg), gk_load(pre, base + 2 * units), hh);
-    const float drpre = ract.df(dhpre * gk_load(inner_h, e), gk_load(pre, base + units), r);
+    const float dzpre = ract.df(dh_new * (hprev - hh), gk_load(pre, e), zg);
+    const float dhpre = act.df(dh_new * (1.0f - zg), gk_load(pre, 2 * n + e), hh);
+    const float drpre = ract.df(dhpre * gk_load(inner_h, e), gk_load(pre, n + e), r);
     gk_store(dx, base, dzpre);
     gk_store(dx, base + units, drpre);
     gk_store(dx, base + 2 * units, dhpre);

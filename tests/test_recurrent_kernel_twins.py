@@ -162,6 +162,8 @@ def _close(got, want, dtype, what):
     if want is None:
         assert got is None, what
         return
+    xp = backend.active.xp
+    got, want = (xp.stack(a) if isinstance(a, tuple) else a for a in (got, want))  # per-gate values, gate-major
     assert got.dtype == want.dtype, what
     np.testing.assert_allclose(backend.active.to_numpy(got).astype(float), backend.active.to_numpy(want).astype(float),
                                err_msg=what, **tol)
@@ -192,6 +194,14 @@ def test_gpu_lstm_step_matches_the_generic_twin(acts, rule, dtype):
             _close(g, w, dtype, f"saved {what} (mask {mask is not None})")
         for what, g, w in zip(["dz", "dh_skip", "dc_prev", "dout_prev"], got_b, want_b):
             _close(g, w, dtype, f"{what} (mask {mask is not None}, {rule})")
+        # each backward also takes the other's saved values (a fallback on one side only)
+        with _launches(f"gk_lstm_step_bwd_{sfx}"):
+            mixed = cp.lstm_step_backward(dh, dc, dout, want[3], c, mask, rule, act, ract)
+        for what, g, w in zip(["dz", "dh_skip", "dc_prev", "dout_prev"], mixed, want_b):
+            _close(g, w, dtype, f"{what} from the generic forward")
+        for what, g, w in zip(["dz", "dh_skip", "dc_prev", "dout_prev"],
+                              Ops.lstm_step_backward(cp, dh, dc, dout, got[3], c, mask, rule, act, ract), want_b):
+            _close(g, w, dtype, f"generic {what} from the kernel's forward")
 
 
 @pytest.mark.gpu

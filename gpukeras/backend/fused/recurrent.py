@@ -57,23 +57,21 @@ class RecurrentFusions:
                   fallback: Array | None, activation: Activation,
                   recurrent_activation: Activation) -> tuple[Array, Array, Array, tuple]:
         """(h, c, output, saved) of one LSTM step, gates i, f, c, o: z = x + hr (+ bias),
-        c_new = f * c_prev + i * act(z_c), h_new = o * act(c_new). `saved` is (z, gates, c_new, act(c_new))."""
+        c_new = f * c_prev + i * act(z_c), h_new = o * act(c_new). `saved` is (z, (i, f, g, o), c_new,
+        act(c_new)); the gates may also come as one (4, rows, units) array (a kernel's)."""
         act, act_params = activation
         ract, ract_params = recurrent_activation
         units = h_prev.shape[-1]
         z = self.add(x, hr)
         if bias is not None:
             z = self.add(z, bias)
-        gates = self.xp.empty_like(z)
-        gates[:, :2 * units] = self.activation(ract, z[:, :2 * units], ract_params)
-        gates[:, 2 * units:3 * units] = self.activation(act, z[:, 2 * units:3 * units], act_params)
-        gates[:, 3 * units:] = self.activation(ract, z[:, 3 * units:], ract_params)
-        i, f, g, o = (gates[:, k * units:(k + 1) * units] for k in range(4))
+        i, f, g, o = (self.activation(act if k == 2 else ract, z[:, k * units:(k + 1) * units],
+                                      act_params if k == 2 else ract_params) for k in range(4))
         c_new = self.add(self.multiply(f, c_prev), self.multiply(i, g))
         ac = self.activation(act, c_new, act_params)
         h_new = self.multiply(o, ac)
         out, (h, c) = self._masked_states(mask, fallback, h_new, [(h_new, h_prev), (c_new, c_prev)])
-        return h, c, out, (z, gates, c_new, ac)
+        return h, c, out, (z, (i, f, g, o), c_new, ac)
 
     def lstm_step_backward(self, dh: Array, dc: Array, dout: Array | None, saved: tuple, c_prev: Array,
                            mask: Array | None, masked_output: str, activation: Activation,
@@ -82,19 +80,16 @@ class RecurrentFusions:
         from the gradients of its h and c states (dh, dc) and of its output (dout, None: zero)."""
         act, act_params = activation
         ract, ract_params = recurrent_activation
-        z, gates, c_new, ac = saved
+        z, (i, f, g, o), c_new, ac = saved
         units = c_prev.shape[-1]
-        i, f, g, o = (gates[:, k * units:(k + 1) * units] for k in range(4))
         dh_new, keep_h, m, dout_prev = self._masked_step_grads(dh, dout, mask, masked_output)
         dc_new = dc if m is None else self.where(m, dc, 0)
         dct = self.add(dc_new, self.activation_backward(act, self.multiply(dh_new, o), c_new, ac, act_params))
-        dz = self.xp.empty_like(z)
-        for k, (d, y, name, params) in enumerate(((self.multiply(dct, g), i, ract, ract_params),
-                                                  (self.multiply(dct, c_prev), f, ract, ract_params),
-                                                  (self.multiply(dct, i), g, act, act_params),
-                                                  (self.multiply(dh_new, ac), o, ract, ract_params))):
-            cols = slice(k * units, (k + 1) * units)
-            dz[:, cols] = self.activation_backward(name, d, z[:, cols], y, params)
+        dz = self.concatenate([
+            self.activation_backward(ract, self.multiply(dct, g), z[:, :units], i, ract_params),
+            self.activation_backward(ract, self.multiply(dct, c_prev), z[:, units:2 * units], f, ract_params),
+            self.activation_backward(act, self.multiply(dct, i), z[:, 2 * units:3 * units], g, act_params),
+            self.activation_backward(ract, self.multiply(dh_new, ac), z[:, 3 * units:], o, ract_params)], axis=1)
         dc_prev = self.multiply(dct, f)
         if m is not None:
             dc_prev = self.add(dc_prev, self.where(m, 0, dc))
@@ -106,22 +101,22 @@ class RecurrentFusions:
                  recurrent_activation: Activation) -> tuple[Array, Array, tuple]:
         """(h, output, saved) of one GRU step with reset_after, gates z, r, h: inner = hr (+ recurrent_bias),
         z = ract(x_z + inner_z), r = ract(x_r + inner_r), hh = act(x_h + r * inner_h),
-        h_new = z * h_prev + (1 - z) * hh. `saved` is (pre-activations, activations, inner_h)."""
+        h_new = z * h_prev + (1 - z) * hh. `saved` is ((z, r, h pre-activations), (z, r, hh), inner_h); the
+        triples may also come as (3, rows, units) arrays (a kernel's)."""
         act, act_params = activation
         ract, ract_params = recurrent_activation
         units = h_prev.shape[-1]
         inner = hr if recurrent_bias is None else self.add(hr, recurrent_bias)
         inner_h = inner[:, 2 * units:]
-        pre = self.add(x, inner)
-        post = self.xp.empty_like(pre)
-        post[:, :2 * units] = self.activation(ract, pre[:, :2 * units], ract_params)
-        z, r = post[:, :units], post[:, units:2 * units]
-        pre[:, 2 * units:] = self.add(x[:, 2 * units:], self.multiply(r, inner_h))
-        post[:, 2 * units:] = self.activation(act, pre[:, 2 * units:], act_params)
-        hh = post[:, 2 * units:]
+        zpre = self.add(x[:, :units], inner[:, :units])
+        rpre = self.add(x[:, units:2 * units], inner[:, units:2 * units])
+        z = self.activation(ract, zpre, ract_params)
+        r = self.activation(ract, rpre, ract_params)
+        hpre = self.add(x[:, 2 * units:], self.multiply(r, inner_h))
+        hh = self.activation(act, hpre, act_params)
         h_new = self.add(self.multiply(z, h_prev), self.multiply(self.subtract(1.0, z), hh))
         out, (h,) = self._masked_states(mask, fallback, h_new, [(h_new, h_prev)])
-        return h, out, (pre, post, inner_h)
+        return h, out, ((zpre, rpre, hpre), (z, r, hh), inner_h)
 
     def gru_step_backward(self, dh: Array, dout: Array | None, saved: tuple, h_prev: Array, mask: Array | None,
                           masked_output: str, activation: Activation,
@@ -130,21 +125,13 @@ class RecurrentFusions:
         dx is the gradient of the step's input projection, dinner of hr + recurrent_bias."""
         act, act_params = activation
         ract, ract_params = recurrent_activation
-        pre, post, inner_h = saved
-        units = h_prev.shape[-1]
-        z, r, hh = post[:, :units], post[:, units:2 * units], post[:, 2 * units:]
+        (zpre, rpre, hpre), (z, r, hh), inner_h = saved
         dh_new, keep_h, _, dout_prev = self._masked_step_grads(dh, dout, mask, masked_output)
-        dx = self.xp.empty_like(pre)
-        dx[:, :units] = self.activation_backward(ract, self.multiply(dh_new, self.subtract(h_prev, hh)),
-                                                 pre[:, :units], z, ract_params)
-        dhpre = self.activation_backward(act, self.multiply(dh_new, self.subtract(1.0, z)), pre[:, 2 * units:], hh,
-                                         act_params)
-        dx[:, units:2 * units] = self.activation_backward(ract, self.multiply(dhpre, inner_h), pre[:, units:2 * units],
-                                                          r, ract_params)
-        dx[:, 2 * units:] = dhpre
-        dinner = self.xp.empty_like(pre)
-        dinner[:, :2 * units] = dx[:, :2 * units]
-        dinner[:, 2 * units:] = self.multiply(dhpre, r)
+        dzpre = self.activation_backward(ract, self.multiply(dh_new, self.subtract(h_prev, hh)), zpre, z, ract_params)
+        dhpre = self.activation_backward(act, self.multiply(dh_new, self.subtract(1.0, z)), hpre, hh, act_params)
+        drpre = self.activation_backward(ract, self.multiply(dhpre, inner_h), rpre, r, ract_params)
+        dx = self.concatenate([dzpre, drpre, dhpre], axis=1)
+        dinner = self.concatenate([dzpre, drpre, self.multiply(dhpre, r)], axis=1)
         dh_skip = self.multiply(dh_new, z)
         if keep_h is not None:
             dh_skip = self.add(dh_skip, keep_h)

@@ -28,6 +28,14 @@ def _contiguous(*arrays: Array | None) -> list[Array | None]:
     return [None if a is None else cupy.ascontiguousarray(a) for a in arrays]
 
 
+def _gate_major(gates: Any) -> Array | None:
+    """Per-gate values as one (gates, rows, units) array: the kernels' own, or the generic code's tuple
+    stacked (None for arrays not on the device)."""
+    if isinstance(gates, cupy.ndarray):
+        return gates
+    return cupy.stack(gates) if all(isinstance(g, cupy.ndarray) for g in gates) else None
+
+
 class _StepLauncher(Launcher):
     """Shared checks: activations the kernels know, one storage dtype, (rows, units) states."""
 
@@ -43,7 +51,7 @@ class _StepLauncher(Launcher):
 
 
 class LSTMStepForward(_StepLauncher):
-    """h, c, output and (z, gates, c_new, act(c_new)) of one LSTM step."""
+    """h, c, output and (z, gates (4, rows, units), c_new, act(c_new)) of one LSTM step."""
 
     kernel = "gk_lstm_step_fwd"
 
@@ -59,7 +67,7 @@ class LSTMStepForward(_StepLauncher):
             return None
         suffix, (act, ract) = covered
         x, hr, bias, h_prev, c_prev, mask, fallback = _contiguous(x, hr, bias, h_prev, c_prev, mask, fallback)
-        z, gates = cupy.empty_like(x), cupy.empty_like(x)
+        z, gates = cupy.empty_like(x), cupy.empty((4, rows, units), dtype=x.dtype)
         c_new, act_c, h, c, out = (cupy.empty_like(h_prev) for _ in range(5))
         ok = self.launch(suffix, *self._grid(rows, units), x, hr, bias, h_prev, c_prev, mask, fallback, z, gates,
                          c_new, act_c, h, c, out, rows, units, *act, *ract)
@@ -74,9 +82,11 @@ class LSTMStepBackward(_StepLauncher):
     def __call__(self, dh: Array, dc: Array, dout: Array | None, saved: tuple, c_prev: Array, mask: Array | None,
                  masked_output: str, activation: tuple, recurrent_activation: tuple) -> tuple | None:
         z, gates, c_new, act_c = saved
+        gates = _gate_major(gates)
         rows, units = c_prev.shape
-        shapes_ok = (dh.shape == dc.shape == c_new.shape == act_c.shape == (rows, units)
-                     and z.shape == gates.shape == (rows, 4 * units) and (dout is None or dout.shape == dh.shape)
+        shapes_ok = (gates is not None and dh.shape == dc.shape == c_new.shape == act_c.shape == (rows, units)
+                     and z.shape == (rows, 4 * units) and gates.shape == (4, rows, units)
+                     and (dout is None or dout.shape == dh.shape)
                      and (mask is None or mask.shape == (rows,)) and masked_output in MASKED_OUTPUT_CODES)
         covered = self._cover((dh, dc, dout, z, gates, c_new, act_c, c_prev, mask), (rows, units),
                               (activation, recurrent_activation)) if shapes_ok else None
@@ -95,7 +105,7 @@ class LSTMStepBackward(_StepLauncher):
 
 
 class GRUStepForward(_StepLauncher):
-    """h, output and (pre-activations, activations, inner_h) of one GRU step (reset_after)."""
+    """h, output and (pre-activations, activations (each (3, rows, units)), inner_h) of one GRU step."""
 
     kernel = "gk_gru_step_fwd"
 
@@ -112,7 +122,7 @@ class GRUStepForward(_StepLauncher):
             return None
         suffix, (act, ract) = covered
         x, hr, recurrent_bias, h_prev, mask, fallback = _contiguous(x, hr, recurrent_bias, h_prev, mask, fallback)
-        pre, post = cupy.empty_like(x), cupy.empty_like(x)
+        pre, post = (cupy.empty((3, rows, units), dtype=x.dtype) for _ in range(2))
         inner_h, h, out = (cupy.empty_like(h_prev) for _ in range(3))
         ok = self.launch(suffix, *self._grid(rows, units), x, hr, recurrent_bias, h_prev, mask, fallback, pre, post,
                          inner_h, h, out, rows, units, *act, *ract)
@@ -127,8 +137,10 @@ class GRUStepBackward(_StepLauncher):
     def __call__(self, dh: Array, dout: Array | None, saved: tuple, h_prev: Array, mask: Array | None,
                  masked_output: str, activation: tuple, recurrent_activation: tuple) -> tuple | None:
         pre, post, inner_h = saved
+        pre, post = _gate_major(pre), _gate_major(post)
         rows, units = h_prev.shape
-        shapes_ok = (dh.shape == inner_h.shape == (rows, units) and pre.shape == post.shape == (rows, 3 * units)
+        shapes_ok = (pre is not None and post is not None and dh.shape == inner_h.shape == (rows, units)
+                     and pre.shape == post.shape == (3, rows, units)
                      and (dout is None or dout.shape == dh.shape) and (mask is None or mask.shape == (rows,))
                      and masked_output in MASKED_OUTPUT_CODES)
         covered = self._cover((dh, dout, pre, post, inner_h, h_prev, mask), (rows, units),
@@ -137,7 +149,7 @@ class GRUStepBackward(_StepLauncher):
             return None
         suffix, (act, ract) = covered
         dh, dout, pre, post, inner_h, h_prev, mask = _contiguous(dh, dout, pre, post, inner_h, h_prev, mask)
-        dx, dinner = cupy.empty_like(pre), cupy.empty_like(pre)
+        dx, dinner = (cupy.empty((rows, 3 * units), dtype=dh.dtype) for _ in range(2))
         dh_skip = cupy.empty_like(dh)
         dout_prev = cupy.empty_like(dh) if mask is not None and dout is not None and masked_output == "unroll" else None
         ok = self.launch(suffix, *self._grid(rows, units), dh, dout, pre, post, inner_h, h_prev, mask, dx, dinner,
