@@ -25,7 +25,9 @@ class CallNode:
         self.outputs = outputs
 
     def input_tensors(self) -> list[KerasTensor]:
-        return flatten(self.inputs)
+        """Every KerasTensor the call reads: in its first argument, its other arguments and its keywords."""
+        return [t for t in flatten([self.inputs, list(self.args), list(self.kwargs.values())])
+                if isinstance(t, KerasTensor)]
 
 
 class KerasTensor:

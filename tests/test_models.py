@@ -233,3 +233,29 @@ def test_per_output_loss_logs_skip_outputs_without_a_loss() -> None:
     assert set(logs) == {"loss", "out2_loss"}
     np.testing.assert_allclose(logs["out2_loss"], logs["loss"], rtol=1e-6)
     assert all(hasattr(m, "variables") for m in model.metrics)  # the loss trackers are real Metrics
+
+
+class _Shift(layers.Layer):
+    def call(self, x, offset=None):
+        return x + offset
+
+
+def test_functional_graph_follows_tensors_passed_as_keyword_arguments(tmp_path) -> None:
+    a, b = keras.Input((3,)), keras.Input((3,))
+    out = _Shift()(a, offset=layers.Dense(3, kernel_initializer="ones")(b))
+    model = keras.Model([a, b], out)
+    assert len(model.layers) == 4  # the Dense feeding the keyword argument is part of the graph
+    x, y = np.ones((2, 3), "float32"), np.full((2, 3), 2.0, "float32")
+    np.testing.assert_allclose(model.predict([x, y], verbose=0), 1.0 + 6.0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", custom_objects={"_Shift": _Shift})
+    np.testing.assert_allclose(loaded.predict([x, y], verbose=0), 7.0)
+
+
+def test_summary_of_nested_symbolic_outputs() -> None:
+    inputs = keras.Input((5, 2))
+    seq, h, c = layers.LSTM(3, return_sequences=True, return_state=True)(inputs)
+    lines: list[str] = []
+    keras.Model(inputs, [seq, [h, c]]).summary(print_fn=lines.append)
+    row = next(line for line in lines[0].splitlines() if "lstm (LSTM)" in line)
+    assert "[(None, 5, 3), (None, 3)," in row

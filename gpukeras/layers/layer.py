@@ -363,11 +363,19 @@ class Layer:
     def _trace_output_shape(self, input_shape: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         """Run `call` on a zero batch of size 2 to learn the output shape(s)."""
         zeros = _backend.active.zeros
-        dummies = map_shapes(lambda s: Tensor(zeros(tuple(2 if d is None else d for d in s), dtype=self.dtype)),
-                             input_shape)
+
+        def dummy(shape: tuple, dtype: str) -> Tensor:
+            return Tensor(zeros(tuple(2 if d is None else d for d in shape), dtype=dtype))
+
+        def concrete(x: Any) -> Any:  # KerasTensors among the other arguments (e.g. initial_state)
+            return dummy(x.shape, x.dtype) if isinstance(x, KerasTensor) else x
+
+        dummies = map_shapes(lambda s: dummy(s, self.dtype), input_shape)
+        args = map_structure(concrete, tuple(args))
+        kwargs = {k: map_structure(concrete, v) for k, v in (kwargs or {}).items()}
         with stop_recording():
             saved = self._losses
-            out = self.call(dummies, *args, **(kwargs or {}))
+            out = self.call(dummies, *args, **kwargs)
             self._losses = saved
         return map_structure(lambda t: (None,) + tuple(t.shape[1:]), out)
 

@@ -102,11 +102,15 @@ class Functional(Model):
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
                 continue
-            args = map_structure(lambda t: computed[id(t)] if isinstance(t, KerasTensor) else t, node.inputs)
-            kwargs = dict(node.kwargs)
+            def value(t: Any) -> Any:
+                return computed[id(t)] if isinstance(t, KerasTensor) else t
+
+            args = map_structure(value, node.inputs)
+            extra = map_structure(value, node.args) if node.args else ()
+            kwargs = {k: map_structure(value, v) for k, v in node.kwargs.items()}
             if self._takes_training[id(node.layer)] and "training" not in kwargs:
                 kwargs["training"] = training
-            out = node.layer(args, *node.args, **kwargs)
+            out = node.layer(args, *extra, **kwargs)
             for sym, val in zip(flatten(node.outputs), flatten(out)):
                 computed[id(sym)] = val
         return map_structure(lambda t: computed[id(t)], self._outputs_struct)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gpukeras.layers.input_layer import InputLayer
+from gpukeras.tree import map_structure
 
 
 def readable_size(num_bytes: float) -> str:
@@ -49,7 +50,7 @@ def _output_shape(model: Any, layer: Any) -> str:
     nodes = [n for n in getattr(model, "_nodes", []) if n.layer is layer]
     if nodes:
         out = nodes[-1].outputs
-        return str(out.shape) if hasattr(out, "shape") else str([o.shape for o in out])
+        return str(out.shape) if hasattr(out, "shape") else str(map_structure(lambda t: t.shape, out))
     if hasattr(model, "output_shape_of"):
         shape = model.output_shape_of(layer)
         if shape is not None:
