@@ -322,6 +322,11 @@ class Primitives(ActivationRules):
         if a.ndim == 1:
             dy2 = xp.expand_dims(dy2, -2)
         da = xp.matmul(dy2, xp.swapaxes(b2, -1, -2))
+        if b2.ndim == 2 and a2.ndim > 2:
+            # (..., k) @ (k, n): b's gradient is one GEMM over all leading rows, not one per batch then a sum.
+            k, n = b2.shape
+            db = xp.matmul(a2.reshape(-1, k).T, dy2.reshape(-1, n)).reshape(b.shape)
+            return self.sum_to_shape(da, a2.shape).reshape(a.shape), db
         db = xp.matmul(xp.swapaxes(a2, -1, -2), dy2)
         da = self.sum_to_shape(da, a2.shape).reshape(a.shape)
         db = self.sum_to_shape(db, b2.shape).reshape(b.shape)
