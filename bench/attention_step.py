@@ -5,8 +5,8 @@ The model: token ids (batch 32, length 64) -> Embedding(1000, 64, mask_zero) -> 
 -> Dense 64, residual + LayerNormalization) -> GlobalAveragePooling1D -> Dense(2); Adam,
 sparse cross-entropy from logits, `train_on_batch`. `--dropout R` sets the attention dropout.
 
-    python bench/attention_step.py [--steps N] [--repeats R] [--dropout 0.1]
-    python bench/attention_step.py --compare OLD_ROOT NEW_ROOT --rounds 6
+    python bench/attention_step.py [--steps N] [--repeats R] [--dropout 0.1] [--cpu-time]
+    python bench/attention_step.py --compare OLD_ROOT NEW_ROOT --rounds 6 [--cpu-time]
 
 The second form runs each checkout in a fresh process, alternating old/new, so drifts of a noisy
 shared machine hit both; it prints every run's milliseconds per step and the range per checkout.
@@ -54,8 +54,9 @@ def build(keras, dropout: float):
     return model
 
 
-def measure(steps: int, repeats: int, dropout: float) -> list[float]:
-    """Milliseconds per step, one figure per repeat (after a warm-up)."""
+def measure(steps: int, repeats: int, dropout: float, clock=time.perf_counter) -> list[float]:
+    """Milliseconds per step, one figure per repeat (after a warm-up), by `clock` (wall time by default;
+    `time.process_time` counts this process's CPU time, which other processes on a shared box disturb less)."""
     import numpy as np
 
     import gpukeras as keras
@@ -73,25 +74,25 @@ def measure(steps: int, repeats: int, dropout: float) -> list[float]:
         model.train_on_batch(*batches[i % len(batches)])
     out = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for i in range(steps):
             model.train_on_batch(*batches[i % len(batches)])
-        out.append((time.perf_counter() - t0) / steps * 1e3)
+        out.append((clock() - t0) / steps * 1e3)
     return out
 
 
-def compare(old: str, new: str, rounds: int, steps: int, repeats: int, dropout: float) -> None:
+def compare(old: str, new: str, rounds: int, steps: int, repeats: int, dropout: float, cpu: bool) -> None:
     """Alternate fresh processes on two checkouts and print all per-run medians and their ranges."""
     runs: dict[str, list[float]] = {old: [], new: []}
     for r in range(rounds):
         for root in (old, new) if r % 2 == 0 else (new, old):
             env = dict(os.environ, PYTHONPATH=root, GPUKERAS_BACKEND="numpy")
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--steps", str(steps), "--repeats",
-                                  str(repeats), "--dropout", str(dropout), "--json"], env=env, cwd="/",
-                                 capture_output=True, text=True, check=True)
+            command = [sys.executable, os.path.abspath(__file__), "--steps", str(steps), "--repeats", str(repeats),
+                       "--dropout", str(dropout), "--json", *(["--cpu-time"] if cpu else [])]
+            out = subprocess.run(command, env=env, cwd="/", capture_output=True, text=True, check=True)
             value = statistics.median(json.loads(out.stdout))
             runs[root].append(value)
-            print(f"round {r} {root}: {value:.2f} ms/step", flush=True)
+            print(f"round {r} {root}: {value:.2f} ms/step{' (CPU time)' if cpu else ''}", flush=True)
     for root, values in runs.items():
         print(f"{root}: median {statistics.median(values):.2f} ms/step, range {min(values):.2f}-{max(values):.2f} "
               f"over {len(values)} runs")
@@ -105,11 +106,12 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--compare", nargs=2, metavar=("OLD_ROOT", "NEW_ROOT"))
     parser.add_argument("--json", action="store_true", help="print the per-repeat figures as JSON")
+    parser.add_argument("--cpu-time", action="store_true", help="time by the process's CPU time, not wall time")
     args = parser.parse_args()
     if args.compare:
-        compare(*args.compare, args.rounds, args.steps, args.repeats, args.dropout)
+        compare(*args.compare, args.rounds, args.steps, args.repeats, args.dropout, args.cpu_time)
         return
-    values = measure(args.steps, args.repeats, args.dropout)
+    values = measure(args.steps, args.repeats, args.dropout, time.process_time if args.cpu_time else time.perf_counter)
     if args.json:
         print(json.dumps(values))
     else:
