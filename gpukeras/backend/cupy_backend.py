@@ -10,8 +10,9 @@ updates (one launch per step for all weights), 2-D max and average pooling, 2-D 
 convolution input gradient; a direct gather without the column matrix for few output channels per
 group, which also makes the transposed convolution's forward), direct depthwise convolution (forward
 and both backwards), bilinear up-sampling (forward and backward), batch and layer normalization,
-dropout and scaled dot-product attention (tiled over the keys with an online softmax, forward and
-backward).
+dropout, scaled dot-product attention (tiled over the keys with an online softmax, forward and
+backward), the LSTM and GRU steps (gates, state update and mask in one kernel after the recurrent
+GEMM, forward and backward) and the affine gather that samples the geometric augmentations.
 `GPUKERAS_CUPY_KERNELS=0` turns every kernel off (generic CuPy code only), which the benchmarks
 use as the unfused baseline. Dropout masks come from a Philox stream on the device (twin:
 gpukeras.backend.philox), so they differ from NumPy's masks.
