@@ -83,7 +83,7 @@ def gradient(target: Tensor, sources: Sequence[Tensor], output_gradient: Any = N
             if gx is None or not isinstance(x, Tensor) or not (x.node is not None or x.watched):
                 continue
             prev = grads.get(id(x))
-            grads[id(x)] = gx if prev is None else prev + gx
+            grads[id(x)] = gx if prev is None else ops.add(prev, gx)
     return results
 
 

@@ -22,6 +22,7 @@ from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
 from gpukeras.naming import to_snake_case
 from gpukeras.tensor import Tensor
+from gpukeras.tracing import fresh
 
 _generator = np.random.default_rng()
 _UINT32 = 0xFFFFFFFF
@@ -125,6 +126,12 @@ def draw_seed(seed: Any) -> tuple[int, int]:
                      f"Received: seed={seed!r} (of type {type(seed)})")
 
 
+def _fresh_seed(seed: Any) -> list[int]:
+    """The backend seed of one draw from `seed`; a compiled step draws it again at every replay (advancing
+    the SeedGenerator exactly as the eager step does)."""
+    return fresh(lambda: _backend_seed(draw_seed(seed)))
+
+
 def _backend_seed(words: tuple[int, int], salt: int = 0) -> list[int]:
     """The seed of the backend generator for one draw (NumPy's SeedSequence entropy)."""
     return [words[0] & _UINT32, words[1] & _UINT32, salt]
@@ -173,7 +180,7 @@ def normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None
     """Normal draws: mean + stddev * N(0, 1)."""
     B = _backend.active
     dtype = _dtype(dtype, "f", "normal")
-    sample = B.seeded_normal(_shape(shape), _backend_seed(draw_seed(seed)), dtype)
+    sample = B.seeded_normal(_shape(shape), _fresh_seed(seed), dtype)
     return Tensor(_affine(sample, _number(stddev, "stddev"), _number(mean, "mean"), dtype))
 
 
@@ -182,7 +189,7 @@ def uniform(shape: Any, minval: float = 0.0, maxval: float = 1.0, dtype: Any = N
     B = _backend.active
     dtype = _dtype(dtype, "f", "uniform")
     lo, hi = _number(minval, "minval"), _number(maxval, "maxval")
-    sample = B.seeded_uniform(_shape(shape), _backend_seed(draw_seed(seed)), dtype)
+    sample = B.seeded_uniform(_shape(shape), _fresh_seed(seed), dtype)
     return Tensor(_affine(sample, hi - lo, lo, dtype))
 
 
@@ -210,8 +217,7 @@ def randint(shape: Any, minval: int, maxval: int, dtype: Any = "int32", seed: An
     lo, hi = int(minval), int(maxval)
     if hi <= lo:
         raise ValueError(f"`keras.random.randint` needs minval < maxval, got minval={minval}, maxval={maxval}.")
-    words = draw_seed(seed)
-    return Tensor(_backend.active.seeded_integers(_shape(shape), lo, hi, _backend_seed(words), dtype))
+    return Tensor(_backend.active.seeded_integers(_shape(shape), lo, hi, _fresh_seed(seed), dtype))
 
 
 def categorical(logits: Any, num_samples: int, dtype: Any = "int32", seed: Any = None) -> Tensor:
@@ -230,7 +236,7 @@ def categorical(logits: Any, num_samples: int, dtype: Any = "int32", seed: Any =
     dtype = _dtype(dtype, "iu", "categorical")
     z = B.cast(z, "float64") if z.dtype.kind != "f" else z
     batch, classes = z.shape
-    u = B.seeded_uniform((batch, int(num_samples), classes), _backend_seed(draw_seed(seed)), z.dtype)
+    u = B.seeded_uniform((batch, int(num_samples), classes), _fresh_seed(seed), z.dtype)
     u = B.maximum(u, np.finfo(u.dtype).tiny)
     gumbel = B.negative(B.log(B.negative(B.log(u))))
     return Tensor(B.cast(B.argmax(B.add(B.expand_dims(z, 1), gumbel), axis=-1), dtype))
@@ -246,7 +252,7 @@ def shuffle(x: Any, axis: int = 0, seed: Any = None) -> Tensor:
     if not -data.ndim <= axis < data.ndim:
         raise ValueError(f"`axis` {axis} is out of range for a tensor of rank {data.ndim}.")
     axis %= data.ndim
-    order = B.seeded_permutations(tuple(data.shape), axis, _backend_seed(draw_seed(seed)))
+    order = B.seeded_permutations(tuple(data.shape), axis, _fresh_seed(seed))
     key = tuple(order if i == axis else B.reshape(B.arange(n, dtype="int64"), _axis_shape(data.ndim, i, n))
                 for i, n in enumerate(data.shape))
     out = B.getitem(data, key)
@@ -271,7 +277,7 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[Any] | None = None, 
         zeros = B.zeros(shape, dtype=data.dtype)
         return attach(zeros, (inputs,), lambda g: (B.zeros(shape, dtype=g.dtype),))
     dims = concrete_noise_shape(shape, noise_shape)
-    keep = B.compare("less", B.seeded_uniform(dims, _backend_seed(draw_seed(seed)), data.dtype), 1.0 - rate)
+    keep = B.compare("less", B.seeded_uniform(dims, _fresh_seed(seed), data.dtype), 1.0 - rate)
     scale = B.cast(keep, data.dtype)
     scale = B.multiply(scale, data.dtype.type(1.0 / (1.0 - rate)))
     return attach(B.multiply(data, scale), (inputs,), lambda g: (B.multiply(g, scale),))

@@ -8,6 +8,7 @@ kept, so inference pays nothing for differentiation.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -120,6 +121,7 @@ class Variable(Tensor):
             raise ValueError(f"Variable {name!r}: initial value has shape {tuple(value.shape)}, "
                              f"expected {tuple(shape)}.")
         super().__init__(ops.copy(value))
+        _live.add(self)
         self.name = name or "variable"
         self.path = path or self.name
         self.trainable = trainable
@@ -135,6 +137,7 @@ class Variable(Tensor):
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
         self.watched = self._trainable
+        note_state_change()
 
     @property
     def value(self) -> Tensor:
@@ -162,13 +165,34 @@ class Variable(Tensor):
         return self
 
     def assign_add(self, delta: Any) -> Variable:
-        return self.assign(self.data + (delta.data if isinstance(delta, Tensor) else delta))
+        return self.assign(_backend.active.add(self.data, delta.data if isinstance(delta, Tensor) else delta))
 
     def assign_sub(self, delta: Any) -> Variable:
-        return self.assign(self.data - (delta.data if isinstance(delta, Tensor) else delta))
+        return self.assign(_backend.active.subtract(self.data, delta.data if isinstance(delta, Tensor) else delta))
 
     def __repr__(self) -> str:
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.numpy()!r}>"
+
+
+_live: weakref.WeakSet[Variable] = weakref.WeakSet()
+_state_version = 0
+
+
+def live_variables() -> list[Variable]:
+    """Every Variable that exists now (a compiled step tells weights from values computed in it)."""
+    return list(_live)
+
+
+def state_version() -> int:
+    """A count that changes when variables are made or their trainable flags change (compiled steps made
+    before such a change are traced again)."""
+    return _state_version
+
+
+def note_state_change() -> None:
+    """Count a change that a compiled step must not outlive (a new variable, a trainable flag)."""
+    global _state_version
+    _state_version += 1
 
 
 def get_keras_mask(x: Any) -> Tensor | None:

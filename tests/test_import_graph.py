@@ -110,7 +110,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 LAYERS = [
     ("backend", ["gpukeras.backend"]),
     ("core", ["gpukeras.tensor", "gpukeras.autodiff", "gpukeras.random", "gpukeras.version", "gpukeras.tree",
-              "gpukeras.naming", "gpukeras.keras_tensor"]),
+              "gpukeras.naming", "gpukeras.keras_tensor", "gpukeras.tracing"]),
     ("ops", ["gpukeras.ops"]),
     ("saving", ["gpukeras.saving"]),
     ("catalogues", ["gpukeras.activations", "gpukeras.initializers", "gpukeras.regularizers",
