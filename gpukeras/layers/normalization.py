@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpukeras import backend as _backend
 from gpukeras import constraints, initializers, ops, regularizers
 from gpukeras.layers.layer import Layer
 from gpukeras.ops.convolution import batch_normalization, normalize_train
@@ -90,10 +91,13 @@ class BatchNormalization(Layer):
                                                self.epsilon)
             else:
                 y, mean, var = self._masked_train(inputs, mask, reduce_axes)
-            # Direct writes on the variables: not ops, so nothing is recorded on the tape.
-            m = self.momentum
-            self.moving_mean.assign(self.moving_mean.data * m + mean.reshape(-1) * (1.0 - m))
-            self.moving_variance.assign(self.moving_variance.data * m + var.reshape(-1) * (1.0 - m))
+            # Direct writes on the variables through backend calls: nothing is recorded on the tape, and a
+            # compiled step replays them.
+            B, m = _backend.active, self.momentum
+            self.moving_mean.assign(B.add(B.multiply(self.moving_mean.data, m), B.multiply(B.reshape(mean, (-1,)),
+                                                                                          1.0 - m)))
+            self.moving_variance.assign(B.add(B.multiply(self.moving_variance.data, m),
+                                              B.multiply(B.reshape(var, (-1,)), 1.0 - m)))
             return y
         return batch_normalization(inputs, self.moving_mean.value, self.moving_variance.value, axis,
                                    offset=self.beta, scale=self.gamma, epsilon=self.epsilon)

@@ -314,17 +314,17 @@ def normalize_train(x: Any, gamma: Any, beta: Any, axes: Sequence[int], param_sh
     a = data_of(x)
     axes = tuple(sorted(ax % a.ndim for ax in axes))
     param_shape = tuple(param_shape)
-    g = None if gamma is None else data_of(gamma).reshape(param_shape)
-    b = None if beta is None else data_of(beta).reshape(param_shape)
+    g = None if gamma is None else B.reshape(data_of(gamma), param_shape)
+    b = None if beta is None else B.reshape(data_of(beta), param_shape)
     y, mean, var, xhat, inv = B.normalize(a, axes, epsilon, g, b)
 
     def backward(dy):
         dx, dg, db = B.normalize_backward(dy, xhat, inv, axes, param_shape, g, b is not None)
         grads = [dx]
         if gamma is not None:
-            grads.append(dg.reshape(data_of(gamma).shape))
+            grads.append(B.reshape(dg, data_of(gamma).shape))
         if beta is not None:
-            grads.append(db.reshape(data_of(beta).shape))
+            grads.append(B.reshape(db, data_of(beta).shape))
         return tuple(grads)
 
     inputs = (x,) + tuple(t for t in (gamma, beta) if t is not None)

@@ -185,13 +185,14 @@ class _GRUResetBeforeStep(_MaskedHere):
         B, U = self.B, self.units
         act, params = self.activation
         ract, rparams = self.recurrent_activation
-        inner = B.matmul(h, self.R[:, :2 * U])
-        zpre = B.add(x[:, :U], inner[:, :U])
-        rpre = B.add(x[:, U:2 * U], inner[:, U:2 * U])
+        inner = B.matmul(h, B.getitem(self.R, (slice(None), slice(None, 2 * U))))
+        zpre = B.add(B.getitem(x, (slice(None), slice(None, U))), B.getitem(inner, (slice(None), slice(None, U))))
+        rpre = B.add(B.getitem(x, (slice(None), slice(U, 2 * U))), B.getitem(inner, (slice(None), slice(U, 2 * U))))
         z = B.activation(ract, zpre, rparams)
         r = B.activation(ract, rpre, rparams)
         rec_in = B.multiply(r, h)
-        hpre = B.add(x[:, 2 * U:], B.matmul(rec_in, self.R[:, 2 * U:]))
+        hpre = B.add(B.getitem(x, (slice(None), slice(2 * U, None))),
+                     B.matmul(rec_in, B.getitem(self.R, (slice(None), slice(2 * U, None)))))
         hh = B.activation(act, hpre, params)
         h_new = B.add(B.multiply(z, h), B.multiply(B.subtract(1.0, z), hh))
         return h_new, (h, zpre, rpre, z, r, rec_in, hpre, hh)
@@ -203,10 +204,11 @@ class _GRUResetBeforeStep(_MaskedHere):
         h, zpre, rpre, z, r, rec_in, hpre, hh = saved
         dzpre = B.activation_backward(ract, B.multiply(dh, B.subtract(h, hh)), zpre, z, rparams)
         dhpre = B.activation_backward(act, B.multiply(dh, B.subtract(1.0, z)), hpre, hh, params)
-        drec_in = B.matmul(dhpre, self.RT[2 * U:])
+        drec_in = B.matmul(dhpre, B.getitem(self.RT, slice(2 * U, None)))
         drpre = B.activation_backward(ract, B.multiply(drec_in, h), rpre, r, rparams)
         dzr = B.concatenate([dzpre, drpre], axis=1)
-        dh_prev = B.add(B.add(B.multiply(dh, z), B.multiply(drec_in, r)), B.matmul(dzr, self.RT[:2 * U]))
+        dh_prev = B.add(B.add(B.multiply(dh, z), B.multiply(drec_in, r)),
+                        B.matmul(dzr, B.getitem(self.RT, slice(None, 2 * U))))
         return B.concatenate([dzr, dhpre], axis=1), dh_prev, [(h, dzr), (rec_in, dhpre)]
 
 
@@ -235,7 +237,7 @@ def _run(step: _Step, xp: Tensor, states: Sequence[Tensor], mask: Any, masked_ou
             fallback = cur[0]
         elif M is not None and masked_output == "unroll" and outs:
             fallback = outs[-1]
-        cur, out, keep = step.forward(X[t], cur, None if M is None else M[t], fallback)
+        cur, out, keep = step.forward(B.getitem(X, t), cur, None if M is None else B.getitem(M, t), fallback)
         if record:
             saved.append(keep)
         outs.append(out)
@@ -248,12 +250,12 @@ def _run(step: _Step, xp: Tensor, states: Sequence[Tensor], mask: Any, masked_ou
         dxs: list[Any] = [None] * T
         pairs: list[Any] = [None] * T
         for t in range(T - 1, -1, -1):
-            go = g_seq[t] if g_seq is not None else None
+            go = B.getitem(g_seq, t) if g_seq is not None else None
             for extra in (g_last if t == T - 1 else None, dout_prev):
                 if extra is not None:
                     go = extra if go is None else B.add(go, extra)
-            dxs[t], d, dout_prev, pairs[t] = step.backward(d, go, None if M is None else M[t], masked_output,
-                                                           saved[t])
+            dxs[t], d, dout_prev, pairs[t] = step.backward(d, go, None if M is None else B.getitem(M, t),
+                                                           masked_output, saved[t])
         dX = B.stack(dxs)
         weight_grads = step.kernel_grads(pairs, dxs, dX)
         if bias_grad:

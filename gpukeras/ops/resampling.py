@@ -39,7 +39,7 @@ def _backend_form(a: Any, data_format: str, pads: Pads) -> tuple[Any, Pads]:
     channels_first data gets a trailing axis of size 1 (a view) and no padding on the channel axis."""
     if data_format == "channels_last":
         return a, pads
-    return a.reshape(tuple(a.shape) + (1,)), ((0, 0),) + tuple(pads)
+    return _backend.active.reshape(a, tuple(a.shape) + (1,)), ((0, 0),) + tuple(pads)
 
 
 # ---------------------------------------------------------------------------- padding and cropping

@@ -21,6 +21,7 @@ from gpukeras.backend.fused.multi_tensor import UpdateRule
 from gpukeras.optimizers import schedules as _schedules
 from gpukeras.optimizers.schedules import LearningRateSchedule
 from gpukeras.tensor import Tensor, Variable
+from gpukeras.tracing import host_step
 
 
 class HostMirroredVariable(Variable):
@@ -235,8 +236,12 @@ class Optimizer:
         self.apply(list(grads), list(variables))
         return self._iterations
 
+    @host_step
     def apply(self, grads: Sequence[Any], trainable_variables: Sequence[Variable] | None = None) -> None:
-        """Update the variables from their gradients (Tensors or backend arrays), in place."""
+        """Update the variables from their gradients (Tensors or backend arrays), in place.
+
+        A compiled step replays this call as one host entry: learning rate, schedule and step count are
+        read afresh at every step."""
         if len(grads) == 0:
             return
         if trainable_variables is None:
