@@ -30,6 +30,7 @@ from gpukeras.saving.serialization import deserialize_keras_object, serialize_ke
 from gpukeras.tensor import Tensor, get_keras_mask, set_keras_mask
 from gpukeras.trainers import arrays
 from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, per_output
+from gpukeras.trainers.compiled_step import CompiledStep, compiles
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
 from gpukeras.trainers.logs import LazyLogs, PredictBatchLogs, host_logs
 from gpukeras.trainers.target_checks import check_targets
@@ -69,6 +70,7 @@ class Trainer:
         self._step_caches_ready = False
         self._probed_output_shapes: list[tuple] | None = None
         self._warned_no_trainable = False
+        self._compiled_steps: dict[str, CompiledStep] = {}
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
@@ -77,9 +79,12 @@ class Trainer:
                 **kwargs: Any) -> None:
         """Configure training; every name is resolved here so typos fail before `fit`.
 
-        `jit_compile` ("auto", True, False) and `steps_per_execution` (a positive int) are checked
-        and kept in the compile config, but every step still runs eagerly, one batch per Python
-        step, with callbacks seeing every batch: compiling the step is a later version's work.
+        `jit_compile`: True compiles the fit/evaluate/predict steps (traced once per input signature,
+        then replayed: ARCHITECTURE.md, "How a compiled step runs") and raises where a step cannot be
+        traced; "auto" (Keras 3's default) compiles the default steps and runs a step that cannot be
+        traced eagerly, with one warning, and an overridden train/test/predict_step eagerly; False or
+        `run_eagerly=True` run every step eagerly. With `steps_per_execution=k` callbacks see one batch
+        begin and end per k steps (the end named by the k-th step), as in Keras 3.
         `auto_scale_loss` wraps the optimizer for loss scaling under a mixed_float16 policy in
         Keras; gpukeras computes in float32 only, where Keras does not scale either.
         """
@@ -114,6 +119,7 @@ class Trainer:
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
         self.stop_training = False
+        self._compiled_steps = {}
         self.compiled = True
 
     def _compile_output_names(self) -> list[str]:
@@ -281,9 +287,30 @@ class Trainer:
         return (self._pack_inputs(x), None if y is None else self._unflatten_outputs(y),
                 None if sw is None else self._unflatten_outputs(sw))
 
+    def _compiled(self, kind: str, custom: bool) -> CompiledStep | None:
+        """The compiled `kind` step ("train", "test", "predict") when compile() asks for one, else None (eager).
+
+        Under jit_compile="auto" a step the subclass overrides (`custom`) runs eagerly: its Python (counters,
+        prints, host reads) then runs at every step as written; jit_compile=True compiles it too."""
+        if not compiles(self.jit_compile, self.run_eagerly) or (custom and self.jit_compile is not True):
+            return None
+        step = self._compiled_steps.get(kind)
+        if step is None:
+            step = self._compiled_steps[kind] = CompiledStep(kind, strict=self.jit_compile is True)
+        return step
+
     def _run_train_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
                         custom: bool) -> Any:
-        """One training batch: the subclass's train_step (its logs returned), or the default step (None)."""
+        """One training batch: the subclass's train_step (its logs returned), or the default step (None);
+        compiled (traced once per signature, then replayed) unless compile() asked for eager steps."""
+        compiled = self._compiled("train", custom)
+        if compiled is None:
+            return self._train_step_eagerly(x, y, sw, n, custom)
+        return compiled(lambda bx, by, bsw: self._train_step_eagerly(bx, by, bsw, n, custom), x, y, sw,
+                        (n, custom, id(self.optimizer)))
+
+    def _train_step_eagerly(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
+                            custom: bool) -> Any:
         packed, y_struct, sw_struct = self._structured(x, y, sw)
         if custom:
             return self.train_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
@@ -294,6 +321,13 @@ class Trainer:
     def _run_test_step(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
                        custom: bool) -> Any:
         """One evaluation batch: the subclass's test_step (its logs returned), or the default step (None)."""
+        compiled = self._compiled("test", custom)
+        if compiled is None:
+            return self._test_step_eagerly(x, y, sw, n, custom)
+        return compiled(lambda bx, by, bsw: self._test_step_eagerly(bx, by, bsw, n, custom), x, y, sw, (n, custom))
+
+    def _test_step_eagerly(self, x: list[Tensor], y: list[Tensor] | None, sw: list[Tensor] | None, n: int,
+                           custom: bool) -> Any:
         packed, y_struct, sw_struct = self._structured(x, y, sw)
         if custom:
             return self.test_step(pack_x_y_sample_weight(packed, y_struct, sw_struct))
@@ -302,6 +336,10 @@ class Trainer:
         y_pred = self._test_batch(packed, y_struct, sw_struct, n)
         self._update_compiled_metrics(y, self._flat_outputs(y_pred), sw)
         return None
+
+    def _batch_logs(self, step_logs: Any) -> LazyLogs:
+        """A batch end's logs, read only if a callback looks: the metrics, or a custom step's own logs."""
+        return LazyLogs(self.get_metrics_result if step_logs is None else (lambda: step_logs))
 
     def _logs_after(self, last_logs: Any) -> dict[str, float]:
         """Epoch or evaluation logs: the metrics, or a custom step's own last logs when they name others."""
@@ -488,6 +526,7 @@ class Trainer:
         custom = self._overridden("train_step", "compute_metrics")
         dtypes = self._input_dtypes()
         check_batches = isinstance(source, StreamSource)
+        k = self.steps_per_execution
         self.stop_training = False
         self._in_fit = True
         self._initial_epoch = None
@@ -501,18 +540,24 @@ class Trainer:
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
                 last_logs = None
+                begun = None  # first step of the execution (steps_per_execution steps) under way
                 for step, (bx, by, bsw) in enumerate(source.epoch(steps_per_epoch)):
-                    if want_begin:
-                        cbs.on_train_batch_begin(step)
+                    if step % k == 0:
+                        begun = step
+                        if want_begin:
+                            cbs.on_train_batch_begin(step)
                     if check_batches:
                         self._check_targets(bx, by)
                     last_logs = self._run_train_step(self._to_backend(bx, dtypes), self._to_backend(by),
                                                      self._to_backend(bsw), len(bx[0]), custom)
-                    if want_end:
-                        cbs.on_train_batch_end(step, LazyLogs(self.get_metrics_result if last_logs is None
-                                                              else (lambda logs=last_logs: logs)))
-                    if self.stop_training:
-                        break
+                    if step % k == k - 1:
+                        begun = None
+                        if want_end:
+                            cbs.on_train_batch_end(step, self._batch_logs(last_logs))
+                        if self.stop_training:
+                            break
+                if begun is not None and want_end:  # a last, shorter execution: Keras names its full end
+                    cbs.on_train_batch_end(begun + k - 1, self._batch_logs(last_logs))
                 source.end_epoch()
                 epoch_logs = self._logs_after(last_logs)
                 if val is not None and _should_validate(epoch, validation_freq):
@@ -539,16 +584,22 @@ class Trainer:
         dtypes = self._input_dtypes()
         check_batches = isinstance(source, StreamSource)
         last_logs = None
+        k, begun = self.steps_per_execution, None
         for step, (bx, by, bsw) in enumerate(source.epoch(steps)):
-            if want_begin:
-                cbs.on_test_batch_begin(step)
+            if step % k == 0:
+                begun = step
+                if want_begin:
+                    cbs.on_test_batch_begin(step)
             if check_batches:
                 self._check_targets(bx, by)
             last_logs = self._run_test_step(self._to_backend(bx, dtypes), self._to_backend(by),
                                             self._to_backend(bsw), len(bx[0]), custom)
-            if want_end:
-                cbs.on_test_batch_end(step, LazyLogs(self.get_metrics_result if last_logs is None
-                                                     else (lambda logs=last_logs: logs)))
+            if step % k == k - 1:
+                begun = None
+                if want_end:
+                    cbs.on_test_batch_end(step, self._batch_logs(last_logs))
+        if begun is not None and want_end:
+            cbs.on_test_batch_end(begun + k - 1, self._batch_logs(last_logs))
         source.end_epoch()
         logs = self._logs_after(last_logs)
         cbs.on_test_end(logs)
@@ -607,6 +658,12 @@ class Trainer:
         return self._join_predictions(chunks, structure)
 
     def _predict_batch(self, xs: list[Tensor]) -> Any:
+        compiled = self._compiled("predict", self._overridden("predict_step"))
+        if compiled is None:
+            return self._predict_batch_eagerly(xs)
+        return compiled(lambda bx, by, bsw: self._predict_batch_eagerly(bx), xs, None, None)
+
+    def _predict_batch_eagerly(self, xs: list[Tensor]) -> Any:
         packed = self._pack_inputs(xs)
         if self._overridden("predict_step"):
             return self.predict_step(pack_x_y_sample_weight(packed))
