@@ -16,6 +16,7 @@ import pytest
 import gpukeras as keras
 from gpukeras import ops
 from gpukeras.tracing import TraceError
+from gpukeras.trainers import compiled_step
 from gpukeras.trainers.compiled_step import CompiledStepWarning
 
 
@@ -292,7 +293,8 @@ class _CountsCalls(keras.layers.Layer):
 @pytest.mark.parametrize("layer_cls, reason", [(_BranchOnValue, "reads a tensor computed in the step on the host"),
                                                (_ReadsNumpy, "reads a tensor computed in the step on the host"),
                                                (_CountsCalls, "gets different host values on two calls")])
-def test_untraceable_layers_fall_back_or_raise(layer_cls, reason):
+def test_untraceable_layers_fall_back_or_raise(layer_cls, reason, monkeypatch):
+    monkeypatch.setattr(compiled_step, "AUTO_COMPILES", True)  # "auto" compiles, whatever the default is
     x, y = _classes(n=32, seed=12)
 
     def build():
@@ -313,7 +315,8 @@ def test_untraceable_layers_fall_back_or_raise(layer_cls, reason):
         _run(build, True, dict(x=x, y=y, batch_size=8, epochs=2), x, y, args)
 
 
-def test_custom_train_step_with_host_work():
+def test_custom_train_step_with_host_work(monkeypatch):
+    monkeypatch.setattr(compiled_step, "AUTO_COMPILES", True)
     x, y = _classes(n=32, seed=13)
     seen = []
 
