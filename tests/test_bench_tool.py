@@ -170,3 +170,76 @@ def test_torch_text_models_match_the_keras_layout():
     assert logits.shape == (4, 2) and model.att.query.out_features == 2 * 32  # 2 heads of key_dim 32
     model4, _, _ = torch_sequence.build(workloads.resolve("W4", 6))
     assert model4(x).shape == (4, 1)
+
+
+# ---------------------------------------------------------------- issue 12: image workloads
+# Keras 3.15.1's (JAX) parameter counts of the same models (vision_models.build), trainable and not.
+KERAS3_PARAMS = {"W6": (272474, 1568), "W7": (2236682, 34112), "W8": (25583592, 53120)}
+
+
+@pytest.mark.any_backend
+def test_image_workload_data_and_report():
+    w6, w8 = workloads.get("resnet20-cifar"), workloads.get("W8")
+    assert w6.is_vision and not w6.is_text and w8.classes == 1000 and w8.batch_gpu == 128
+    x, y = workloads.make_data(w6, 16)
+    assert x.shape == (16, 32, 32, 3) and x.dtype == np.float32 and y.dtype == np.int32 and 0 <= y.min() <= y.max() < 10
+    rows = [_run("gpukeras", 300.0, samples_per_s_range=[290.0, 310.0]) | {"workload": "W8"},
+            _run("torch", 600.0, samples_per_s_range=[550.0, 650.0]) | {"workload": "W8"}]
+    assert report.targets(rows, "W8", "gpu") == [
+        "- vs PyTorch eager (cuDNN): 0.50× (target ≥ 0.6×) — missed by 17%; 0.45×–0.56× from the ranges"]
+    assert report.targets(rows, "W8", "cpu") == []  # the GPU goal only
+
+
+@pytest.mark.any_backend
+def test_resnet20_has_keras3s_parameters():
+    import gpukeras as keras
+    from gpukeras.bench import vision_models
+
+    model = vision_models.build(keras, workloads.get("W6"))
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert (trainable, model.count_params() - trainable) == KERAS3_PARAMS["W6"]
+    assert tuple(model.outputs[0].shape) == (None, 10) and len(model.layers) == 73
+
+
+def test_gpukeras_runner_trains_a_tiny_image_workload(capsys):
+    assert gpukeras_runner.main(["--workload", "W6", "--quick", "--batch", "2", "--samples", "4", "--epochs", "1",
+                                 "--warmup", "0"]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("GPUKERAS_BENCH_RESULT ")][-1]
+    res = json.loads(line.split(" ", 1)[1])
+    assert res["status"] == "ok", res
+    assert res["batch"] == 2 and res["steps_per_epoch"] == 2 and res["manual_step_ms"] > 0
+    assert 0.0 <= res["final_accuracy"] <= 1.0 and np.isfinite(res["final_loss"])
+
+
+@pytest.mark.any_backend
+def test_cli_passes_the_batch_to_every_runner(tmp_path, monkeypatch):
+    cmds = []
+
+    def fake_subprocess_run(cmd, **kwargs):
+        cmds.append(cmd)
+        line = "GPUKERAS_BENCH_RESULT " + json.dumps(_run("gpukeras", 10.0) | {"workload": "W6"})
+        return subprocess.CompletedProcess(cmd, 0, stdout=line + "\n", stderr="")
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_subprocess_run)
+    monkeypatch.setattr(cli, "cpu_busy", lambda interval=1.0: 0.0)
+    assert cli.main(["--workloads", "W6", "--frameworks", "gpukeras", "--batch", "4", "--samples", "8",
+                     "--out", str(tmp_path), "--no-chart"]) == 0
+    run = [c for c in cmds if any("gpukeras_runner.py" in str(a) for a in c)]
+    assert len(run) == 1 and run[0][run[0].index("--batch") + 1] == "4"
+    assert "W6: Adam(1e-3), batch norm, softmax output, sparse CE" in (tmp_path / "table.md").read_text()
+    with pytest.raises(SystemExit, match="must not be negative"):
+        cli.main(["--workloads", "W6", "--batch", "-1", "--out", str(tmp_path)])
+
+
+@pytest.mark.any_backend
+def test_torch_image_models_have_keras3s_parameters():
+    torch = pytest.importorskip("torch")
+    from gpukeras.bench import torch_vision
+
+    for key, (trainable, frozen) in KERAS3_PARAMS.items():
+        model, _, _ = torch_vision.build(workloads.get(key))
+        assert sum(p.numel() for p in model.parameters()) == trainable, key  # BN's scale and offset included
+        assert sum(b.numel() for b in model.buffers() if b.dtype.is_floating_point) == frozen, key  # running stats
+    model, loss_fn, accuracy = torch_vision.build(workloads.get("W6"))
+    logits = model(torch.zeros(2, 3, 32, 32))
+    assert logits.shape == (2, 10) and 0.0 <= float(accuracy(logits, torch.tensor([0, 1]))) <= 1.0

@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small epochs, 2 timed epochs (< 2 min on 2 cores)")
     p.add_argument("--workloads", default="W1,W2,W3",
                    help="comma list of W1,W2,W3 (or mlp-small, ...); W4 (lstm-text) and W5 (transformer-text) "
-                        "are the text models")
+                        "are the text models, W6 (resnet20-cifar) and W7 (mobilenetv2-cifar) the CIFAR-shaped "
+                        "image models, W8 (resnet50) and W9 (mobilenetv2) the ImageNet-shaped ones (for a GPU)")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help=f"comma list of {', '.join(FRAMEWORKS)}")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None, help="gpukeras backend")
@@ -56,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="timed epochs (default 5, quick 2)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up epochs, not timed")
     p.add_argument("--samples", type=int, default=0, help="samples per epoch for every workload (0 = default)")
+    p.add_argument("--batch", type=int, default=0, help="batch size for every workload (0 = each one's own)")
     p.add_argument("--repeats", type=int, default=1,
                    help="runs per framework and workload, interleaved (each round rotates the frameworks' "
                         "order); the table gives the median run and the range")
@@ -142,6 +144,8 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
         cmd.append("--quick")
     if args.samples:
         cmd += ["--samples", str(args.samples)]
+    if args.batch:
+        cmd += ["--batch", str(args.batch)]
     if args.seq_len and W.get(key).is_text:
         cmd += ["--seq-len", str(args.seq_len)]
     if not os.path.exists(python):
@@ -231,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         args.timeout = 180.0 if args.quick else 900.0
     if args.repeats < 1:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
+    if args.batch < 0 or args.samples < 0:
+        raise SystemExit(f"--batch and --samples must not be negative, got {args.batch} and {args.samples}")
     keys = [W.get(k).key for k in _split(args.workloads)]
     fws = _split(args.frameworks)
     unknown = [f for f in fws if f not in FRAMEWORKS]
@@ -277,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"machine": info, "versions": versions, "results": results, "total_s": time.perf_counter() - t_start,
             "config": {"quick": args.quick, "device": device, "epochs": args.epochs, "warmup": args.warmup,
                        "workloads": sorted({r["workload"] for r in results}), "frameworks": fws,
-                       "backend": args.backend, "python_for": pythons, "samples": args.samples,
+                       "backend": args.backend, "python_for": pythons, "samples": args.samples, "batch": args.batch,
                        "repeats": args.repeats, "seq_len": args.seq_len, "command": command}}
     paths = report.write(data, out_dir, make_chart=not args.no_chart)
     print(paths["table"].read_text())

@@ -18,10 +18,12 @@ if not __package__:  # run by path: siblings importable, the stdlib not shadowed
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
     import _child as C  # noqa: E402
     import sequence_models as SM  # noqa: E402
+    import vision_models as VM  # noqa: E402
     import workloads as W  # noqa: E402
 else:
     from gpukeras.bench import _child as C
     from gpukeras.bench import sequence_models as SM
+    from gpukeras.bench import vision_models as VM
     from gpukeras.bench import workloads as W
 
 import numpy as np  # noqa: E402
@@ -33,10 +35,12 @@ def has_conv(keras: Any) -> bool:
 
 
 def build_model(keras: Any, w: W.Workload) -> Any:
-    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits (text models: as
-    sequence_models writes them, with their own output, loss and accuracy)."""
+    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits (text and image models: as
+    sequence_models and vision_models write them, with their own output, loss and accuracy)."""
     if w.is_text:
         return SM.build(keras, w)
+    if w.is_vision:
+        return VM.build(keras, w)
     layers = [keras.Input(w.input_shape)]
     if w.kind == "mlp":
         layers += [keras.layers.Dense(u, activation="relu") for u in w.units]

@@ -19,10 +19,12 @@ if not __package__:  # run by path: siblings importable, the stdlib not shadowed
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
     import _child as C  # noqa: E402
     import sequence_models as SM  # noqa: E402
+    import vision_models as VM  # noqa: E402
     import workloads as W  # noqa: E402
 else:
     from gpukeras.bench import _child as C
     from gpukeras.bench import sequence_models as SM
+    from gpukeras.bench import vision_models as VM
     from gpukeras.bench import workloads as W
 
 BACKEND_MODULES = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
@@ -85,7 +87,7 @@ def _body(args: Any) -> dict[str, Any]:
     keras.utils.set_random_seed(0)
     n, batch = C.sizes(args, w)
     x, y = W.make_data(w, n)
-    model = SM.build(keras, w) if w.is_text else _mlp_or_cnn(keras, w)
+    model = SM.build(keras, w) if w.is_text else VM.build(keras, w) if w.is_vision else _mlp_or_cnn(keras, w)
     times: list[float] = []
 
     class EpochTimer(keras.callbacks.Callback):

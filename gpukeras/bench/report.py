@@ -63,7 +63,7 @@ def _ok(rows: list[dict[str, Any]], fw: str) -> dict[str, Any] | None:
 
 
 def targets(rows: list[dict[str, Any]], key: str, device: str) -> list[str]:
-    """Issue 5's targets for this workload: met or missed, and by how much."""
+    """Issue 5's, 11's and 12's targets for this workload: met or missed, and by how much."""
     gk, bound, torch = _ok(rows, "gpukeras"), _ok(rows, "bound"), _ok(rows, "torch")
     if gk is None:
         return []
@@ -88,11 +88,14 @@ def targets(rows: list[dict[str, Any]], key: str, device: str) -> list[str]:
         check("vs GEMM-only bound", sps / bound["samples_per_s"], 0.90 if gpu else 0.95)
     elif key == "W3" and best is not None and not gpu:
         check(f"vs best other framework ({label(best)})", sps / best["samples_per_s"], 1.0)
-    elif key in ("W4", "W5") and not gpu:  # issue 11: ahead of both Keras 3/JAX and PyTorch
+    elif key in ("W4", "W5", "W6", "W7") and not gpu:  # issues 11, 12: ahead of both Keras 3/JAX and PyTorch
         for other in (_ok(rows, "keras3-jax"), torch):
             if other is not None:
                 check(f"vs {label(other)}", sps / other["samples_per_s"], 1.0)
                 lines[-1] += _overlap(gk, other)
+    elif key in ("W8", "W9") and gpu and torch is not None:  # issue 12: cuDNN is the strongest peer
+        check("vs PyTorch eager (cuDNN)", sps / torch["samples_per_s"], 0.6)
+        lines[-1] += _overlap(gk, torch)
     return lines
 
 
@@ -134,10 +137,13 @@ def markdown(data: dict[str, Any]) -> str:
             else "one run per framework; range is its slowest and fastest timed epoch")
     keys = sorted({r["workload"] for r in data["results"]})
     texts = [k for k in keys if W.get(k).is_text]
-    others = [k for k in keys if k not in texts]
+    images = [k for k in keys if W.get(k).is_vision]
+    others = [k for k in keys if k not in texts and k not in images]
     losses = "; ".join([f"{', '.join(others)}: Adam(1e-3), sparse CE from logits"] * bool(others)
                        + [f"{', '.join(texts)}: Adam(1e-3), the model as keras.io writes it (sigmoid/softmax "
-                          "output, cross-entropy, metrics=['accuracy']; PyTorch: the loss from logits)"] * bool(texts))
+                          "output, cross-entropy, metrics=['accuracy']; PyTorch: the loss from logits)"] * bool(texts)
+                       + [f"{', '.join(images)}: Adam(1e-3), batch norm, softmax output, sparse CE, "
+                          "metrics=['accuracy'] (PyTorch: the loss from logits)"] * bool(images))
     out.append(f"Mode: {'quick' if cfg['quick'] else 'full'}; device {cfg['device']}; warm-up {cfg['warmup']} "
                f"epoch, median of {cfg['epochs']} timed epochs per run; {runs}; {losses}; float32.")
     if cfg.get("command"):

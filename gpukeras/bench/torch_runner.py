@@ -1,8 +1,9 @@
 """PyTorch eager on one workload: the usual hand loop (zero_grad, backward, step).
 
 Same model, Adam(1e-3, eps=1e-7 as Keras), the loss from logits, a fresh shuffle per epoch.
-The text models (W4, W5; torch_sequence.py) also count their accuracy each step, as Keras's
-`metrics=["accuracy"]` does. `--device gpu` runs on CUDA and reports torch.cuda.max_memory_allocated.
+The text models (W4, W5; torch_sequence.py) and the image models (W6-W9; torch_vision.py) also count
+their accuracy each step, as Keras's `metrics=["accuracy"]` does. `--device gpu` runs on CUDA (cuDNN
+with PyTorch's default settings) and reports torch.cuda.max_memory_allocated.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _body(args: Any) -> dict[str, Any]:
     torch.manual_seed(0)
     n, batch = C.sizes(args, w)
     xh, yh = W.make_data(w, n)
-    if w.kind == "cnn":
+    if len(w.input_shape) == 3:  # images: NHWC -> NCHW
         xh = xh.transpose(0, 3, 1, 2).copy()
     if w.is_text:
         xh = xh.astype("int64")  # token ids as nn.Embedding's usual LongTensor
@@ -70,6 +71,14 @@ def _body(args: Any) -> dict[str, Any]:
             import torch_sequence as TS
 
         model, loss_fn, accuracy = TS.build(w)
+        model = model.to(dev)
+    elif w.is_vision:
+        if __package__:
+            from gpukeras.bench import torch_vision as TV
+        else:  # run by path
+            import torch_vision as TV
+
+        model, loss_fn, accuracy = TV.build(w)
         model = model.to(dev)
     else:
         model, loss_fn = build_model(torch, w).to(dev), torch.nn.CrossEntropyLoss()

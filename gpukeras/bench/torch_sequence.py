@@ -87,7 +87,7 @@ def build(w: W.Workload) -> tuple[nn.Module, Any, Any]:
     if w.kind == "lstm":
         return LSTMText(w), nn.BCEWithLogitsLoss(), _binary_accuracy
     if w.kind == "transformer":
-        return TransformerText(w), nn.CrossEntropyLoss(), _sparse_accuracy
+        return TransformerText(w), nn.CrossEntropyLoss(), sparse_accuracy
     raise ValueError(f"{w.key} ({w.kind}) is not a text workload")
 
 
@@ -96,5 +96,6 @@ def _binary_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((logits > 0) == (y > 0.5)).float().mean()
 
 
-def _sparse_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def sparse_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Keras's sparse categorical accuracy: the argmax of the logits equals the label (also the image models')."""
     return (logits.argmax(dim=1) == y).float().mean()

@@ -1,4 +1,4 @@
-"""The benchmark workloads (issues 5 and 11): shapes, batch sizes and deterministic synthetic data.
+"""The benchmark workloads (issues 5, 11 and 12): shapes, batch sizes and deterministic synthetic data.
 
 Stdlib + NumPy only: every runner imports this, including ones run from another venv.
 """
@@ -16,11 +16,12 @@ ADAM_EPSILON = 1e-7  # Keras's default; the PyTorch runner uses it too
 
 @dataclass(frozen=True)
 class Workload:
-    """One benchmark model: an MLP (`units`), the small convnet, or a text model over token ids."""
+    """One benchmark model: an MLP (`units`), the small convnet, a text model over token ids, or an image
+    classifier (ResNet, MobileNetV2)."""
 
     key: str
     name: str
-    kind: str  # "mlp", "cnn", "lstm" or "transformer"
+    kind: str  # "mlp", "cnn", "lstm", "transformer", "resnet20", "resnet50" or "mobilenetv2"
     input_shape: tuple[int, ...]  # a text model's is (sequence length,)
     batch: int
     batch_gpu: int
@@ -30,11 +31,17 @@ class Workload:
     vocab: int = 0  # text models: token ids are in [1, vocab)
     embed: int = 0  # text models: embedding width
     manual_chunk: int = 64  # steps per timed chunk of the train_on_batch loop
+    classes: int = 10  # image classifiers' outputs (labels stay in [0, 10): see make_data)
 
     @property
     def is_text(self) -> bool:
         """A model over token ids (W4, W5)."""
         return self.kind in TEXT_KINDS
+
+    @property
+    def is_vision(self) -> bool:
+        """An image classifier with batch norm and a softmax output (W6-W9)."""
+        return self.kind in VISION_KINDS
 
     def dims(self) -> list[int]:
         """Layer widths of an MLP from input to logits, e.g. [784, 128, 10]."""
@@ -50,14 +57,32 @@ WORKLOADS: dict[str, Workload] = {
     # issue 11: keras.io's text classifier with transformer (see TRANSFORMER), sparse cross-entropy
     "W5": Workload("W5", "transformer-text", "transformer", (200,), 32, 32, 2048, 256, vocab=20000, embed=32,
                    manual_chunk=16),
+    # issue 12: CIFAR-shaped image classifiers, softmax output, sparse CE, metrics=["accuracy"] (CPU comparison)
+    "W6": Workload("W6", "resnet20-cifar", "resnet20", (32, 32, 3), 128, 128, 512, 256, manual_chunk=2),
+    "W7": Workload("W7", "mobilenetv2-cifar", "mobilenetv2", (32, 32, 3), 128, 128, 512, 256, manual_chunk=2),
+    # issue 12 on a GPU: keras.applications' ResNet50 and MobileNetV2 at ImageNet's shape, batch 128
+    "W8": Workload("W8", "resnet50", "resnet50", (224, 224, 3), 16, 128, 1024, 256, manual_chunk=2, classes=1000),
+    "W9": Workload("W9", "mobilenetv2", "mobilenetv2", (224, 224, 3), 16, 128, 1024, 256, manual_chunk=2,
+                   classes=1000),
 }
 TEXT_KINDS = ("lstm", "transformer")
+VISION_KINDS = ("resnet20", "resnet50", "mobilenetv2")
 
 # W3 layer sizes, channels_last: conv 3x3 valid, pool 2.
 CNN_FILTERS = (32, 64)
 CNN_KERNEL = 3
 CNN_DROPOUT = 0.5
 CNN_FLAT = 5 * 5 * 64  # 28 -> 26 -> 13 -> 11 -> 5
+
+# W6: the CIFAR ResNet-20 of He et al. 2015 (section 4.2): a 3x3 convolution of 16 filters, then 3 stages
+# of 3 basic blocks (two 3x3 convolutions, each followed by batch norm) of 16, 32, 64 filters, the later
+# stages starting with stride 2; global average pooling, Dense(10, softmax). Where the shape changes the
+# shortcut is a 1x1 strided convolution + batch norm (the paper's option B; Keras's CIFAR-10 example also
+# projects), not the zero-padded identity (option A).
+RESNET20_FILTERS = (16, 32, 64)
+RESNET20_BLOCKS = 3
+BN_MOMENTUM = 0.99  # Keras's BatchNormalization defaults (PyTorch: momentum 1 - 0.99, eps 1e-3)
+BN_EPSILON = 1e-3
 
 # W4: the LSTM's units. W5: keras.io's "Text classification with Transformer" hyperparameters.
 LSTM_UNITS = 64
@@ -93,8 +118,9 @@ def resolve(key: str, seq_len: int = 0) -> Workload:
 
 
 def make_data(w: Workload, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """n samples and labels (learnable, deterministic): float32 inputs and int32 classes from a fixed random
-    linear teacher, or for a text model int32 token ids and its labels (see `make_text_data`)."""
+    """n samples and labels (learnable, deterministic): float32 inputs and int32 classes in [0, 10) from a
+    fixed random linear teacher (also for a 1000-class model: the teacher stays small), or for a text model
+    int32 token ids and its labels (see `make_text_data`)."""
     if w.is_text:
         return make_text_data(w, n, seed)
     rng = np.random.default_rng(seed)
