@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # One prepared GPU check: the whole test suite on the CuPy backend, the kernel benchmarks, the
 # sequence benchmarks (issue 11: LSTM and attention vs PyTorch), the convolution-family kernels (issue 12:
-# depthwise, transposed, bilinear vs the paths they replace and PyTorch), the seed program on NumPy and on
-# CuPy, and the framework comparison (--gpu).
+# depthwise, transposed, bilinear vs the paths they replace and PyTorch), ResNet-50 and MobileNetV2 training
+# vs PyTorch eager with cuDNN (issue 12), the seed program on NumPy and on CuPy, and the framework
+# comparison (--gpu).
 #
 # Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
 # bench.log, results.json, results.md, sequence.log, sequence.json, sequence.md, vision.log, vision.json,
-# vision.md, seed-*.log,
-# compare/, summary.txt. Each part has its own
+# vision.md, models.log, models/, seed-*.log, compare/, summary.txt. Each part has its own
 # timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
 # GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
 set -u
@@ -24,8 +24,8 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 PY=${PYTHON:-$(command -v python3 || command -v python)}
 # The device tool allows one 10-minute command: every part gets a cap, and all of them share a
-# deadline, most important first (core tests, kernel benchmarks, sequence benchmarks, seed program,
-# rest, comparison).
+# deadline, most important first (core tests, kernel benchmarks, sequence benchmarks, convolution
+# kernels, image models vs PyTorch, seed program, rest, comparison).
 BUDGET=${BUDGET:-560}
 DEADLINE=$(( $(date +%s) + BUDGET ))
 cap() { local left=$(( DEADLINE - $(date +%s) - 5 )); if [ "$left" -lt "$1" ]; then echo $(( left > 1 ? left : 1 )); else echo "$1"; fi; }
@@ -49,7 +49,7 @@ log "checkout $ROOT, results in $OUT, dry-run=$DRY, budget ${BUDGET}s"
 CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_backend_conformance.py
       tests/test_kernel_launchers.py tests/test_seed_program.py tests/test_training.py tests/test_device_sync.py
       tests/test_ops_gradients.py tests/test_attention_kernel_twins.py
-      tests/test_image_kernel_twins.py tests/test_vision_kernel_twins.py)
+      tests/test_image_kernel_twins.py tests/test_vision_kernel_twins.py tests/test_recurrent_kernel_twins.py)
 if [ "$DRY" = 1 ]; then
   BACKEND=numpy
   TEST_BACKENDS=cupy-emulated  # the CuPy backend's code with our kernels compiled for the CPU
@@ -113,6 +113,27 @@ vision_rc=$?
 log "vision benchmarks exit $vision_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/vision.md" ]; then cat "$OUT/vision.md" | tee -a "$OUT/summary.txt"; fi
 
+# Issue 12's models: keras.applications' ResNet50 (W8) and MobileNetV2 (W9), 224x224x3, 1000 classes,
+# training samples/s at batch 128, ours on CuPy vs PyTorch eager with cuDNN (goal >= 0.6x). Each runner
+# gets a quarter of the cap, so one that hangs leaves the others their time.
+COMPARE_PATH=$PYTHONPATH
+if [ "$DRY" = 1 ]; then
+  # the --gpu path on the emulated CuPy (tests/emulation/site makes `import cupy` load it)
+  COMPARE_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"
+  MODELS_ARGS=(--workloads W6,W7 --batch 1 --samples 1)  # the same runners, applications and report, CIFAR-sized
+else
+  MODELS_ARGS=(--workloads W8,W9)
+fi
+limit=$(cap 150)
+log "image models vs PyTorch (timeout ${limit}s)"
+start=$(date +%s)
+timeout "$limit" env PYTHONPATH="$COMPARE_PATH" \
+  "$PY" -m gpukeras.bench --gpu --quick --epochs 1 --samples 256 --frameworks gpukeras,torch --no-chart \
+  --timeout $(( limit / 4 > 20 ? limit / 4 : 20 )) --out "$OUT/models" "${MODELS_ARGS[@]}" > "$OUT/models.log" 2>&1
+models_rc=$?
+log "image models exit $models_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/models/table.md" ]; then cat "$OUT/models/table.md" | tee -a "$OUT/summary.txt"; fi
+
 # The seed program (gpukeras.demo) on NumPy and on CuPy: the same accuracy is expected.
 SEED_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then SEED_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
@@ -133,10 +154,7 @@ rest_rc=$?
 
 # The framework comparison (W1-W3 vs PyTorch and the cuBLAS GEMM-only bound), quick mode.
 COMPARE_TIMEOUT=$(cap 150)
-COMPARE_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then
-  # the --gpu path on the emulated CuPy (tests/emulation/site makes `import cupy` load it)
-  COMPARE_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"
   COMPARE_ARGS=(--gpu --workloads W1 --frameworks gpukeras,bound --samples 256 --epochs 1)
 else
   COMPARE_ARGS=(--gpu)
@@ -150,6 +168,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
-for rc in $core_rc $bench_rc $sequence_rc $vision_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $sequence_rc $vision_rc $models_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0
