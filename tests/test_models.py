@@ -181,6 +181,23 @@ def test_dropout_only_in_training() -> None:
     assert 0.35 < (dropped == 0).mean() < 0.65
 
 
+def test_dropout_noise_shape_shares_one_draw_along_its_ones() -> None:
+    layer = layers.Dropout(0.5, noise_shape=(None, 1, 1, 3), seed=4)  # EfficientNet's "drop connect" is (None, 1, 1, 1)
+    x = np.ones((64, 4, 5, 3), "float32")
+    np.testing.assert_array_equal(layer(x).numpy(), x)
+    dropped = layer(x, training=True).numpy()
+    assert set(np.unique(dropped)) <= {0.0, 2.0}
+    np.testing.assert_array_equal(dropped, np.broadcast_to(dropped[:, :1, :1, :], x.shape))
+    assert 0.3 < (dropped[:, 0, 0, :] == 0).mean() < 0.7
+    config = layer.get_config()
+    assert config["noise_shape"] == (None, 1, 1, 3)
+    assert layers.Dropout.from_config(config).noise_shape == (None, 1, 1, 3)
+    with pytest.raises(ValueError, match="noise_shape"):
+        layers.Dropout(0.5, noise_shape=(None, 0, 3))
+    with pytest.raises(ValueError, match="noise_shape"):
+        layers.Dropout(0.5, noise_shape=4)
+
+
 def test_flatten_channels_first_moves_channels_last() -> None:
     x = np.arange(2 * 3 * 2 * 2, dtype="float32").reshape(2, 3, 2, 2)
     out = layers.Flatten(data_format="channels_first")(x).numpy()
