@@ -62,6 +62,12 @@ class _Fresh(list):
     __slots__ = ("remake",)
 
 
+def refuse(reason: str, where: str | None = None) -> None:
+    """Say, from code that works on the host (a text layer), that the step being traced cannot be compiled."""
+    if _active is not None and not _active.paused:
+        _active._refuse(reason, where)
+
+
 def fresh(make: Callable[[], list]) -> list:
     """`make()`; while tracing, marked so that every replay calls `make` again (a random draw's seed)."""
     value = make()
@@ -87,6 +93,9 @@ def host_step(fn: Callable) -> Callable:
 
 
 # ---------------------------------------------------------------------- where a problem is
+_STEP_FRAMES = frozenset({"call", "train_step", "test_step", "predict_step", "compute_loss", "compute_metrics"})
+
+
 def _where() -> str:
     """The innermost layer `call` (or model step) running now, and the user's line, for messages."""
     frame = sys._getframe(2)
@@ -95,12 +104,12 @@ def _where() -> str:
         code = frame.f_code
         if line is None and not code.co_filename.startswith(_PACKAGE_DIR):
             line = f"{code.co_filename}:{frame.f_lineno}"
-        owner = frame.f_locals.get("self")
-        if code.co_name in ("call", "train_step", "test_step", "predict_step", "compute_loss",
-                            "compute_metrics") and owner is not None and hasattr(owner, "name"):
-            what = f"layer {owner.name!r} ({type(owner).__name__}.{code.co_name})" if code.co_name == "call" \
-                else f"{type(owner).__name__}.{code.co_name}"
-            return what + (f" at {line}" if line else "")
+        if code.co_name in _STEP_FRAMES:  # only these frames' locals are read (reading them costs)
+            owner = frame.f_locals.get("self")
+            if owner is not None and hasattr(owner, "name"):
+                what = f"layer {owner.name!r} ({type(owner).__name__}.call)" if code.co_name == "call" \
+                    else f"{type(owner).__name__}.{code.co_name}"
+                return what + (f" at {line}" if line else "")
         frame = frame.f_back
     return "the step" + (f" at {line}" if line else "")
 
@@ -213,15 +222,12 @@ class Trace:
                          "control flow on its value); a compiled step runs no Python between its backend calls")
         return self._real.to_numpy(x)
 
-    def _refuse(self, reason: str) -> None:
-        problem = TraceError(reason, _where())
+    def _refuse(self, reason: str, where: str | None = None) -> None:
+        problem = TraceError(reason, where or _where())
         if self.strict:
             raise problem
         if self.problem is None:
             self.problem = problem
-
-    def _is_value(self, x: Any) -> bool:
-        return isinstance(x, np.generic) or self._real.is_array(x)
 
     def _new_slot(self, x: Any) -> int:
         index = len(self._keep)
@@ -230,12 +236,13 @@ class Trace:
         return index
 
     def _result(self, out: Any) -> Spec:
-        """Name the arrays a call returned (a nest of tuples and lists): each becomes a new slot."""
-        if isinstance(out, (tuple, list)):
-            return ("u" if isinstance(out, tuple) else "l", [self._result(o) for o in out])
-        if self._is_value(out):
-            return ("s", self._new_slot(out))
-        return ("c", out)
+        """Name what a call returned: inside plain tuples and lists, each array or object (a backend's
+        saved residuals) becomes a new slot; Python numbers, strings and None are constants."""
+        if type(out) in (tuple, list):
+            return ("u" if type(out) is tuple else "l", [self._result(o) for o in out])
+        if out is None or isinstance(out, (bool, int, float, str, bytes)):
+            return ("c", out)
+        return ("s", self._new_slot(out))
 
     def _spec(self, x: Any) -> Spec:
         """How a replay obtains argument `x`."""
@@ -262,8 +269,10 @@ class Trace:
         for (name, _, args, kwargs, out, where), (name2, _, args2, kwargs2, out2, _) in zip(self.entries,
                                                                                             other.entries):
             if name != name2 or not _same(out, out2) or not _same(args, args2) or not _same(kwargs, kwargs2):
-                return (f"its backend call `{name}` at {where} gets different host values on two calls (a "
-                        "Python number or array computed outside the backend that changes between steps)")
+                which = _differing(("u", [args, kwargs]), ("u", [args2, kwargs2]), "")
+                return (f"its backend call `{name}` at {where} gets different host values on two calls "
+                        f"(argument {which}: a Python number, or an array made outside the backend such as a view "
+                        "`a[i]`/`a.T`, that changes between steps)")
         if not _same(self.outputs, other.outputs):
             return "it returns different host values on two calls"
         return None
@@ -287,6 +296,18 @@ def _same(a: Spec, b: Spec) -> bool:
         return [k for k, _ in a[1]] == [k for k, _ in b[1]] and all(_same(x, y) for (_, x), (_, y) in
                                                                       zip(a[1], b[1]))
     return _same_constant(a[1], b[1])
+
+
+def _differing(a: Spec, b: Spec, path: str) -> str:
+    """Where two specs first differ, as `[0][2]`-style positions (args first, then keyword arguments)."""
+    if a[0] == b[0] and a[0] in ("l", "u", "d") and len(a[1]) == len(b[1]):
+        items = a[1] if a[0] != "d" else [s for _, s in a[1]]
+        others = b[1] if b[0] != "d" else [s for _, s in b[1]]
+        for i, (x, y) in enumerate(zip(items, others)):
+            if not _same(x, y):
+                return _differing(x, y, f"{path}[{i}]")
+    kinds = {"s": "a result", "c": "a constant", "f": "a fresh seed", "t": "a Tensor"}
+    return f"{path[3:] or path} ({kinds.get(a[0], a[0])}: {type(a[1]).__name__})"
 
 
 def _same_constant(x: Any, y: Any) -> bool:
@@ -370,4 +391,4 @@ class Plan:
         return self._replay(*arrays)
 
 
-__all__ = ["Plan", "Trace", "TraceError", "fresh", "host_step", "tracing"]
+__all__ = ["Plan", "Trace", "TraceError", "fresh", "host_step", "refuse", "tracing"]

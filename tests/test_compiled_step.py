@@ -31,11 +31,11 @@ def _run(build, jit, fit_args, x_eval, y_eval=None, compile_args=None, seed=7):
     model = build()
     model.compile(**(compile_args or {}), jit_compile=jit)
     history = model.fit(verbose=0, **fit_args).history
-    model.predict(x_eval, batch_size=16, verbose=0)  # traces: the second predict replays
-    out = {"history": history, "weights": model.get_weights(), "pred": model.predict(x_eval, batch_size=16, verbose=0)}
+    model.predict(x_eval, batch_size=8, verbose=0)  # traces: the second predict replays
+    out = {"history": history, "weights": model.get_weights(), "pred": model.predict(x_eval, batch_size=8, verbose=0)}
     if y_eval is not None:
-        model.evaluate(x_eval, y_eval, batch_size=16, verbose=0)
-        out["eval"] = model.evaluate(x_eval, y_eval, batch_size=16, verbose=0, return_dict=True)
+        model.evaluate(x_eval, y_eval, batch_size=8, verbose=0)
+        out["eval"] = model.evaluate(x_eval, y_eval, batch_size=8, verbose=0, return_dict=True)
     return out, model
 
 
@@ -362,3 +362,49 @@ def test_gaussian_noise_draws_fresh_values_each_replay():
         model.compile(optimizer="sgd", loss="mse", jit_compile=jit)
         outs.append([model.train_on_batch(x, np.zeros((16, 2), "float32")) for _ in range(5)])
     assert outs[0] == outs[1] and len(set(outs[1])) == 5
+
+
+def test_attention_custom_rnn_cell_and_cropping():
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(24, 6, 4)).astype("float32")
+    y = rng.integers(0, 3, size=24)
+
+    class MinimalCell(keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+            self.recurrent = self.add_weight(shape=(self.units, self.units), name="recurrent")
+
+        def call(self, inputs, states):
+            h = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(states[0], self.recurrent))
+            return h, [h]
+
+    def build():
+        inputs = keras.Input((6, 4))
+        h = keras.layers.MultiHeadAttention(2, 4)(inputs, inputs)
+        h = keras.layers.Cropping1D((1, 1))(keras.layers.ZeroPadding1D(2)(h))
+        h = keras.layers.RNN(MinimalCell(5))(h)
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(h))
+
+    _check_same(build, dict(x=x, y=y, batch_size=8, epochs=2), x, y,
+                dict(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]))
+
+
+def test_host_text_layer_falls_back_naming_it(monkeypatch):
+    monkeypatch.setattr(compiled_step, "AUTO_COMPILES", True)
+    texts = np.array(["a b c", "b c d", "c d e", "d e a"] * 4)
+    labels = np.array([0, 1, 0, 1] * 4)
+    keras.utils.set_random_seed(1)
+    vectorize = keras.layers.TextVectorization(max_tokens=10, output_sequence_length=3)
+    vectorize.adapt(texts)
+    inputs = keras.Input((1,), dtype="string")
+    out = keras.layers.Dense(1, activation="sigmoid")(
+        keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(10, 4)(vectorize(inputs))))
+    model = keras.Model(inputs, out)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    with pytest.warns(CompiledStepWarning, match=r"layer 'text_vectorization' \(TextVectorization\) cannot be "
+                                                 r"compiled: it preprocesses on the host"):
+        model.fit(texts[:, None], labels, batch_size=4, epochs=1, verbose=0)

@@ -63,7 +63,7 @@ def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Tensor]:
     pieces = []
     for i in range(n):
         index[axis] = i
-        pieces.append(a[tuple(index)])
+        pieces.append(B.getitem(a, tuple(index)))
 
     def backward(grads: list[Any]) -> tuple:
         zero = None

@@ -51,11 +51,12 @@ def zero_pad(inputs: Any, pads: Sequence[Sequence[int]], data_format: str | None
     shape = _check_spatial(inputs, len(pads), "zero_pad")
     a = data_of(inputs)
     form, full = _backend_form(a, fmt, pads)
-    y = B.pad_spatial(form, full).reshape(_grown(shape, fmt, pads)) if any(lo or hi for lo, hi in pads) else B.copy(a)
+    y = B.reshape(B.pad_spatial(form, full), _grown(shape, fmt, pads)) if any(lo or hi for lo, hi in pads) \
+        else B.copy(a)
 
     def backward(g):
         g_form, _ = _backend_form(g, fmt, pads)
-        return (B.copy(B.crop_spatial(g_form, full)).reshape(shape),)
+        return (B.reshape(B.copy(B.crop_spatial(g_form, full)), shape),)
 
     return attach(y, (inputs,), backward)
 
@@ -72,11 +73,11 @@ def crop(inputs: Any, crops: Sequence[Sequence[int]], data_format: str | None = 
                              f"axis; input shape {shape}.")
     a = data_of(inputs)
     form, full = _backend_form(a, fmt, crops)
-    y = B.copy(B.crop_spatial(form, full)).reshape(_grown(shape, fmt, tuple((-lo, -hi) for lo, hi in crops)))
+    y = B.reshape(B.copy(B.crop_spatial(form, full)), _grown(shape, fmt, tuple((-lo, -hi) for lo, hi in crops)))
 
     def backward(g):
         g_form, _ = _backend_form(g, fmt, crops)
-        return (B.pad_spatial(g_form, full).reshape(shape),)
+        return (B.reshape(B.pad_spatial(g_form, full), shape),)
 
     return attach(y, (inputs,), backward)
 

@@ -143,11 +143,17 @@ class Trainer:
         }
 
     def compile_from_config(self, config: Mapping[str, Any]) -> None:
-        """Compile from `get_compile_config()`'s output and build the optimizer (so its state can load)."""
+        """Compile from `get_compile_config()`'s output and build the optimizer (so its state can load).
+
+        A saved `jit_compile=True` loads as "auto": files record "auto" as True (as Keras 3 does), so a
+        loaded model whose step cannot be traced runs eagerly with a warning instead of raising."""
         config = deserialize_keras_object(dict(config))
         known = {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "run_eagerly",
                  "steps_per_execution", "jit_compile"}
-        self.compile(**{k: v for k, v in config.items() if k in known})
+        args = {k: v for k, v in config.items() if k in known}
+        if args.get("jit_compile") is True:
+            args["jit_compile"] = "auto"
+        self.compile(**args)
         if self.built and self.trainable_weights:
             self.optimizer.build(self.trainable_weights)
 

@@ -16,6 +16,7 @@ from gpukeras import ops
 from gpukeras.keras_tensor import any_symbolic
 from gpukeras.layers.layer import Layer
 from gpukeras.tensor import Tensor
+from gpukeras.tracing import refuse
 from gpukeras.tree import flatten
 
 
@@ -63,6 +64,8 @@ class HostPreprocessingLayer(Layer):
             for out in flatten(outputs):
                 out.dtype = self.output_dtype()
             return outputs
+        refuse("it preprocesses on the host (strings and lookups in Python/NumPy); keep it out of the model (in "
+               "the data pipeline) to compile the rest", f"layer {self.name!r} ({type(self).__name__})")
         host = host_array(inputs)
         if not self.built:
             self._build_for(tuple(host.shape))
