@@ -6,6 +6,7 @@ compile/fit/evaluate/predict, callbacks, GradientTape custom loops.
 
 from gpukeras import (
     activations,
+    applications,
     backend,
     callbacks,
     constraints,
@@ -31,6 +32,6 @@ from gpukeras.version import __version__
 
 __all__ = [
     "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",
-    "activations", "backend", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
-    "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
+    "activations", "applications", "backend", "callbacks", "constraints", "datasets", "initializers", "layers",
+    "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
 ]

@@ -119,6 +119,7 @@ LAYERS = [
     ("support", ["gpukeras.callbacks", "gpukeras.utils", "gpukeras.datasets", "gpukeras.preprocessing"]),
     ("trainers", ["gpukeras.trainers"]),
     ("models", ["gpukeras.models"]),
+    ("applications", ["gpukeras.applications"]),
     ("entry points", ["gpukeras.demo", "gpukeras.bench", "gpukeras"]),
 ]
 
