@@ -1,6 +1,6 @@
 """Time the W1 training step (784-128-10 MLP, batch 32, Adam, `train_on_batch`) on one checkout.
 
-    python bench/w1_step.py [--steps N] [--repeats R]         # this checkout (or PYTHONPATH's)
+    python bench/w1_step.py [--steps N] [--repeats R] [--jit-compile auto|true|false]
     python bench/w1_step.py --compare OLD_ROOT NEW_ROOT --rounds 6
 
 The second form runs each checkout in a fresh process, alternating old/new, so drifts of a noisy
@@ -18,7 +18,7 @@ import sys
 import time
 
 
-def measure(steps: int, repeats: int) -> list[float]:
+def measure(steps: int, repeats: int, jit_compile: str = "auto") -> list[float]:
     """Microseconds per step, one figure per repeat (after a warm-up), on the NumPy backend."""
     import numpy as np
 
@@ -30,8 +30,9 @@ def measure(steps: int, repeats: int) -> list[float]:
     y = rng.integers(0, 10, size=32 * 16)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
                               keras.layers.Dense(10)])
+    jit = {"auto": "auto", "true": True, "false": False}[jit_compile]
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
     batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, len(x), 32)]
     for i in range(100):
         model.train_on_batch(*batches[i % len(batches)])
@@ -44,15 +45,15 @@ def measure(steps: int, repeats: int) -> list[float]:
     return out
 
 
-def compare(old: str, new: str, rounds: int, steps: int, repeats: int) -> None:
+def compare(old: str, new: str, rounds: int, steps: int, repeats: int, jit_compile: str = "auto") -> None:
     """Alternate fresh processes on two checkouts and print all per-run medians and their ranges."""
     runs: dict[str, list[float]] = {old: [], new: []}
     for r in range(rounds):
         for root in (old, new) if r % 2 == 0 else (new, old):
             env = dict(os.environ, PYTHONPATH=root, GPUKERAS_BACKEND="numpy")
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--steps", str(steps),
-                                  "--repeats", str(repeats), "--json"], env=env, cwd="/", capture_output=True,
-                                 text=True, check=True)
+                                  "--repeats", str(repeats), "--json", "--jit-compile", jit_compile], env=env,
+                                 cwd="/", capture_output=True, text=True, check=True)
             value = statistics.median(json.loads(out.stdout))
             runs[root].append(value)
             print(f"round {r} {root}: {value:.1f} us/step", flush=True)
@@ -68,11 +69,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--compare", nargs=2, metavar=("OLD_ROOT", "NEW_ROOT"))
     parser.add_argument("--json", action="store_true", help="print the per-repeat figures as JSON")
+    parser.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
+                        help="compile()'s jit_compile: the compiled step (true), the eager one (false), the default")
     args = parser.parse_args()
     if args.compare:
-        compare(*args.compare, args.rounds, args.steps, args.repeats)
+        compare(*args.compare, args.rounds, args.steps, args.repeats, args.jit_compile)
         return
-    values = measure(args.steps, args.repeats)
+    values = measure(args.steps, args.repeats, args.jit_compile)
     if args.json:
         print(json.dumps(values))
     else:

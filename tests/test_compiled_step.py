@@ -8,6 +8,7 @@ replayed (a test that silently ran eagerly would prove nothing).
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 import gpukeras as keras
 from gpukeras import ops
+from gpukeras.bench import gpukeras_runner
 from gpukeras.tracing import TraceError
 from gpukeras.trainers import compiled_step
 from gpukeras.trainers.compiled_step import CompiledStepWarning
@@ -408,3 +410,17 @@ def test_host_text_layer_falls_back_naming_it(monkeypatch):
     with pytest.warns(CompiledStepWarning, match=r"layer 'text_vectorization' \(TextVectorization\) cannot be "
                                                  r"compiled: it preprocesses on the host"):
         model.fit(texts[:, None], labels, batch_size=4, epochs=1, verbose=0)
+
+
+def test_bench_rows_compiled_and_eager_train_the_same(capsys):
+    """`python -m gpukeras.bench`'s "gpukeras" row runs the compiled step, "gpukeras-eager" the eager one:
+    the same training, so the same final loss to the bit."""
+    results = {}
+    for step in ("compiled", "eager"):
+        assert gpukeras_runner.main(["--workload", "W1", "--quick", "--samples", "64", "--epochs", "1",
+                                     "--warmup", "1", "--step", step]) == 0
+        line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("GPUKERAS_BENCH_RESULT ")][-1]
+        results[step] = json.loads(line.split(" ", 1)[1])
+    assert results["compiled"]["framework"] == "gpukeras" and results["eager"]["framework"] == "gpukeras-eager"
+    assert results["compiled"]["status"] == results["eager"]["status"] == "ok"
+    assert results["compiled"]["final_loss"] == results["eager"]["final_loss"]

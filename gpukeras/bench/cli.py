@@ -32,7 +32,8 @@ UNSET_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 # framework -> (runner script, variant passed as --variant)
 FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "gpukeras": ("gpukeras_runner.py", ""),
+    "gpukeras": ("gpukeras_runner.py", ""),  # the compiled step (compile(jit_compile=True))
+    "gpukeras-eager": ("gpukeras_runner.py", ""),  # the same model with the eager step (jit_compile=False)
     "bound": ("bound.py", ""),
     "numpy-ref": ("numpy_reference.py", ""),
     "keras3-jax": ("keras3_runner.py", "jax"),
@@ -134,10 +135,12 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
             device: str) -> dict[str, Any]:
     """Run one runner subprocess; always returns a result dict."""
     script, variant = FRAMEWORKS[fw]
-    if fw == "gpukeras":
+    if fw in ("gpukeras", "gpukeras-eager"):
         variant = args.backend or ("cupy" if device == "gpu" else "numpy")
     cmd = [python, str(HERE / script), "--workload", key, "--epochs", str(args.epochs),
            "--warmup", str(args.warmup), "--device", device]
+    if fw == "gpukeras-eager":
+        cmd += ["--step", "eager"]
     if variant:
         cmd += ["--variant", variant]
     if args.quick:

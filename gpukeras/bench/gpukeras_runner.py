@@ -2,7 +2,8 @@
 
 Epochs are timed by a Callback (on_epoch_begin/end) inside one `fit` call; the first
 `--warmup` epochs are dropped. Also reports the per-step time of a `train_on_batch` loop.
-`--variant numpy|cupy` picks the backend (GPUKERAS_BACKEND).
+`--variant numpy|cupy` picks the backend (GPUKERAS_BACKEND); `--step compiled|eager` the training step
+(compile's jit_compile=True or False: the "gpukeras" and "gpukeras-eager" rows).
 """
 
 from __future__ import annotations
@@ -69,13 +70,14 @@ def _body(args: Any) -> dict[str, Any]:
     except RuntimeError as exc:  # BackendUnavailableError: e.g. cupy asked for, no GPU
         raise C.NotAvailable(str(exc)) from exc
     w = W.resolve(args.workload, args.seq_len)
-    res = C.base_result("gpukeras", w, args)
+    res = C.base_result("gpukeras-eager" if args.step == "eager" else "gpukeras", w, args)
     B = keras.backend.get()
     n, batch = C.sizes(args, w)
     x, y = W.make_data(w, n)
     if hasattr(keras.utils, "set_random_seed"):
         keras.utils.set_random_seed(0)
     model = build_model(keras, w)
+    model.jit_compile = args.step == "compiled"  # read at every step: the compiled step, or the eager one
 
     times: list[float] = []
 
