@@ -11,6 +11,8 @@ Keras 3. Here, with gpukeras:
   and the predictions and pooled features equal Keras 3's; the same from the tf.keras 2 `.h5` layout of
   Keras's ImageNet files; our own `save_weights` writes Keras's datasets;
 * the TRAIN case: three SGD steps from the same file: losses, variables, predictions;
+* with KERAS3_PYTHON set (a Python with Keras 3 and JAX), the weights files Keras 3 itself writes for the
+  FORWARD cases load here and predict what Keras 3 predicted;
 * `preprocess_input` of each mode ("caffe", "tf", "torch"; both data formats, one image, integers);
 * the bad arguments, refused before anything is built or downloaded, and the errors without a network.
 
@@ -24,6 +26,7 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
 import urllib.error
 from pathlib import Path
 
@@ -185,6 +188,22 @@ def test_predictions_from_keras3_weights_file_equal_keras3(case, tmp_path) -> No
     backend.clear_session()
     model = _build(case, weights=str(legacy))
     _check_predictions(model.predict(x, verbose=0), expected["predictions"], softmax, f"{case['id']}: from .h5")
+
+
+@pytest.mark.any_backend
+@pytest.mark.skipif(not os.environ.get("KERAS3_PYTHON"), reason="set KERAS3_PYTHON to a Python with keras 3 + jax")
+@pytest.mark.parametrize("case", C.FORWARD_CASES, ids=[c["id"] for c in C.FORWARD_CASES])
+def test_weights_files_keras3_writes_load_and_predict_the_same(case, tmp_path) -> None:
+    path = tmp_path / "keras3.weights.h5"
+    recorder = Path(__file__).parent / "reference" / "record_keras3_applications.py"
+    result = subprocess.run([os.environ["KERAS3_PYTHON"], str(recorder), "--write-weights", case["id"], str(path)],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    keras3_predictions = json.loads(result.stdout.strip().splitlines()[-1])
+    model = _build(case, weights=str(path))
+    softmax = case["kwargs"].get("classifier_activation", "softmax") == "softmax"
+    _check_predictions(model.predict(C.images(case), verbose=0), keras3_predictions, softmax, case["id"])
 
 
 def test_sgd_steps_from_keras3_weights_file_equal_keras3(tmp_path) -> None:

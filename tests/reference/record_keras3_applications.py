@@ -25,7 +25,8 @@ How to run (from the repository root, with a side venv holding Keras 3, JAX and 
 
     KERAS_BACKEND=jax JAX_PLATFORMS=cpu /tmp/k3venv/bin/python tests/reference/record_keras3_applications.py \
         --write-weights CASE_ID PATH
-    # writes the forward or train case's Keras 3 weights file at PATH and prints its predictions (JSON)
+    # writes the forward or train case's Keras 3 weights file at PATH and prints its predictions (JSON);
+    # tests/test_keras3_applications.py runs this when KERAS3_PYTHON names a Python with Keras 3
 """
 
 import datetime
