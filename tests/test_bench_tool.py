@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpukeras.bench import bound, cli, gpukeras_runner, repeats, report, workloads
+from gpukeras.bench import _child, bound, cli, gpukeras_runner, repeats, report, workloads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -243,3 +243,23 @@ def test_torch_image_models_have_keras3s_parameters():
     model, loss_fn, accuracy = torch_vision.build(workloads.get("W6"))
     logits = model(torch.zeros(2, 3, 32, 32))
     assert logits.shape == (2, 10) and 0.0 <= float(accuracy(logits, torch.tensor([0, 1]))) <= 1.0
+
+
+@pytest.mark.any_backend
+def test_one_thread_runs_are_also_timed_by_cpu_time(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    env, _ = cli.child_env("cpu", threads=1)
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    assert env["XLA_FLAGS"] == ("--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false "
+                                "intra_op_parallelism_threads=1")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert "OMP_NUM_THREADS" not in cli.child_env("cpu")[0]  # each library's default unless asked
+    summary = _child.summarize([2.0, 4.0, 3.0], 64, 32, None, [1.0, 2.0, 1.5])
+    assert summary["samples_per_cpu_s"] == 64 / 1.5 and summary["cpu_per_wall"] == 4.5 / 9.0
+    runs = [_run("gpukeras", 100.0, samples_per_cpu_s=200.0), _run("gpukeras", 300.0, samples_per_cpu_s=220.0),
+            _run("gpukeras", 200.0, samples_per_cpu_s=260.0), _run("torch", 50.0, samples_per_cpu_s=100.0),
+            _run("torch", 60.0, samples_per_cpu_s=110.0)]
+    rows = repeats.combine(runs)
+    assert rows[0]["samples_per_cpu_s"] == 220.0 and rows[0]["samples_per_cpu_s_range"] == [200.0, 260.0]
+    lines = report.targets(rows, "W4", "cpu")
+    assert "- vs PyTorch eager by CPU time: 2.10× (target ≥ 1×) — met; 1.82×–2.60× from the ranges" in lines

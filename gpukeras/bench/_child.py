@@ -84,10 +84,13 @@ def others_busy(start: tuple[float, float, float] | None) -> float | None:
 
 
 def summarize(epoch_times: list[float], n: int, batch: int,
-              snapshot: tuple[float, float, float] | None = None) -> dict[str, Any]:
-    """samples/s and ms/step from the median timed epoch (+ others' CPU share since `snapshot`)."""
+              snapshot: tuple[float, float, float] | None = None,
+              epoch_cpu: list[float] | None = None) -> dict[str, Any]:
+    """samples/s and ms/step from the median timed epoch (+ others' CPU share since `snapshot`), and from
+    the epochs' CPU time (`epoch_cpu`: this process's, all its threads) samples per CPU-second, which other
+    jobs on a shared machine barely move when the runner has one thread."""
     med = statistics.median(epoch_times)
-    return {
+    out = {
         "others_cpu": others_busy(snapshot),
         "samples_per_s": n / med,
         "step_ms": 1000.0 * med / (n // batch),
@@ -97,6 +100,11 @@ def summarize(epoch_times: list[float], n: int, batch: int,
         "batch": batch,
         "steps_per_epoch": n // batch,
     }
+    if epoch_cpu:
+        out["epoch_cpu_s"] = epoch_cpu
+        out["samples_per_cpu_s"] = n / max(statistics.median(epoch_cpu), 1e-9)
+        out["cpu_per_wall"] = sum(epoch_cpu) / max(sum(epoch_times), 1e-9)
+    return out
 
 
 def time_repeats(fn: Callable[[], None], repeats: int) -> list[float]:

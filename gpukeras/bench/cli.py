@@ -29,6 +29,7 @@ from gpukeras.bench._child import RESULT_PREFIX
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]  # the directory that holds the gpukeras package
 UNSET_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # NumPy's BLAS, torch, MKL
 
 # framework -> (runner script, variant passed as --variant)
 FRAMEWORKS: dict[str, tuple[str, str]] = {
@@ -73,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="keep the other rows of an existing results.json in --out; replace only the rows run now")
     p.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                    help="before each runner, wait up to this long for the CPUs to be idle (shared machines)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads of every runner (OpenMP, OpenBLAS, MKL, XLA); 0 = each library's default. "
+                        "One thread stays readable while other jobs load a shared machine")
     return p.parse_args(argv)
 
 
@@ -96,14 +100,20 @@ def python_for(fw: str, table: dict[str, str]) -> str:
     return table.get(fw) or table.get(fw.split("-")[0]) or sys.executable
 
 
-def child_env(device: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The runners' environment (same for all) and the BLAS variables removed from it."""
+def child_env(device: str, threads: int = 0) -> tuple[dict[str, str], dict[str, str]]:
+    """The runners' environment (same for all, `threads` CPU threads each when set) and the BLAS variables
+    removed from it."""
     env = dict(os.environ)
     removed = {k: env.pop(k) for k in UNSET_ENV if k in env}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.setdefault("PYTHONHASHSEED", "0")
     if device == "cpu":
         env.setdefault("JAX_PLATFORMS", "cpu")
+    if threads:
+        env.update(dict.fromkeys(THREAD_ENV, str(threads)))
+        eigen = "false" if threads == 1 else "true"
+        xla = f"--xla_cpu_multi_thread_eigen={eigen} intra_op_parallelism_threads={threads}"
+        env["XLA_FLAGS"] = f"{env['XLA_FLAGS']} {xla}" if env.get("XLA_FLAGS") else xla
     return env, removed
 
 
@@ -238,15 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         args.timeout = 180.0 if args.quick else 900.0
     if args.repeats < 1:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
-    if args.batch < 0 or args.samples < 0:
-        raise SystemExit(f"--batch and --samples must not be negative, got {args.batch} and {args.samples}")
+    if min(args.batch, args.samples, args.threads) < 0:
+        raise SystemExit(f"--batch, --samples and --threads must not be negative, got {args.batch}, {args.samples} "
+                         f"and {args.threads}")
     keys = [W.get(k).key for k in _split(args.workloads)]
     fws = _split(args.frameworks)
     unknown = [f for f in fws if f not in FRAMEWORKS]
     if unknown:
         raise SystemExit(f"unknown framework(s) {unknown}; expected some of {list(FRAMEWORKS)}")
     pythons = interpreters(args.python_for)
-    env, removed = child_env(device)
+    env, removed = child_env(device, args.threads)
     info = machine_info()
     info["unset_env"] = removed
     date = _dt.date.today().isoformat()
@@ -287,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": {"quick": args.quick, "device": device, "epochs": args.epochs, "warmup": args.warmup,
                        "workloads": sorted({r["workload"] for r in results}), "frameworks": fws,
                        "backend": args.backend, "python_for": pythons, "samples": args.samples, "batch": args.batch,
+                       "threads": args.threads,
                        "repeats": args.repeats, "seq_len": args.seq_len, "command": command}}
     paths = report.write(data, out_dir, make_chart=not args.no_chart)
     print(paths["table"].read_text())

@@ -80,14 +80,16 @@ def _body(args: Any) -> dict[str, Any]:
     model.jit_compile = args.step == "compiled"  # read at every step: the compiled step, or the eager one
 
     times: list[float] = []
+    cpu: list[float] = []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             B.synchronize()
             times.append(time.perf_counter() - self._t0)
+            cpu.append(time.process_time() - self._c0)
             self.last_loss = (logs or {}).get("loss")
             self.last_accuracy = (logs or {}).get("accuracy")
 
@@ -95,7 +97,7 @@ def _body(args: Any) -> dict[str, Any]:
     snap = C.cpu_snapshot()
     model.fit(x, y, batch_size=batch, epochs=args.warmup + args.epochs, verbose=0, shuffle=True,
               callbacks=[timer])
-    res.update(C.summarize(times[args.warmup:], n, batch, snap))
+    res.update(C.summarize(times[args.warmup:], n, batch, snap, cpu[args.warmup:]))
     res["final_loss"] = timer.last_loss
     if timer.last_accuracy is not None:
         res["final_accuracy"] = timer.last_accuracy

@@ -89,13 +89,15 @@ def _body(args: Any) -> dict[str, Any]:
     x, y = W.make_data(w, n)
     model = SM.build(keras, w) if w.is_text else VM.build(keras, w) if w.is_vision else _mlp_or_cnn(keras, w)
     times: list[float] = []
+    cpu: list[float] = []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             times.append(time.perf_counter() - self._t0)
+            cpu.append(time.process_time() - self._c0)
             self.last_loss = float((logs or {}).get("loss", float("nan")))
             self.last_accuracy = (logs or {}).get("accuracy")
 
@@ -103,7 +105,7 @@ def _body(args: Any) -> dict[str, Any]:
     snap = C.cpu_snapshot()
     model.fit(x, y, batch_size=batch, epochs=args.warmup + args.epochs, verbose=0, shuffle=True,
               callbacks=[timer])
-    res.update(C.summarize(times[args.warmup:], n, batch, snap))
+    res.update(C.summarize(times[args.warmup:], n, batch, snap, cpu[args.warmup:]))
     res["final_loss"] = timer.last_loss
     if timer.last_accuracy is not None:
         res["final_accuracy"] = float(timer.last_accuracy)

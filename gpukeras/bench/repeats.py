@@ -11,8 +11,9 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-RUN_FIELDS = ("status", "samples_per_s", "step_ms", "manual_step_ms", "epoch_s", "others_cpu", "cpu_busy_before",
-              "measured_at", "wall_s", "final_loss", "final_accuracy", "peak_rss_mb", "note")
+RUN_FIELDS = ("status", "samples_per_s", "step_ms", "manual_step_ms", "epoch_s", "samples_per_cpu_s", "epoch_cpu_s",
+              "cpu_per_wall", "others_cpu", "cpu_busy_before", "measured_at", "wall_s", "final_loss",
+              "final_accuracy", "peak_rss_mb", "note")
 
 
 def run_order(frameworks: list[str], round_index: int) -> list[str]:
@@ -36,8 +37,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     Its fields are those of the median run (by samples/s), with samples/s, ms/step and the
     train_on_batch ms/step replaced by the medians over the runs that succeeded, `samples_per_s_range`
-    (min, max), `range_of` ("runs" or "epochs"), `repeats` (runs that succeeded), `others_cpu` the
-    worst run's, and `runs` (each run's own figures). With no successful run it is the last run's row.
+    (min, max), `range_of` ("runs" or "epochs"), samples per CPU-second's median and range over the runs
+    (`samples_per_cpu_s`, `samples_per_cpu_s_range`, when the runs measured it), `repeats` (runs that
+    succeeded), `others_cpu` the worst run's, and `runs` (each run's own figures). With no successful run
+    it is the last run's row.
     """
     ok = [r for r in runs if r.get("status") == "ok"]
     if not ok:
@@ -54,6 +57,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     others = [r["others_cpu"] for r in ok if r.get("others_cpu") is not None]
     row["others_cpu"] = max(others) if others else None
     row["repeats"] = len(ok)
+    per_cpu = [r["samples_per_cpu_s"] for r in ok if r.get("samples_per_cpu_s")]
+    if per_cpu:
+        row["samples_per_cpu_s"] = statistics.median(per_cpu)
+        row["samples_per_cpu_s_range"] = [min(per_cpu), max(per_cpu)]
     if len(ok) > 1:
         row["samples_per_s_range"], row["range_of"] = [min(sps), max(sps)], "runs"
     elif row.get("epoch_s") and row.get("samples"):

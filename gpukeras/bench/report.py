@@ -39,9 +39,9 @@ def _num(v: float | None, digits: int = 0) -> str:
     return f"{v:.{digits}f}"
 
 
-def spread(r: dict[str, Any]) -> str:
-    """A row's samples/s range, "min–max" ("—" when the row has none)."""
-    lo_hi = r.get("samples_per_s_range")
+def spread(r: dict[str, Any], key: str = "samples_per_s") -> str:
+    """A row's samples/s (or `key`'s) range, "min–max" ("—" when the row has none)."""
+    lo_hi = r.get(f"{key}_range")
     if not lo_hi:
         return "—"
     return f"{_num(lo_hi[0])}–{_num(lo_hi[1])}"
@@ -94,15 +94,20 @@ def targets(rows: list[dict[str, Any]], key: str, device: str) -> list[str]:
             if other is not None:
                 check(f"vs {label(other)}", sps / other["samples_per_s"], 1.0)
                 lines[-1] += _overlap(gk, other)
+                if gk.get("samples_per_cpu_s") and other.get("samples_per_cpu_s"):
+                    check(f"vs {label(other)} by CPU time", gk["samples_per_cpu_s"] / other["samples_per_cpu_s"],
+                          1.0)
+                    lines[-1] += _overlap(gk, other, "samples_per_cpu_s")
     elif key in ("W8", "W9") and gpu and torch is not None:  # issue 12: cuDNN is the strongest peer
         check("vs PyTorch eager (cuDNN)", sps / torch["samples_per_s"], 0.6)
         lines[-1] += _overlap(gk, torch)
     return lines
 
 
-def _overlap(gk: dict[str, Any], other: dict[str, Any]) -> str:
-    """"; the ranges overlap" when gpukeras's and the other row's run ranges overlap (the order is not settled)."""
-    a, b = gk.get("samples_per_s_range"), other.get("samples_per_s_range")
+def _overlap(gk: dict[str, Any], other: dict[str, Any], key: str = "samples_per_s") -> str:
+    """"; the ranges overlap" when gpukeras's and the other row's run ranges (of `key`) overlap (the order is
+    not settled)."""
+    a, b = gk.get(f"{key}_range"), other.get(f"{key}_range")
     if not a or not b:
         return ""
     if a[0] <= b[1] and b[0] <= a[1]:
@@ -124,6 +129,9 @@ def markdown(data: dict[str, Any]) -> str:
     unset = m.get("unset_env") or {}
     out.append("OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset in every runner's environment"
                + (f" (were {unset})" if unset else " (not set here)") + ".")
+    if cfg.get("threads"):
+        out.append(f"Threads: {cfg['threads']} per runner (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS "
+                   "and XLA_FLAGS set for every framework).")
     noisy = [(r.get("others_cpu") or 0, r) for r in data["results"] if r.get("status") == "ok"]
     if noisy:
         worst, r = max(noisy, key=lambda t: t[0])
@@ -153,21 +161,34 @@ def markdown(data: dict[str, Any]) -> str:
     out.append("`× gpukeras` = that framework's samples/s ÷ gpukeras's in this run (> 1: faster than gpukeras). "
                "`train_on_batch` = per-step time of a manual loop. The bound times only the step's GEMMs. "
                "A note 'noisy' means other processes used that share of the machine's CPU time during the run.")
+    by_cpu = any(r.get("samples_per_cpu_s") for r in data["results"])
+    if by_cpu:
+        out.append("`samples/CPU-s` = samples per second of the runner's own CPU time (all its threads; median "
+                   "run and range), which other jobs barely move when each runner has one thread; "
+                   "`CPU ÷ wall` = the median run's CPU time over its wall time (below 1: it waited for a core).")
+    cpu_cols = 4 if by_cpu else 0
     for key, rows in _by_workload(data["results"]).items():
         w = W.get(key)
         gk = _ok(rows, "gpukeras")
         batch = next((r.get("batch") for r in rows if r.get("batch")), None)
         seq = next((r.get("seq_len") for r in rows if r.get("seq_len")), None)
         out += ["", f"## {key} {w.name} (batch {batch}" + (f", sequence {seq})" if seq else ")"), ""]
-        out.append("| framework | samples/s | range | ms/step | × gpukeras | train_on_batch ms/step | peak RSS MiB "
-                   "| GPU peak MiB | note |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        out.append("| framework | samples/s | range | ms/step | × gpukeras | "
+                   + ("samples/CPU-s | CPU range | × gpukeras (CPU) | CPU ÷ wall | " if by_cpu else "")
+                   + "train_on_batch ms/step | peak RSS MiB | GPU peak MiB | note |")
+        out.append("|---|---:|---:|---:|---:|" + "---:|" * cpu_cols + "---:|---:|---:|---|")
         for r in rows:
             if r.get("status") != "ok":
-                out.append(f"| {label(r)} | — | — | — | — | — | — | — | {r.get('status')}"
+                out.append(f"| {label(r)} | — | — | — | — | " + "— | " * cpu_cols + f"— | — | — | {r.get('status')}"
                            + (f": {r['note']}" if r.get("note") else "") + " |")
                 continue
             ratio = _num(r["samples_per_s"] / gk["samples_per_s"], 2) if gk else "—"
+            if by_cpu:
+                per_cpu = r.get("samples_per_cpu_s")
+                cpu_ratio = _num(per_cpu / gk["samples_per_cpu_s"], 2) if per_cpu and gk and gk.get(
+                    "samples_per_cpu_s") else "—"
+                ratio += (f" | {_num(per_cpu)} | {spread(r, 'samples_per_cpu_s')} | {cpu_ratio} "
+                          f"| {_num(r.get('cpu_per_wall'), 2)}")
             note = r.get("note", "")
             if (r.get("others_cpu") or 0) > 0.1:
                 note = (note + "; " if note else "") + f"noisy: other processes used {100 * r['others_cpu']:.0f}% CPU"

@@ -113,13 +113,14 @@ def _body(args: Any) -> dict[str, Any]:
         epoch()
     if args.device == "gpu":
         torch.cuda.reset_peak_memory_stats()
-    times, loss = [], 0.0
+    times, cpu, loss = [], [], 0.0
     snap = C.cpu_snapshot()
     for _ in range(args.epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = epoch()
         times.append(time.perf_counter() - t0)
-    res.update(C.summarize(times, n, batch, snap))
+        cpu.append(time.process_time() - c0)
+    res.update(C.summarize(times, n, batch, snap, cpu))
     res["final_loss"] = loss
     if accuracy is not None:
         res["final_accuracy"] = float(acc_total) / steps
