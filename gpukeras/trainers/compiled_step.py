@@ -19,7 +19,7 @@ from gpukeras.tensor import Tensor, state_version
 from gpukeras.tracing import Plan, Trace, TraceError
 
 # Whether jit_compile="auto" (Keras 3's default) runs the compiled step; True always does.
-AUTO_COMPILES = False
+AUTO_COMPILES = True
 _MAX_PLANS = 8  # signatures kept per step kind (a partial last batch is a second one)
 _MAX_REBUILDS = 3  # traces in a row that made variables before the step counts as untraceable
 
