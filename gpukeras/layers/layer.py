@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
@@ -269,9 +270,18 @@ class Layer:
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if type(inputs) is not Tensor and any_symbolic(inputs):
             return self._symbolic_call(inputs, args, kwargs)
+        context = _call_context.current
+        if context is None:
+            context = _call_context.current = _CallContext(self)
+        try:
+            return self._concrete_call(context, inputs, args, kwargs)
+        finally:
+            if context.entry is self:
+                _call_context.current = None
+
+    def _concrete_call(self, context: _CallContext, inputs: Any, args: tuple, kwargs: dict) -> Any:
         cls = type(self)
-        if "training" in kwargs and not method_takes(cls, "call", "training"):
-            del kwargs["training"]  # Keras passes `training` only to calls that take it
+        _resolve_training(cls, context, args, kwargs)
         if type(inputs) is not Tensor:
             inputs = _to_tensors(inputs)
         previous_mask = mask_of(inputs)
@@ -441,6 +451,59 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _CallContext:
+    """What a layer call shares with every layer call nested inside it (Keras 3's CallContext): the
+    `training` value, so that a Dropout inside a custom layer whose `call` takes no `training` still
+    knows the model is training."""
+
+    __slots__ = ("entry", "training")
+
+    def __init__(self, entry: Layer):
+        self.entry = entry  # the outermost layer; its call ends the context
+        self.training: bool | None = None
+
+
+_call_context = threading.local()
+_call_context.current = None
+
+
+def _resolve_training(cls: type, context: _CallContext, args: tuple, kwargs: dict) -> None:
+    """Keras 3's order for `training`: passed to this call, else the enclosing call's, else the default
+    in `call`'s signature. The value is left in the context for the calls nested inside (as Keras does,
+    an explicit value there also holds for the calls after it), and given to `call` when it takes it."""
+    position = _training_position(cls)
+    if "training" in kwargs:
+        training = kwargs["training"]
+    elif position is not None and len(args) > position:
+        training = args[position]
+    elif context.training is not None:
+        training = context.training
+    else:
+        training = _training_default(cls)
+    context.training = training
+    if not method_takes(cls, "call", "training"):
+        kwargs.pop("training", None)  # Keras passes `training` only to calls that take it
+    elif training is not None and (position is None or len(args) <= position):
+        kwargs["training"] = training
+
+
+@functools.cache
+def _training_position(cls: type) -> int | None:
+    """Where `training` falls among the arguments after the inputs of `cls.call`, if it can be positional."""
+    params = list(inspect.signature(cls.call).parameters.values())[2:]
+    for i, p in enumerate(params):
+        if p.name == "training":
+            return i if p.kind is p.POSITIONAL_OR_KEYWORD else None
+    return None
+
+
+@functools.cache
+def _training_default(cls: type) -> bool | None:
+    """The default of `training` in `cls.call`'s signature (None when it has none)."""
+    param = inspect.signature(cls.call).parameters.get("training")
+    return None if param is None or param.default is param.empty else param.default
 
 
 @functools.cache
