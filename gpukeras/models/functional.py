@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gpukeras.keras_tensor import CallNode, KerasTensor
-from gpukeras.layers.input_layer import InputLayer
+from gpukeras.layers.input_layer import Input, InputLayer
 from gpukeras.layers.layer import attach_masks, unique_name
-from gpukeras.models.model import Model
+from gpukeras.models.model import Model, match_input_rank
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tree import flatten, map_structure
 
@@ -30,13 +30,12 @@ class Functional(Model):
             if not isinstance(t, KerasTensor):
                 raise ValueError(f"Model inputs and outputs must be symbolic tensors from Input(...) and layer "
                                  f"calls, got {type(t).__name__}.")
+        if not all(isinstance(t.node.layer, InputLayer) for t in flatten(inputs)):
+            inputs, outputs = _graph_from_new_inputs(inputs, outputs)
         self._inputs_struct = inputs
         self._outputs_struct = outputs
         self.inputs = flatten(inputs)
         self.outputs = flatten(outputs)
-        for t in self.inputs:
-            if not isinstance(t.node.layer, InputLayer):
-                raise ValueError(f"Model inputs must come straight from Input(...); {t} does not.")
         self._nodes = _topological_nodes(self.outputs, self.inputs)
         for layer in operation_order(self.inputs, self.outputs):  # Keras 3's `layers` (and weights) order
             if all(layer is not known for known in self._layers):
@@ -60,7 +59,7 @@ class Functional(Model):
     @property
     def input_names(self) -> list[str]:
         if isinstance(self._inputs_struct, dict):
-            return list(self._inputs_struct)
+            return sorted(self._inputs_struct)  # the order of `self.inputs` (flatten sorts dict keys)
         return [t.node.layer.name for t in self.inputs]
 
     def _known_input_names(self) -> list[str]:
@@ -95,9 +94,10 @@ class Functional(Model):
             values = [inputs[n] for n in self.input_names]
         else:
             values = flatten(inputs)
-        attach_masks(values, mask)
         if len(values) != len(self.inputs):
             raise ValueError(f"Model {self.name!r} expects {len(self.inputs)} inputs, got {len(values)}.")
+        values = [match_input_rank(v, t.shape) for v, t in zip(values, self.inputs)]
+        attach_masks(values, mask)
         computed: dict[int, Any] = {id(t): v for t, v in zip(self.inputs, values)}
         for node in self._nodes:
             if isinstance(node.layer, InputLayer):
@@ -167,6 +167,54 @@ def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) ->
 
     for t in outputs:
         visit(t.node)
+    return order
+
+
+def _graph_from_new_inputs(inputs: Any, outputs: Any) -> tuple[Any, Any]:
+    """Keras 3's model from intermediate tensors: each input that is a layer's output is replaced by a
+    fresh `Input` of its shape and dtype, and the calls between the inputs and the outputs are
+    recorded again from there. What computed those tensors is not part of the model (keras.io's
+    structured-data program builds its model from normalized inputs, so it is fed raw values); the
+    original graph is left as it was."""
+    new: dict[int, KerasTensor] = {}
+    for t in flatten(inputs):
+        if not isinstance(t.node.layer, InputLayer) and id(t) not in new:
+            new[id(t)] = Input(batch_shape=t.shape, dtype=t.dtype, name=unique_name(f"{t.name}CLONE"))
+    stop = set(new)
+
+    def renamed(x: Any) -> Any:
+        return new.get(id(x), x) if isinstance(x, KerasTensor) else x
+
+    for node in _nodes_after(flatten(outputs), stop):
+        if isinstance(node.layer, InputLayer):
+            continue
+        copy = CallNode(node.layer, map_structure(renamed, node.inputs), map_structure(renamed, node.args),
+                        {k: map_structure(renamed, v) for k, v in node.kwargs.items()}, None)
+
+        def recorded(t: Any, copy: CallNode = copy) -> Any:
+            new[id(t)] = KerasTensor(t.shape, t.dtype, name=t.name, node=copy)
+            return new[id(t)]
+
+        copy.outputs = map_structure(recorded, node.outputs)
+    return map_structure(renamed, inputs), map_structure(renamed, outputs)
+
+
+def _nodes_after(outputs: list[KerasTensor], stop: set[int]) -> list[CallNode]:
+    """The call nodes the outputs depend on, each after those it reads, not looking behind the
+    tensors whose ids are in `stop`."""
+    order: list[CallNode] = []
+    seen: set[int] = set()
+
+    def visit(t: KerasTensor) -> None:
+        if id(t) in stop or id(t.node) in seen:
+            return
+        seen.add(id(t.node))
+        for source in t.node.input_tensors():
+            visit(source)
+        order.append(t.node)
+
+    for t in outputs:
+        visit(t)
     return order
 
 

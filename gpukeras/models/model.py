@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from gpukeras import ops
 from gpukeras.autodiff import stop_recording
 from gpukeras.layers.layer import Layer
 from gpukeras.models.summary import print_summary
 from gpukeras.saving import object_registry, saving_api
 from gpukeras.saving.serialization import serialize_keras_object
-from gpukeras.tensor import Tensor
+from gpukeras.tensor import Tensor, get_keras_mask, set_keras_mask
 from gpukeras.trainers.trainer import Trainer
 from gpukeras.tree import map_shapes, tuplify_shapes
 
@@ -22,6 +23,30 @@ from gpukeras.tree import map_shapes, tuplify_shapes
 def functional_arguments(args: tuple, kwargs: Mapping[str, Any]) -> bool:
     """Whether a Model constructor call is the functional API's `Model(inputs, outputs)`."""
     return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+def input_rank_shape(shape: tuple, spec: Sequence[int | None]) -> tuple:
+    """The shape data of `shape` takes on entering an input declared `spec`, by Keras 3's rule for
+    functional and Sequential models: a trailing axis of size 1 is added when the data is one rank
+    short of an input ending in 1, and dropped when the data is one rank over and ends in 1."""
+    if len(shape) == len(spec) - 1 and spec and spec[-1] == 1:
+        return shape + (1,)
+    if len(shape) == len(spec) + 1 and shape and shape[-1] == 1:
+        return shape[:-1]
+    return shape
+
+
+def match_input_rank(x: Any, spec: Sequence[int | None]) -> Any:
+    """`x` reshaped by `input_rank_shape` (a (batch,) column for a (None, 1) input, say)."""
+    shape = tuple(x.shape)
+    target = input_rank_shape(shape, spec)
+    if len(target) == len(shape):
+        return x
+    out = ops.expand_dims(x, -1) if len(target) > len(shape) else ops.squeeze(x, -1)
+    mask = get_keras_mask(x) if isinstance(x, Tensor) else None
+    if mask is not None:
+        set_keras_mask(out, mask)
+    return out
 
 
 _variants: dict[type, type] = {}
@@ -135,7 +160,7 @@ class Model(Trainer, Layer):
         if len(xs) != len(expected):
             raise ValueError(f"Model {self.name!r} expects {len(expected)} input(s), got {len(xs)} array(s).")
         for i, (x, spec) in enumerate(zip(xs, expected)):
-            got = (None,) + tuple(x.shape[1:])
+            got = (None,) + input_rank_shape(tuple(x.shape), spec)[1:]
             if len(got) != len(spec) or any(s is not None and g != s for g, s in zip(got[1:], spec[1:])):
                 raise ValueError(f"Input {i} of model {self.name!r} is incompatible: expected shape {spec}, "
                                  f"got data of shape {tuple(x.shape)}.")

@@ -9,7 +9,7 @@ from typing import Any
 from gpukeras.keras_tensor import KerasTensor
 from gpukeras.layers.input_layer import InputLayer
 from gpukeras.layers.layer import Layer, attach_masks
-from gpukeras.models.model import Model
+from gpukeras.models.model import Model, match_input_rank
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tree import listify_shapes
 
@@ -88,6 +88,8 @@ class Sequential(Model):
         return self._output_shapes.get(id(layer))
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        if self._input_layer is not None:
+            inputs = match_input_rank(inputs, self._input_layer.batch_shape)
         attach_masks([inputs], None if mask is None else [mask])
         x = inputs
         for layer in self._stack:
