@@ -30,9 +30,9 @@ class InputLayer(Layer):
             raise ValueError(f"Input shape must have positive dimensions, got {shape}.")
         self.batch_shape = (batch_size,) + shape
         self.built = True
-        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name,
-                                  node=CallNode(self, [], (), {}, None))
-        self.output.node.outputs = self.output
+        node = CallNode(self, [], (), {}, None)
+        node.outputs = KerasTensor(self.batch_shape, self.dtype, name=self.name, node=node)
+        self._inbound_nodes.append(node)  # `output` is this Input tensor, `input` an empty list
 
     def call(self, inputs: Any) -> Any:
         return inputs

@@ -124,6 +124,7 @@ class Layer:
         self._layers: list[Layer] = []
         self._losses: list[Tensor] = []
         self._build_shape: Any = None
+        self._inbound_nodes: list[CallNode] = []  # symbolic calls, first first (`input`/`output`)
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self._initial_weights = kwargs.get("weights")
         if batch_input_shape is not None:
@@ -364,7 +365,24 @@ class Layer:
         node = CallNode(self, inputs, args, kwargs, None)
         outputs = map_shapes(lambda s: KerasTensor(s, self.dtype, name=self.name, node=node), out_shapes)
         node.outputs = outputs
+        self._inbound_nodes.append(node)
         return outputs
+
+    @property
+    def input(self) -> Any:
+        """The input tensor(s) of this layer's first symbolic call (a list when it read several)."""
+        return _single(self._first_node("input").input_tensors())
+
+    @property
+    def output(self) -> Any:
+        """The output tensor(s) of this layer's first symbolic call (a list when it made several)."""
+        return _single(tree.flatten(self._first_node("output").outputs))
+
+    def _first_node(self, what: str) -> CallNode:
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name!r} has not been called on symbolic inputs (keras.Input), "
+                                 f"so it has no {what} tensor yet.")
+        return self._inbound_nodes[0]
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for `input_shape`; the default traces `call` on a small zero batch."""
@@ -573,3 +591,8 @@ def _shapes_of(x: Any) -> Any:
     if isinstance(x, dict):
         return {k: _shapes_of(v) for k, v in x.items()}
     return tuple(x.shape)
+
+
+def _single(values: list[Any]) -> Any:
+    """One tensor as itself, several as a list (Keras's `input`/`output`)."""
+    return values[0] if len(values) == 1 else values

@@ -57,6 +57,16 @@ class Functional(Model):
         return [t.node.layer.name for t in self.outputs]
 
     @property
+    def input(self) -> Any:
+        """The inputs as given to the constructor (a tensor, a list or a dict)."""
+        return self._inputs_struct
+
+    @property
+    def output(self) -> Any:
+        """The outputs as given to the constructor."""
+        return self._outputs_struct
+
+    @property
     def input_names(self) -> list[str]:
         if isinstance(self._inputs_struct, dict):
             return sorted(self._inputs_struct)  # the order of `self.inputs` (flatten sorts dict keys)

@@ -111,6 +111,13 @@ class Sequential(Model):
     def inputs(self) -> list[KerasTensor] | None:
         return [self._input_layer.output] if self._input_layer is not None else None
 
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        """The last layer's symbolic output, once the model is built from an Input or a shape."""
+        if not self.built or not self._stack or self._input_layer is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no outputs yet: give it an Input or build it.")
+        return [self._stack[-1]._inbound_nodes[-1].outputs]
+
     def _input_dtypes(self) -> list[str] | None:
         return [self._input_layer.dtype] if self._input_layer is not None else None
 
