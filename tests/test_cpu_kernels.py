@@ -103,6 +103,24 @@ def test_dense_relu_forward_and_backward_match_numpy_twin(monkeypatch) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def test_relu_bias_gradient_matches_numpy_twin_bit_for_bit(monkeypatch) -> None:
+    # Wide rows with a ragged tail (the vectorized loop's remainder), and the special values: dz keeps the
+    # sign of dy * 0, NaN/Inf in dy propagate where z > 0 or become NaN (inf * 0), dbias adds rows in order.
+    rng = np.random.default_rng(4)
+    dy = rng.normal(size=(37, 1029)).astype("float32")
+    z = rng.normal(size=(37, 1029)).astype("float32")
+    dy[0, :6] = [np.nan, np.inf, -np.inf, -0.0, np.nan, -5.0]
+    z[0, :6] = [1.0, -1.0, 2.0, 3.0, -2.0, 0.0]
+    z[1, :3] = [np.nan, 0.0, -0.0]
+
+    def run(ops):
+        return list(ops.bias_activation_backward(dy, z, np.maximum(z, 0), "relu"))
+
+    for a, b in zip(*_twins(monkeypatch, run)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a.view("uint32"), b.view("uint32"))
+
+
 def test_kernels_refuse_wrong_dtype_and_sizes() -> None:
     kernels = numpy_backend.cpu_kernels
     w = np.zeros(4, "float32")

@@ -161,9 +161,15 @@ static void relu_grad_bias_loop(const float *restrict dy, const float *restrict 
         db[c] = 0.0f;
     }
     for (Py_ssize_t r = 0; r < size; r += cols) {
+        const float *dyr = dy + r, *zr = z + r;
+        float *dzr = dz + r;
         for (Py_ssize_t c = 0; c < cols; c++) {
-            float d = dy[r + c] * (float)(z[r + c] > 0.0f); /* NaN/Inf in dy propagate as in NumPy */
-            dz[r + c] = d;
+            /* The mask as a float select, not `(float)(z > 0)`: GCC turned that into a branch per element
+             * (unvectorized, mispredicted on half the rows: 1.3 ms for 256x1024). NaN/Inf in dy propagate
+             * as in NumPy (dy * 0). */
+            float mask = zr[c] > 0.0f ? 1.0f : 0.0f;
+            float d = dyr[c] * mask;
+            dzr[c] = d;
             db[c] += d;
         }
     }
