@@ -53,7 +53,7 @@ class Functional(Model):
     @property
     def output_names(self) -> list[str]:  # type: ignore[override]
         if isinstance(self._outputs_struct, dict):
-            return list(self._outputs_struct)
+            return sorted(self._outputs_struct)  # the order of `self.outputs` (flatten sorts dict keys)
         return [t.node.layer.name for t in self.outputs]
 
     @property

@@ -1,7 +1,8 @@
-"""What a functional model takes as inputs, by Keras 3's rules: a layer's output given as an input
-becomes a fresh Input (what computed it is left out of the model), dict inputs are matched by key in
-sorted-key order, and data one rank short of an input ending in 1 (or one rank over, ending in 1)
-is reshaped to fit. Each expectation is what Keras 3.15 (JAX) does.
+"""What a functional model takes and gives, by Keras 3's rules: a layer's output given as an input
+becomes a fresh Input (what computed it is left out of the model), dict inputs and outputs are
+matched by key (flattened in sorted-key order, whatever the insertion order), and data one rank
+short of an input ending in 1 (or one rank over, ending in 1) is reshaped to fit. Each expectation
+is what Keras 3.15 (JAX) does.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def test_dict_inputs_are_matched_by_key_whatever_their_insertion_order() -> None
     np.testing.assert_allclose(model.predict(x, verbose=0), [[1, 1, 1, 100], [1, 1, 1, 200]])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(x, np.zeros((2, 4), "float32"), epochs=1, verbose=0)
+
+
+def test_dict_outputs_are_matched_by_key_whatever_their_insertion_order() -> None:
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, {"zeta": layers.Dense(3, name="zeta")(inputs),
+                                 "alpha": layers.Dense(1, name="alpha")(inputs)})
+    assert model.output_names == ["alpha", "zeta"]
+    predicted = model.predict(np.ones((2, 4), "float32"), verbose=0)
+    assert {key: value.shape for key, value in predicted.items()} == {"alpha": (2, 1), "zeta": (2, 3)}
+    model.compile(optimizer="sgd", loss={"zeta": "mse", "alpha": "mae"})
+    y = {"zeta": np.zeros((8, 3), "float32"), "alpha": np.full((8, 1), 5.0, "float32")}
+    history = model.fit(np.zeros((8, 4), "float32"), y, epochs=1, verbose=0)
+    assert sorted(history.history) == ["alpha_loss", "loss", "zeta_loss"]
+    np.testing.assert_allclose(history.history["alpha_loss"], 5.0, rtol=1e-6)  # mae on alpha, from zero inputs
+    np.testing.assert_allclose(history.history["zeta_loss"], 0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["functional", "sequential"])
