@@ -207,8 +207,7 @@ def _sparse_crossentropy(labels: Tensor, y_pred: Tensor, from_logits: bool) -> T
     labels = _as_tensor(labels, "int32")
     if from_logits:
         return ops.sparse_softmax_cross_entropy(labels, y_pred)
-    onehot = ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
-    return ops.negative(ops.sum(ops.multiply(onehot, _log_probs(y_pred, False, -1)), axis=-1))
+    return ops.sparse_crossentropy_from_probs(labels, y_pred, EPSILON)  # the ops of _log_probs, fused
 
 
 def _sparse_categorical_crossentropy_masked(y_true: Any, y_pred: Any, from_logits: bool = False,

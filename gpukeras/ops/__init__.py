@@ -36,6 +36,7 @@ from gpukeras.ops.nn import (
     softmax,
     softplus,
     softsign,
+    sparse_crossentropy_from_probs,
     sparse_softmax_cross_entropy,
     swish,
     tanh,

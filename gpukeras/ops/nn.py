@@ -116,6 +116,13 @@ def sparse_softmax_cross_entropy(labels: Any, logits: Any) -> Tensor:
                   lambda g: (None, B.sparse_softmax_cross_entropy_backward(g, probs, idx)))
 
 
+def sparse_crossentropy_from_probs(labels: Any, probs: Any, epsilon: float) -> Tensor:
+    """Per-sample -log(clip(p / sum(p), eps, 1 - eps))[label], one fused call forward and one backward."""
+    B = _backend.active
+    loss, residuals = B.sparse_crossentropy_from_probs(data_of(probs), data_of(labels), epsilon)
+    return attach(loss, (labels, probs), lambda g: (None, B.sparse_crossentropy_from_probs_backward(g, residuals)))
+
+
 def dropout(x: Any, rate: float, rng: Any) -> Tensor:
     """Inverted dropout: zero a `rate` fraction and scale the rest by 1/(1-rate)."""
     B = _backend.active

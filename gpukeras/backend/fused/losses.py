@@ -34,6 +34,30 @@ class LossFusions:
         flat[self._flat_label_index(self.xp.asarray(labels), probs.shape[-1])] -= dloss.reshape(-1)
         return grad
 
+    def sparse_crossentropy_from_probs(self, probs: Array, labels: Array, epsilon: float) -> tuple[Array, tuple]:
+        """Per-sample -log(clip(p / sum(p), eps, 1 - eps))[label] from probabilities (a softmax output), with
+        the same operations as the unfused ops (the same bits) in one call; (loss, residuals for the backward).
+        Labels out of range give 0, as Keras's one-hot does."""
+        xp = self.xp
+        total = xp.sum(probs, axis=-1, keepdims=True)
+        p = xp.true_divide(probs, total)
+        inside = xp.logical_and(xp.greater_equal(p, epsilon), xp.less_equal(p, 1.0 - epsilon))
+        clipped = xp.clip(p, epsilon, 1.0 - epsilon)
+        onehot = self.one_hot(labels, probs.shape[-1], dtype=probs.dtype)
+        loss = xp.negative(xp.sum(xp.multiply(onehot, xp.log(clipped)), axis=-1))
+        return loss, (total, p, inside, clipped, onehot)
+
+    def sparse_crossentropy_from_probs_backward(self, dloss: Array, residuals: tuple) -> Array:
+        """Gradient of `sparse_crossentropy_from_probs` for the probabilities: the chain rule of the unfused
+        ops (sum, divide, clip, log, one-hot product), operation for operation."""
+        xp = self.xp
+        total, p, inside, clipped, onehot = residuals
+        g = self.reduce_backward(xp.negative(dloss), p.shape, -1, False)
+        g = xp.true_divide(xp.multiply(g, onehot), clipped)
+        ga = xp.true_divide(xp.where(inside, g, 0), total)
+        gb = self.sum_to_shape(xp.negative(xp.multiply(ga, p)), total.shape)
+        return xp.add(ga, self.reduce_backward(gb, p.shape, -1, True))
+
     def _flat_label_index(self, labels: Array, num_classes: int) -> Array:
         """Positions of each row's label in the flattened (rows, classes) array."""
         rows = labels.size
