@@ -151,13 +151,14 @@ def _body(args: Any) -> dict[str, Any]:
 
     for _ in range(args.warmup):
         epoch()
-    times, loss = [], 0.0
+    times, cpu, loss = [], [], 0.0
     snap = C.cpu_snapshot()
     for _ in range(args.epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = epoch()
         times.append(time.perf_counter() - t0)
-    res.update(C.summarize(times, n, batch, snap))
+        cpu.append(time.process_time() - c0)
+    res.update(C.summarize(times, n, batch, snap, cpu))
     res.update(final_loss=loss, versions={"numpy": np.__version__}, blas=C.blas_info(),
                backend="cupy" if args.device == "gpu" else "numpy")
     if args.device == "gpu":
