@@ -36,27 +36,29 @@ class LossFusions:
 
     def sparse_crossentropy_from_probs(self, probs: Array, labels: Array, epsilon: float) -> tuple[Array, tuple]:
         """Per-sample -log(clip(p / sum(p), eps, 1 - eps))[label] from probabilities (a softmax output), with
-        the same operations as the unfused ops (the same bits) in one call; (loss, residuals for the backward).
+        the arithmetic of the unfused ops (the same bits) in one call; (loss, residuals for the backward).
         Labels out of range give 0, as Keras's one-hot does."""
         xp = self.xp
         total = xp.sum(probs, axis=-1, keepdims=True)
         p = xp.true_divide(probs, total)
-        inside = xp.logical_and(xp.greater_equal(p, epsilon), xp.less_equal(p, 1.0 - epsilon))
         clipped = xp.clip(p, epsilon, 1.0 - epsilon)
-        onehot = self.one_hot(labels, probs.shape[-1], dtype=probs.dtype)
+        # one_hot's values (1 at an in-range label, +0 elsewhere) in one comparison
+        onehot = xp.equal(xp.expand_dims(labels, -1), xp.arange(probs.shape[-1])).astype(probs.dtype)
         loss = xp.negative(xp.sum(xp.multiply(onehot, xp.log(clipped)), axis=-1))
-        return loss, (total, p, inside, clipped, onehot)
+        return loss, (total, p, clipped, onehot)
 
     def sparse_crossentropy_from_probs_backward(self, dloss: Array, residuals: tuple) -> Array:
         """Gradient of `sparse_crossentropy_from_probs` for the probabilities: the chain rule of the unfused
-        ops (sum, divide, clip, log, one-hot product), operation for operation."""
+        ops (sum, divide, clip, log, one-hot product) with the same roundings; broadcasting stands in for
+        their explicit broadcasts, and `clipped == p` for clip's inside mask (equal where p is in range)."""
         xp = self.xp
-        total, p, inside, clipped, onehot = residuals
-        g = self.reduce_backward(xp.negative(dloss), p.shape, -1, False)
-        g = xp.true_divide(xp.multiply(g, onehot), clipped)
-        ga = xp.true_divide(xp.where(inside, g, 0), total)
-        gb = self.sum_to_shape(xp.negative(xp.multiply(ga, p)), total.shape)
-        return xp.add(ga, self.reduce_backward(gb, p.shape, -1, True))
+        total, p, clipped, onehot = residuals
+        g = xp.true_divide(xp.multiply(xp.expand_dims(xp.negative(dloss), -1), onehot), clipped)
+        ga = xp.true_divide(xp.where(xp.equal(clipped, p), g, 0), total)
+        gb = xp.negative(xp.multiply(ga, p))
+        if p.shape[-1] != 1:  # a one-class axis is not summed (sum_to_shape of an equal shape)
+            gb = xp.sum(gb, axis=-1, keepdims=True)
+        return xp.add(ga, gb)
 
     def _flat_label_index(self, labels: Array, num_classes: int) -> Array:
         """Positions of each row's label in the flattened (rows, classes) array."""
