@@ -263,3 +263,26 @@ def test_one_thread_runs_are_also_timed_by_cpu_time(monkeypatch):
     assert rows[0]["samples_per_cpu_s"] == 220.0 and rows[0]["samples_per_cpu_s_range"] == [200.0, 260.0]
     lines = report.targets(rows, "W4", "cpu")
     assert "- vs PyTorch eager by CPU time: 2.10× (target ≥ 1×) — met; 1.82×–2.60× from the ranges" in lines
+
+
+def test_softmax_output_workloads_are_the_users_model():
+    # W1S/W2S (issue 13): W1/W2's shapes with a softmax output, sparse CE on probabilities and accuracy; the
+    # hand-written NumPy reference counts correct predictions as the metric does
+    import gpukeras as keras
+    from gpukeras.bench import numpy_reference
+
+    w1s = workloads.get("mlp-small-softmax")
+    assert w1s.softmax_output and w1s.dims() == workloads.get("W1").dims() and w1s.batch == 32
+    assert not workloads.get("W1").softmax_output
+    x, y = workloads.make_data(w1s, 64)
+    keras.utils.set_random_seed(0)
+    model = gpukeras_runner.build_model(keras, w1s)
+    assert model.layers[-1].activation.__name__ == "softmax"
+    logs = model.fit(x, y, batch_size=32, epochs=1, verbose=0).history
+    assert set(logs) == {"loss", "accuracy"}
+    mlp = numpy_reference.NumpyMLP(w1s.dims(), 32, accuracy=True)
+    xb, yb = x[:32], y[:32].astype("int64")
+    logits = np.maximum(xb @ mlp.W[0] + mlp.b[0], 0) @ mlp.W[1] + mlp.b[1]  # the weights before the step
+    want = int(np.count_nonzero(np.argmax(logits, axis=1) == yb))
+    mlp.step(xb, yb)
+    assert mlp.correct == want > 0

@@ -51,7 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workloads", default="W1,W2,W3",
                    help="comma list of W1,W2,W3 (or mlp-small, ...); W4 (lstm-text) and W5 (transformer-text) "
                         "are the text models, W6 (resnet20-cifar) and W7 (mobilenetv2-cifar) the CIFAR-shaped "
-                        "image models, W8 (resnet50) and W9 (mobilenetv2) the ImageNet-shaped ones (for a GPU)")
+                        "image models, W8 (resnet50) and W9 (mobilenetv2) the ImageNet-shaped ones (for a GPU); "
+                        "W1S and W2S are W1 and W2 as users write them (softmax output, sparse CE, accuracy)")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help=f"comma list of {', '.join(FRAMEWORKS)}")
     p.add_argument("--backend", choices=("numpy", "cupy"), default=None, help="gpukeras backend")

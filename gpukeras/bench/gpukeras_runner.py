@@ -36,8 +36,8 @@ def has_conv(keras: Any) -> bool:
 
 
 def build_model(keras: Any, w: W.Workload) -> Any:
-    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits (text and image models: as
-    sequence_models and vision_models write them, with their own output, loss and accuracy)."""
+    """The workload's model, compiled with Adam(1e-3) and sparse CE from logits, or from a softmax output with
+    accuracy (W1S, W2S; text and image models: as sequence_models and vision_models write them)."""
     if w.is_text:
         return SM.build(keras, w)
     if w.is_vision:
@@ -51,6 +51,12 @@ def build_model(keras: Any, w: W.Workload) -> Any:
         for f in W.CNN_FILTERS:
             layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
         layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
+    if w.softmax_output:
+        layers.append(keras.layers.Dense(W.NUM_CLASSES, activation="softmax"))
+        model = keras.Sequential(layers)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
     layers.append(keras.layers.Dense(W.NUM_CLASSES))
     model = keras.Sequential(layers)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),

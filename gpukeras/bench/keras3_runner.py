@@ -51,7 +51,8 @@ def _gpu_peak_mb(backend: str) -> float | None:
 
 
 def _mlp_or_cnn(keras: Any, w: W.Workload) -> Any:
-    """W1-W3, compiled with Adam(1e-3) and sparse CE from logits (as the gpukeras runner builds them)."""
+    """W1-W3 (W1S, W2S), compiled with Adam(1e-3) and sparse CE from logits (from a softmax output, with
+    accuracy), as the gpukeras runner builds them."""
     layers: list[Any] = [keras.Input(w.input_shape)]
     if w.kind == "mlp":
         layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
@@ -59,6 +60,12 @@ def _mlp_or_cnn(keras: Any, w: W.Workload) -> Any:
         for f in W.CNN_FILTERS:
             layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
         layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
+    if w.softmax_output:
+        layers.append(keras.layers.Dense(W.NUM_CLASSES, activation="softmax"))
+        model = keras.Sequential(layers)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
     layers.append(keras.layers.Dense(W.NUM_CLASSES))
     model = keras.Sequential(layers)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),

@@ -27,12 +27,14 @@ import numpy as np  # noqa: E402
 
 
 class NumpyMLP:
-    """ReLU MLP + softmax cross-entropy + Adam, one training step = `step(x, y)`, no per-step allocation."""
+    """ReLU MLP + softmax cross-entropy + Adam, one training step = `step(x, y)`, no per-step allocation;
+    `accuracy` also counts the batch's correct predictions (the W1S/W2S models' metric)."""
 
     def __init__(self, dims: list[int], batch: int, xp: Any = np, seed: int = 0,
                  lr: float = W.LEARNING_RATE, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = W.ADAM_EPSILON):
+                 epsilon: float = W.ADAM_EPSILON, accuracy: bool = False):
         self.xp, self.dims, self.batch = xp, dims, batch
+        self.accuracy, self.correct = accuracy, 0
         self.lr, self.b1, self.b2, self.eps = lr, beta_1, beta_2, epsilon
         rng = np.random.default_rng(seed)
         sizes = [(a * b, b) for a, b in zip(dims[:-1], dims[1:])]
@@ -80,6 +82,8 @@ class NumpyMLP:
         xp.sum(p, axis=1, keepdims=True, out=self.rowsum)
         p /= self.rowsum
         loss = (xp.log(self.rowsum[:, 0]) - picked).mean()
+        if self.accuracy:
+            self.correct = self.correct + xp.count_nonzero(xp.argmax(p, axis=1) == y)
         p[self.rows, y] -= 1.0
         p *= 1.0 / x.shape[0]
         dz = p
@@ -133,7 +137,7 @@ def _body(args: Any) -> dict[str, Any]:
     n, batch = C.sizes(args, w)
     xh, yh = W.make_data(w, n)
     x, y = xp.asarray(xh), xp.asarray(yh.astype(np.int64))
-    model = NumpyMLP(w.dims(), batch, xp)
+    model = NumpyMLP(w.dims(), batch, xp, accuracy=w.softmax_output)
     xb = xp.empty((batch, x.shape[1]), np.float32)
     yb = xp.empty((batch,), np.int64)
     rng = np.random.default_rng(1)

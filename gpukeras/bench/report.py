@@ -147,8 +147,12 @@ def markdown(data: dict[str, Any]) -> str:
     keys = sorted({r["workload"] for r in data["results"]})
     texts = [k for k in keys if W.get(k).is_text]
     images = [k for k in keys if W.get(k).is_vision]
-    others = [k for k in keys if k not in texts and k not in images]
+    softmax = [k for k in keys if W.get(k).softmax_output]
+    others = [k for k in keys if k not in texts and k not in images and k not in softmax]
     losses = "; ".join([f"{', '.join(others)}: Adam(1e-3), sparse CE from logits"] * bool(others)
+                       + [f"{', '.join(softmax)}: Adam(1e-3), softmax output, sparse CE, metrics=['accuracy'] "
+                          "(hand-written NumPy: softmax CE from logits and a count of correct predictions)"]
+                       * bool(softmax)
                        + [f"{', '.join(texts)}: Adam(1e-3), the model as keras.io writes it (sigmoid/softmax "
                           "output, cross-entropy, metrics=['accuracy']; PyTorch: the loss from logits)"] * bool(texts)
                        + [f"{', '.join(images)}: Adam(1e-3), batch norm, softmax output, sparse CE, "

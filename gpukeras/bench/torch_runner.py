@@ -50,6 +50,9 @@ def _body(args: Any) -> dict[str, Any]:
         raise C.NotInstalled(f"torch: {exc}") from exc
     w = W.resolve(args.workload, args.seq_len)
     res = C.base_result("torch", w, args)
+    if w.softmax_output:
+        raise C.NotAvailable("the softmax-output MLPs (W1S, W2S) compare Keras-API frameworks; PyTorch users "
+                             "train from logits (W1, W2)")
     dev = torch.device("cuda" if args.device == "gpu" else "cpu")
     if args.device == "gpu" and not torch.cuda.is_available():
         raise C.NotAvailable("torch has no CUDA device here")

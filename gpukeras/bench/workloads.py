@@ -32,6 +32,7 @@ class Workload:
     embed: int = 0  # text models: embedding width
     manual_chunk: int = 64  # steps per timed chunk of the train_on_batch loop
     classes: int = 10  # image classifiers' outputs (labels stay in [0, 10): see make_data)
+    softmax_output: bool = False  # an MLP as users write it: Dense(10, softmax), sparse CE, metrics=["accuracy"]
 
     @property
     def is_text(self) -> bool:
@@ -52,6 +53,10 @@ WORKLOADS: dict[str, Workload] = {
     "W1": Workload("W1", "mlp-small", "mlp", (784,), 32, 32, 32768, 4096, (128,)),
     "W2": Workload("W2", "mlp-wide", "mlp", (784,), 256, 4096, 16384, 2048, (1024, 1024)),
     "W3": Workload("W3", "cnn-small", "cnn", (28, 28, 1), 128, 128, 4096, 512),
+    # issue 13: W1 and W2 as the typical user writes them (softmax output, sparse CE on probabilities, accuracy)
+    "W1S": Workload("W1S", "mlp-small-softmax", "mlp", (784,), 32, 32, 32768, 4096, (128,), softmax_output=True),
+    "W2S": Workload("W2S", "mlp-wide-softmax", "mlp", (784,), 256, 4096, 16384, 2048, (1024, 1024),
+                    softmax_output=True),
     # issue 11: Embedding(20000, 128) -> LSTM(64) -> Dense(1, sigmoid), binary cross-entropy
     "W4": Workload("W4", "lstm-text", "lstm", (200,), 32, 32, 1024, 128, vocab=20000, embed=128, manual_chunk=8),
     # issue 11: keras.io's text classifier with transformer (see TRANSFORMER), sparse cross-entropy
