@@ -9,12 +9,15 @@ from gpukeras import (
     applications,
     backend,
     callbacks,
+    config,
     constraints,
     datasets,
+    dtype_policies,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     ops,
     optimizers,
@@ -32,6 +35,7 @@ from gpukeras.version import __version__
 
 __all__ = [
     "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",
-    "activations", "applications", "backend", "callbacks", "constraints", "datasets", "initializers", "layers",
-    "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
+    "activations", "applications", "backend", "callbacks", "config", "constraints", "datasets", "dtype_policies",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "preprocessing",
+    "random", "regularizers", "saving", "utils",
 ]

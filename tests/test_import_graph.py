@@ -113,7 +113,7 @@ LAYERS = [
               "gpukeras.naming", "gpukeras.keras_tensor", "gpukeras.tracing"]),
     ("ops", ["gpukeras.ops"]),
     ("saving", ["gpukeras.saving"]),
-    ("catalogues", ["gpukeras.activations", "gpukeras.initializers", "gpukeras.regularizers",
+    ("catalogues", ["gpukeras.activations", "gpukeras.dtype_policies", "gpukeras.initializers", "gpukeras.regularizers",
                     "gpukeras.constraints", "gpukeras.losses", "gpukeras.metrics", "gpukeras.optimizers"]),
     ("layers", ["gpukeras.layers"]),
     ("support", ["gpukeras.callbacks", "gpukeras.utils", "gpukeras.datasets", "gpukeras.preprocessing"]),

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
-from gpukeras import constraints, initializers, ops, regularizers, tree
+from gpukeras import constraints, dtype_policies, initializers, ops, regularizers, tree
 from gpukeras.autodiff import stop_recording
 from gpukeras.keras_tensor import CallNode, KerasTensor, any_symbolic
 from gpukeras.layers.config_compat import LAYER_EXTRA_KWARGS, normalize_config
@@ -114,8 +114,9 @@ class Layer:
             raise TypeError(f"Layer name must be a string, got {name!r}.")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype = str(dtype) if dtype is not None else "float32"
+        self.dtype_policy = dtype_policies.get(dtype)
         self.autocast = bool(autocast)
+        self._no_autocast: set[int] = set()  # weights made with autocast=False (BatchNormalization's)
         self.built = False
         self._supports_masking = type(self).compute_mask is not Layer.compute_mask
         self._warned_mask_dropped = False
@@ -140,6 +141,22 @@ class Layer:
         """A bare layer: its attribute names are the framework's (see `framework_attributes`)."""
         return Layer(name="reference")
 
+    # ------------------------------------------------------------------ dtypes
+    @property
+    def dtype_policy(self) -> dtype_policies.DTypePolicy:
+        """The layer's DTypePolicy: `compute_dtype` for its computations, `variable_dtype` (= `dtype`) for
+        its weights."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value: Any) -> None:
+        policy = dtype_policies.get(value)
+        self._dtype_policy = policy
+        self.dtype = policy.variable_dtype  # plain attributes: read on every call
+        self.compute_dtype = policy.compute_dtype
+        self.variable_dtype = policy.variable_dtype
+        self._mixed = policy.is_mixed
+
     # ------------------------------------------------------------------ tracking
     def __setattr__(self, name: str, value: Any) -> None:
         """Track sub-layers assigned to attributes (alone or in lists, tuples and dicts), as Keras does."""
@@ -154,17 +171,22 @@ class Layer:
     # ------------------------------------------------------------------ weights
     def add_weight(self, shape: Sequence[int] | None = None, initializer: Any = "glorot_uniform",
                    dtype: Any = None, trainable: bool = True, regularizer: Any = None,
-                   constraint: Any = None, name: str | None = None, **kwargs: Any) -> Variable:
-        """Create, initialize and track a weight of this layer."""
+                   constraint: Any = None, name: str | None = None, autocast: bool = True,
+                   **kwargs: Any) -> Variable:
+        """Create, initialize and track a weight of this layer (in `variable_dtype` unless `dtype` is given;
+        `autocast=False` keeps it in that dtype inside calls under a mixed policy)."""
         shape = tuple(int(d) for d in (shape or ()))
         init = initializers.get(initializer)
         name = name or f"variable_{len(self._variables)}"
-        var = Variable(init(shape, dtype=dtype or self.dtype), shape=shape, dtype=dtype or self.dtype,
+        dtype = dtype or self.variable_dtype
+        var = Variable(init(shape, dtype=dtype), shape=shape, dtype=dtype,
                        trainable=trainable and self._trainable, name=name, path=f"{self.name}/{name}")
         var.regularizer = regularizers.get(regularizer)
         var.constraint = constraints.get(constraint)
         if not trainable:
             self._always_frozen.add(id(var))
+        if not autocast:
+            self._no_autocast.add(id(var))
         self._variables.append(var)
         return var
 
@@ -287,19 +309,44 @@ class Layer:
             inputs = _to_tensors(inputs)
         previous_mask = mask_of(inputs)
         if self.autocast:
-            inputs = _autocast(inputs, self.dtype, previous_mask)
+            inputs = _autocast(inputs, self.compute_dtype, previous_mask)
         if not self.built:
             self._build_for(_shapes_of(inputs))
         if self._losses:
             self._losses = []
         if previous_mask is not None or kwargs:
             previous_mask = self._pass_masks(previous_mask, kwargs)
-        outputs = self.call(inputs, *args, **kwargs)
+        if self._mixed and self.autocast:
+            outputs = self._call_autocast(inputs, args, kwargs)
+        else:
+            outputs = self.call(inputs, *args, **kwargs)
         if self.activity_regularizer is not None:
             for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
                 self._losses.append(_activity_loss(self.activity_regularizer, out))
         if previous_mask is not None or self._computes_mask():
             self._set_output_masks(inputs, outputs, previous_mask)
+        return outputs
+
+    def _call_autocast(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
+        """`call` with this layer's float variables read in the compute dtype (Keras 3's autocast scope
+        under a mixed policy): each attribute holding one is given a differentiable cast for the call's
+        duration, so gradients still reach the float32 variable."""
+        swapped = []
+        for attr, value in vars(self).items():
+            if type(value) is Variable and id(value) not in self._no_autocast and value.data.dtype.kind == "f" \
+                    and value.dtype != self.compute_dtype:
+                swapped.append((attr, value))
+        for attr, var in swapped:
+            object.__setattr__(self, attr, ops.cast(var, self.compute_dtype))
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            for attr, var in swapped:
+                object.__setattr__(self, attr, var)
+        if self.compute_dtype == "bfloat16" and not self._layers:
+            # NumPy's bfloat16 matmul (ml_dtypes) answers in float32; Keras 3's bfloat16 layers answer in
+            # bfloat16. Only leaf layers: a model's float32 head layer keeps its float32 output.
+            outputs = _autocast(outputs, self.compute_dtype)
         return outputs
 
     # ------------------------------------------------------------------ masking (Keras 3's rules)
@@ -363,7 +410,7 @@ class Layer:
         else:
             out_shapes = self._trace_output_shape(shapes, args, kwargs)
         node = CallNode(self, inputs, args, kwargs, None)
-        outputs = map_shapes(lambda s: KerasTensor(s, self.dtype, name=self.name, node=node), out_shapes)
+        outputs = map_shapes(lambda s: KerasTensor(s, self.compute_dtype, name=self.name, node=node), out_shapes)
         node.outputs = outputs
         self._inbound_nodes.append(node)
         return outputs
@@ -398,7 +445,7 @@ class Layer:
         def concrete(x: Any) -> Any:  # KerasTensors among the other arguments (e.g. initial_state)
             return dummy(x.shape, x.dtype) if isinstance(x, KerasTensor) else x
 
-        dummies = map_shapes(lambda s: dummy(s, self.dtype), input_shape)
+        dummies = map_shapes(lambda s: dummy(s, self.compute_dtype), input_shape)
         args = map_structure(concrete, tuple(args))
         kwargs = {k: map_structure(concrete, v) for k, v in (kwargs or {}).items()}
         with stop_recording():
@@ -409,7 +456,9 @@ class Layer:
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        policy = self._dtype_policy
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": dtype_policies.serialize(policy) if policy.is_mixed else self.dtype}
         if self._declared_input_shape is not None:
             config["batch_input_shape"] = (self._declared_batch_size,) + self._declared_input_shape
         return config
@@ -560,9 +609,11 @@ def _autocast(x: Any, dtype: str, mask: Any = None) -> Any:
     dtype.name is slow.)"""
     if type(x) is Tensor:
         data_dtype = x.data.dtype
-        if data_dtype.kind != "f" or data_dtype.itemsize == _FLOAT_SIZES.get(dtype, data_dtype.itemsize):
+        if data_dtype.kind != "f" and data_dtype.name != "bfloat16" or \
+                data_dtype.itemsize == _FLOAT_SIZES.get(dtype, data_dtype.itemsize):
             return x
         out = ops.cast(x, dtype)
+        mask = mask if mask is not None else getattr(x, "_keras_mask", None)
         if mask is not None:
             set_keras_mask(out, mask)
         return out

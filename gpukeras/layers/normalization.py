@@ -10,6 +10,7 @@ from gpukeras.layers.layer import Layer
 from gpukeras.ops.convolution import batch_normalization, normalize_train
 
 _MASK_EPSILON = 1e-7  # Keras's backend epsilon, in the masked moments
+_HALF = ("float16", "bfloat16")  # normalized in float32
 
 
 def _check_axes(axes: Any, ndim: int, layer: Layer) -> tuple[int, ...]:
@@ -68,17 +69,25 @@ class BatchNormalization(Layer):
         self._ndim = len(input_shape)
         self._feature_axis = axis
         if self.scale:
-            self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma",
+            self.gamma = self.add_weight((dim,), self.gamma_initializer, name="gamma", autocast=False,
                                          regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight((dim,), self.beta_initializer, name="beta",
+            self.beta = self.add_weight((dim,), self.beta_initializer, name="beta", autocast=False,
                                         regularizer=self.beta_regularizer, constraint=self.beta_constraint)
-        self.moving_mean = self.add_weight((dim,), self.moving_mean_initializer, name="moving_mean", trainable=False)
+        self.moving_mean = self.add_weight((dim,), self.moving_mean_initializer, name="moving_mean", trainable=False,
+                                           autocast=False)
         self.moving_variance = self.add_weight((dim,), self.moving_variance_initializer, name="moving_variance",
-                                               trainable=False)
+                                               trainable=False, autocast=False)
         self.built = True
 
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        """Normalize; 16-bit inputs are normalized in float32 (as Keras 3, against overflow) and the result
+        is returned in the compute dtype."""
+        if inputs.dtype in _HALF:
+            return ops.cast(self._normalize(ops.cast(inputs, "float32"), training, mask), self.compute_dtype)
+        return self._normalize(inputs, training, mask)
+
+    def _normalize(self, inputs: Any, training: bool | None, mask: Any) -> Any:
         if inputs.ndim != self._ndim:
             raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected "
                              f"ndim={self._ndim}, found ndim={inputs.ndim}. Full shape received: {inputs.shape}")

@@ -12,6 +12,7 @@ from gpukeras.optimizers.adamax import Adamax
 from gpukeras.optimizers.adamw import AdamW
 from gpukeras.optimizers.ftrl import Ftrl
 from gpukeras.optimizers.lion import Lion
+from gpukeras.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from gpukeras.optimizers.nadam import Nadam
 from gpukeras.optimizers.optimizer import Optimizer
 from gpukeras.optimizers.rmsprop import RMSprop
@@ -19,7 +20,8 @@ from gpukeras.optimizers.sgd import SGD
 from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 
 _CLASSES: dict[str, type] = {
-    c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl)
+    c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl,
+                            LossScaleOptimizer)
 }
 
 
@@ -57,7 +59,10 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
     return deserialize_object("optimizer", config, _CLASSES, custom_objects)
 
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "Optimizer",
+LossScaleOptimizer.deserialize_inner = deserialize
+
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "LossScaleOptimizer", "Nadam",
+           "Optimizer",
            "RMSprop", "deserialize", "get", "schedules", "serialize"]
 
 

@@ -85,8 +85,8 @@ class Trainer:
         traced eagerly, with one warning, and an overridden train/test/predict_step eagerly; False or
         `run_eagerly=True` run every step eagerly. With `steps_per_execution=k` callbacks see one batch
         begin and end per k steps (the end named by the k-th step), as in Keras 3.
-        `auto_scale_loss` wraps the optimizer for loss scaling under a mixed_float16 policy in
-        Keras; gpukeras computes in float32 only, where Keras does not scale either.
+        `auto_scale_loss`: under a mixed_float16 policy the optimizer is wrapped in a LossScaleOptimizer
+        (dynamic loss scaling), as Keras 3 does.
         """
         unknown = set(kwargs) - _TF2_COMPILE_ARGS
         if unknown:
@@ -102,6 +102,9 @@ class Trainer:
         if not isinstance(auto_scale_loss, bool):
             raise ValueError(f"auto_scale_loss must be True or False, got {auto_scale_loss!r}.")
         opt = optimizers_module.get(optimizer)
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and \
+                not isinstance(opt, optimizers_module.LossScaleOptimizer):
+            opt = optimizers_module.LossScaleOptimizer(opt, name="loss_scale_optimizer")
         names = self._compile_output_names()
         compiled_loss = None if loss is None else CompiledLoss(loss, loss_weights, names)
         compiled_metrics = CompiledMetrics(metrics, weighted_metrics, names,
