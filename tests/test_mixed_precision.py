@@ -52,7 +52,7 @@ def _train(name: str, jit_compile):
     keras.mixed_precision.set_global_policy(policy)
     model = build(keras, model_name)
     model.set_weights(initial_weights([tuple(w.shape) for w in model.get_weights()]))
-    model.compile(optimizer=optimizer(keras, scaling), loss=loss, jit_compile=jit_compile)
+    model.compile(optimizer=optimizer(keras, scaling), loss=loss, metrics=["mae"], jit_compile=jit_compile)
     x, y = data(model_name)
     recorder = StepRecorder()
     history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=epochs(name), shuffle=False, verbose=0,
@@ -85,6 +85,10 @@ def test_training_matches_keras3(name: str, jit_compile) -> None:
     assert np.isfinite(want).all()
     np.testing.assert_allclose(predictions.astype("float32"), want, rtol=rtol, atol=rtol * np.abs(want).max())
     assert [w.dtype for w in model.weights] == expected["variable_dtypes"]
+    evaluated = model.evaluate(x, data(CASES[name][1])[1], verbose=0, return_dict=True)
+    assert sorted(evaluated) == sorted(expected["evaluate"])
+    for key, want in expected["evaluate"].items():
+        np.testing.assert_allclose(evaluated[key], want, rtol=rtol, err_msg=key)
     if jit_compile == "auto":  # the later steps were replays of a plan (the loss scaler as its host entry)
         compiled = model._compiled_steps["train"]
         assert compiled.failed is None and compiled.plans

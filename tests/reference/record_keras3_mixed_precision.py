@@ -11,7 +11,8 @@ How to re-record (from the repository root)::
 
 Output: ``tests/fixtures/keras3_mixed_precision.json``: "versions" and "cases", one per name in CASES:
 ``{"losses", "scales", "step_counters", "iterations", "final_weights", "predictions", "prediction_dtype",
-"variable_dtypes", "optimizer", "config_dtype"}``. Training is ``train_on_batch`` over the batches of
+"variable_dtypes", "optimizer", "config_dtype", "evaluate"}`` (``evaluate``: loss and the "mae" metric
+after training, both computed in float32). Training is ``train_on_batch`` over the batches of
 ``SAMPLES`` rows in order, ``epochs(name)`` times (Keras syncs the optimizer's state after each call).
 """
 
@@ -37,7 +38,7 @@ def record(name: str) -> dict:
     keras.mixed_precision.set_global_policy(policy)
     model = build(keras, model_name)
     model.set_weights(initial_weights([tuple(w.shape) for w in model.get_weights()]))
-    model.compile(optimizer=optimizer(keras, scaling), loss=loss)
+    model.compile(optimizer=optimizer(keras, scaling), loss=loss, metrics=["mae"])
     x, y = data(model_name)
     out = {"losses": [], "scales": [], "step_counters": []}
     scaled = isinstance(model.optimizer, keras.mixed_precision.LossScaleOptimizer)
@@ -49,6 +50,7 @@ def record(name: str) -> dict:
                 out["scales"].append(float(model.optimizer.dynamic_scale.numpy()))
                 out["step_counters"].append(int(model.optimizer.step_counter.numpy()))
     predictions = model.predict(x, verbose=0)
+    out["evaluate"] = {k: float(v) for k, v in model.evaluate(x, y, verbose=0, return_dict=True).items()}
     out["iterations"] = int(model.optimizer.iterations.numpy())
     out["final_weights"] = [w.astype("float32").tolist() for w in model.get_weights()]
     out["predictions"] = np.asarray(predictions).astype("float32").tolist()
