@@ -133,6 +133,8 @@ def test_dtypes_follow_the_policy(policy: str, compute: str) -> None:
     model = keras.Model(inputs, layers.Activation("softmax", dtype="float32")(hidden))
     assert model(x).dtype == "float32"
     assert keras.Sequential([keras.Input((4,)), layers.Dense(2), head]).predict(x, verbose=0).dtype == "float32"
+    embedding = layers.Embedding(5, 3)
+    assert embedding(np.array([[1, 4]])).dtype == compute and embedding.embeddings.dtype == "float32"
     # A loss of 16-bit predictions is float32, as in Keras 3.
     assert keras.losses.MeanSquaredError()(np.zeros((2, 3), "float32"), h).dtype == "float32"
 

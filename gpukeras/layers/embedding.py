@@ -98,7 +98,9 @@ class Embedding(Layer):
     def call(self, inputs: Any) -> Any:
         if inputs.dtype not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
-        return ops.take(self.embeddings, inputs, axis=0)
+        outputs = ops.take(self.embeddings, inputs, axis=0)
+        # Under a mixed policy the float32 table is read as is and the rows given in the compute dtype.
+        return outputs if outputs.dtype == self.compute_dtype else ops.cast(outputs, self.compute_dtype)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """False where the index is 0 (padding), when `mask_zero`."""
