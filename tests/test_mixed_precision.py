@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from mixed_precision_cases import BATCH_SIZE, CASES, build, data, epochs, initia
 import gpukeras as keras
 from gpukeras import layers
 
+RECORDER = Path(__file__).parent / "reference" / "record_keras3_mixed_precision.py"
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "keras3_mixed_precision.json").read_text())["cases"]
 # Relative tolerance by compute dtype: float16 keeps 11 significant bits, bfloat16 8.
 RTOL = {"mixed_float16": 5e-3, "mixed_bfloat16": 3e-2}
@@ -173,6 +176,26 @@ def test_config_and_saving_round_trip(tmp_path: Path) -> None:
             h5py.File(io.BytesIO(raw.read()), "r") as h5:
         assert len(h5["optimizer/vars"]) == 6 and len(h5["optimizer/inner_optimizer/vars"]) == 2
         assert float(h5["optimizer/vars/3"][()]) == float(model.optimizer.dynamic_scale.numpy())
+
+
+def test_keras3_loads_a_mixed_precision_file(tmp_path: Path) -> None:
+    """Keras 3 itself loads gpukeras's mixed_float16 .keras file with the same policies, loss scale state
+    and predictions."""
+    python = os.environ.get("KERAS3_PYTHON")
+    if not python:
+        pytest.skip("set KERAS3_PYTHON to a Python with keras 3 + jax to run the gpukeras → Keras 3 check")
+    model, _, _, x = _train("convnet_float16", "auto")
+    model.save(tmp_path / "mixed.keras")
+    np.save(tmp_path / "x.npy", x)
+    result = subprocess.run([python, str(RECORDER), "check", str(tmp_path / "mixed.keras"), str(tmp_path / "x.npy")],
+                            capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["policies"] == ["mixed_float16"] * len(model.layers)
+    assert (seen["optimizer"], seen["scale"]) == ("LossScaleOptimizer", float(model.optimizer.dynamic_scale.numpy()))
+    assert seen["inner_iterations"] == int(model.optimizer.iterations.numpy())
+    np.testing.assert_allclose(seen["predictions"], model.predict(x, verbose=0).astype("float32"), rtol=5e-3,
+                               atol=2e-3)
 
 
 def test_loss_scale_optimizer_config() -> None:

@@ -12,8 +12,11 @@ How to re-record (from the repository root)::
 Output: ``tests/fixtures/keras3_mixed_precision.json``: "versions" and "cases", one per name in CASES:
 ``{"losses", "scales", "step_counters", "iterations", "final_weights", "predictions", "prediction_dtype",
 "variable_dtypes", "optimizer", "config_dtype", "evaluate"}`` (``evaluate``: loss and the "mae" metric
-after training, both computed in float32). Training is ``train_on_batch`` over the batches of
-``SAMPLES`` rows in order, ``epochs(name)`` times (Keras syncs the optimizer's state after each call).
+after training, both computed in float32). Training is ``train_on_batch`` over the batches of ``SAMPLES``
+rows in order, ``epochs(name)`` times (Keras syncs the optimizer's state after each call).
+
+With ``check FILE.keras INPUTS.npy`` it instead loads a file gpukeras wrote and prints what Keras 3 sees in
+it (run by test_mixed_precision when ``KERAS3_PYTHON`` names a Python with Keras 3 and JAX).
 """
 
 import json
@@ -62,7 +65,21 @@ def record(name: str) -> dict:
     return out
 
 
+def check(path: str, inputs: str) -> None:
+    """Load a .keras file gpukeras wrote; print its layers' policies, its optimizer's class and scale and its
+    predictions for the inputs in `inputs` (.npy), as JSON (test_mixed_precision reads them)."""
+    model = keras.saving.load_model(path)
+    opt = model.optimizer
+    print(json.dumps({"policies": [layer.dtype_policy.name for layer in model.layers],
+                      "optimizer": type(opt).__name__, "scale": float(opt.dynamic_scale.numpy()),
+                      "inner_iterations": int(opt.inner_optimizer.iterations.numpy()),
+                      "predictions": np.asarray(model.predict(np.load(inputs), verbose=0)).astype("float32").tolist()}))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["check"]:
+        check(sys.argv[2], sys.argv[3])
+        return
     cases = {name: record(name) for name in CASES}
     versions = {"keras": keras.__version__, "jax": jax.__version__, "numpy": np.__version__}
     with open(OUT, "w") as f:
