@@ -402,6 +402,10 @@ _add("nn-sparse_softmax_cross_entropy", "sparse_softmax_cross_entropy",
 _add("nn-sparse_softmax_cross_entropy-3d", "sparse_softmax_cross_entropy",
      lambda z: ops.sparse_softmax_cross_entropy(_LABELS_3D, z), [_rand((2, 3, 4), -3, 3)],
      lambda z: _np_sparse_ce(_LABELS_3D, z))
+for _name, _labels, _shape in [("", _LABELS, (4, 5)), ("-3d", _LABELS_3D, (2, 3, 4))]:
+    _add(f"nn-sparse_crossentropy_from_probs{_name}", "sparse_crossentropy_from_probs",
+         lambda p, t=_labels: ops.sparse_crossentropy_from_probs(t, p, 1e-7), [_rand(_shape, 0.05, 1.0)],
+         lambda p, t=_labels: -np.log(np.take_along_axis(p / p.sum(-1, keepdims=True), t[..., None], -1)[..., 0]))
 _DROPOUT_RATE, _DROPOUT_SEED = 0.4, 7
 
 

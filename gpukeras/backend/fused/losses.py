@@ -43,6 +43,7 @@ class LossFusions:
         p = xp.true_divide(probs, total)
         clipped = xp.clip(p, epsilon, 1.0 - epsilon)
         # one_hot's values (1 at an in-range label, +0 elsewhere) in one comparison
+        labels = xp.asarray(labels)  # host labels on a device backend
         onehot = xp.equal(xp.expand_dims(labels, -1), xp.arange(probs.shape[-1])).astype(probs.dtype)
         loss = xp.negative(xp.sum(xp.multiply(onehot, xp.log(clipped)), axis=-1))
         return loss, (total, p, clipped, onehot)
