@@ -50,6 +50,8 @@ class ActivationRules:
         xp = self.xp
         if negative_slope == 0.0 and max_value is None and threshold == 0.0:
             return xp.maximum(x, 0).astype(x.dtype, copy=False)
+        if negative_slope == 0.0 and threshold == 0.0:  # ReLU(max_value=6.0), MobileNet's: one clip
+            return xp.clip(x, 0, max_value).astype(x.dtype, copy=False)
         y = xp.where(x < threshold, negative_slope * (x - threshold) if negative_slope else 0, x)  # NaN stays
         if max_value is not None:
             y = xp.minimum(y, max_value)
@@ -59,6 +61,8 @@ class ActivationRules:
         xp = self.xp
         if negative_slope == 0.0 and max_value is None and threshold == 0.0:
             return dy * (x > 0)
+        if negative_slope == 0.0 and threshold == 0.0:  # a mask, no float64 slope array
+            return dy * ((x > 0) & (x < max_value))
         slope = xp.where(x > threshold, 1.0, negative_slope)
         if max_value is not None:
             slope = xp.where(x >= max_value, 0.0, slope)
