@@ -51,3 +51,16 @@ def test_transfer_learning_head_on_an_inner_layer(tmp_path):
     model.save(path)
     np.testing.assert_allclose(keras.saving.load_model(path).predict(images, verbose=0),
                                model.predict(images, verbose=0), rtol=1e-6)
+
+
+def test_model_input_and_output_shapes():
+    inputs, other = keras.Input((4,)), keras.Input((3,))
+    dense = keras.layers.Dense(2)
+    two = keras.Model([inputs, other], [dense(inputs), keras.layers.Dense(5)(other)])
+    assert two.input_shape == [(None, 4), (None, 3)] and two.output_shape == [(None, 2), (None, 5)]
+    one = keras.Model({"a": inputs}, {"o": dense(inputs)})
+    assert one.input_shape == (None, 4) and one.output_shape == (None, 2)
+    stack = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert stack.input_shape == (None, 3) and stack.output_shape == (None, 2)
+    with pytest.raises(AttributeError, match="no defined input shape"):
+        _ = keras.Sequential([keras.layers.Dense(2)]).input_shape

@@ -143,6 +143,22 @@ class Model(Trainer, Layer):
         """Per-output batch shapes when the graph knows them without running the model."""
         return None
 
+    @property
+    def input_shape(self) -> Any:
+        """The inputs' shapes (batch dimension None): one tuple for one input, else a list (Keras 3)."""
+        return self._one_or_list(self._input_shapes(), "input")
+
+    @property
+    def output_shape(self) -> Any:
+        """The outputs' shapes: one tuple for one output, else a list (Keras 3)."""
+        return self._one_or_list(self._symbolic_output_shapes(), "output")
+
+    def _one_or_list(self, shapes: list[tuple] | None, what: str) -> Any:
+        if shapes is None:
+            raise AttributeError(f"Model {self.name!r} has no defined {what} shape yet: build it from a "
+                                 f"keras.Input or call it on data.")
+        return tuple(shapes[0]) if len(shapes) == 1 else [tuple(s) for s in shapes]
+
     def _build_from_data(self, xs: list[Any]) -> None:
         if self.built and all(layer.built for layer in self._layers):
             return
