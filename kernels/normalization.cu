@@ -12,6 +12,10 @@
 // Layer normalization, statistics over the last axis, one block per row (blockDim.x a multiple of 32):
 //   gk_ln_fwd_<dtype>(x, gamma, beta, xhat, y, mean, var, inv, rows, cols, eps)  (mean/var/inv: float32 rows)
 //   gk_ln_bwd_<dtype>(dy, xhat, inv, gamma, dx, rows, cols); dgamma / dbeta come from gk_bn_sums mode 2.
+// Group normalization, x channels-last viewed as (N, S, G, Cg), statistics over S and Cg per (n, g), one
+// block per (n, g) (blockDim.x a multiple of 32); gamma / beta float32 (G * Cg,), statistics float32 (N * G,):
+//   gk_gn_fwd_<dtype>(x, gamma, beta, xhat, y, mean, var, inv, n, s, g, cg, eps)
+//   gk_gn_bwd_<dtype>(dy, xhat, inv, gamma, dx, n, s, g, cg); dgamma / dbeta come from gk_bn_sums mode 2.
 #include "common.cuh"
 
 #define GK_BN_TX 32
@@ -160,6 +164,74 @@ __device__ __forceinline__ void gk_ln_bwd(const T* __restrict__ dy, const T* __r
   }
 }
 
+// Offset of the k-th element (k < s * cg) of group (n, g) in the (N, S, G, Cg) layout.
+__device__ __forceinline__ gk_index gk_gn_offset(gk_index ng, gk_index k, gk_index s, gk_index g, gk_index cg) {
+  const gk_index n = ng / g;
+  return ((n * s + k / cg) * g + ng % g) * cg + k % cg;
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_gn_fwd(const T* __restrict__ x, const float* __restrict__ gamma,
+                                         const float* __restrict__ beta, T* __restrict__ xhat, T* __restrict__ y,
+                                         float* __restrict__ mean, float* __restrict__ var, float* __restrict__ inv,
+                                         gk_index n, gk_index s, gk_index g, gk_index cg, float eps) {
+  __shared__ float smem[32];
+  const gk_index count = s * cg;
+  for (gk_index ng = blockIdx.x; ng < n * g; ng += gridDim.x) {
+    float acc = 0.0f;
+    for (gk_index k = threadIdx.x; k < count; k += blockDim.x) acc += gk_load(x, gk_gn_offset(ng, k, s, g, cg));
+    const float m = gk_block_sum(acc, smem) / (float)count;
+    float q = 0.0f;
+    for (gk_index k = threadIdx.x; k < count; k += blockDim.x) {
+      const float d = gk_load(x, gk_gn_offset(ng, k, s, g, cg)) - m;
+      q += d * d;
+    }
+    const float v = gk_block_sum(q, smem) / (float)count;
+    const float iv = 1.0f / sqrtf(v + eps);
+    for (gk_index k = threadIdx.x; k < count; k += blockDim.x) {
+      const gk_index i = gk_gn_offset(ng, k, s, g, cg);
+      const gk_index p = (ng % g) * cg + k % cg;
+      T ht;
+      gk_from_float((gk_load(x, i) - m) * iv, &ht);  // xhat is stored, then used as stored
+      xhat[i] = ht;
+      float out = gk_to_float(ht);
+      if (gamma != nullptr) out *= gamma[p];
+      if (beta != nullptr) out += beta[p];
+      gk_store(y, i, out);
+    }
+    if (threadIdx.x == 0) {
+      mean[ng] = m;
+      var[ng] = v;
+      inv[ng] = iv;
+    }
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void gk_gn_bwd(const T* __restrict__ dy, const T* __restrict__ xhat,
+                                         const float* __restrict__ inv, const float* __restrict__ gamma,
+                                         T* __restrict__ dx, gk_index n, gk_index s, gk_index g, gk_index cg) {
+  __shared__ float smem[32];
+  const gk_index count = s * cg;
+  for (gk_index ng = blockIdx.x; ng < n * g; ng += gridDim.x) {
+    float s1 = 0.0f;
+    float s2 = 0.0f;
+    for (gk_index k = threadIdx.x; k < count; k += blockDim.x) {
+      const gk_index i = gk_gn_offset(ng, k, s, g, cg);
+      const float d = gk_load(dy, i) * (gamma != nullptr ? gamma[(ng % g) * cg + k % cg] : 1.0f);
+      s1 += d;
+      s2 += d * gk_load(xhat, i);
+    }
+    const float mean_d = gk_block_sum(s1, smem) / (float)count;
+    const float mean_dx = gk_block_sum(s2, smem) / (float)count;
+    for (gk_index k = threadIdx.x; k < count; k += blockDim.x) {
+      const gk_index i = gk_gn_offset(ng, k, s, g, cg);
+      const float d = gk_load(dy, i) * (gamma != nullptr ? gamma[(ng % g) * cg + k % cg] : 1.0f);
+      gk_store(dx, i, (d - mean_d - gk_load(xhat, i) * mean_dx) * inv[ng]);
+    }
+  }
+}
+
 #define GK_BN_KERNELS(T, S)                                                                                \
   extern "C" __global__ void __launch_bounds__(GK_BN_TX * GK_BN_TY)                                        \
       gk_bn_sums_##S(const T* a, const T* b, const float* center, float* partial1, float* partial2,        \
@@ -184,6 +256,15 @@ __device__ __forceinline__ void gk_ln_bwd(const T* __restrict__ dy, const T* __r
   extern "C" __global__ void gk_ln_bwd_##S(const T* dy, const T* xhat, const float* inv, const float* gamma, \
                                            T* dx, gk_index rows, gk_index cols) {                          \
     gk_ln_bwd<T>(dy, xhat, inv, gamma, dx, rows, cols);                                                    \
+  }                                                                                                        \
+  extern "C" __global__ void gk_gn_fwd_##S(const T* x, const float* gamma, const float* beta, T* xhat, T* y, \
+                                           float* mean, float* var, float* inv, gk_index n, gk_index s,    \
+                                           gk_index g, gk_index cg, float eps) {                           \
+    gk_gn_fwd<T>(x, gamma, beta, xhat, y, mean, var, inv, n, s, g, cg, eps);                               \
+  }                                                                                                        \
+  extern "C" __global__ void gk_gn_bwd_##S(const T* dy, const T* xhat, const float* inv, const float* gamma, \
+                                           T* dx, gk_index n, gk_index s, gk_index g, gk_index cg) {       \
+    gk_gn_bwd<T>(dy, xhat, inv, gamma, dx, n, s, g, cg);                                                   \
   }
 
 GK_FOR_EACH_DTYPE(GK_BN_KERNELS)

@@ -20,7 +20,7 @@ import pytest
 from float64_reference import ref_act
 from float64_reference import sigmoid as _sig
 
-from gpukeras import backend
+from gpukeras import backend, layers, ops
 from gpukeras.backend import kernels as K
 from gpukeras.backend import philox
 from gpukeras.backend.base import Ops
@@ -503,6 +503,55 @@ def test_gpu_normalization_matches_the_generic_twin(kind, shape, affine, dtype):
         if r is not None:
             assert o.shape == r.shape
             np.testing.assert_allclose(cp.to_numpy(o).astype(float), r, **dict(tol, atol=tol["atol"] * 10))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape", [(2, 7, 3, 4), (2, 5, 3, 4, 2), (3, 40, 30, 2, 8)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_gpu_group_normalization_matches_the_generic_twin(shape, affine, dtype):
+    """(N, *spatial, G, C/G) over the spatial axes and C/G, as GroupNormalization calls it."""
+    cp = _cupy_ops()
+    rng = np.random.default_rng(21)
+    x = (rng.normal(size=shape) * 3 + 1).astype(dtype)
+    dy = rng.normal(size=shape).astype(dtype)
+    axes = tuple(i for i in range(1, len(shape)) if i != len(shape) - 2)
+    pshape = (1,) * (len(shape) - 2) + shape[-2:]
+    g = rng.uniform(0.5, 1.5, size=pshape).astype(dtype) if affine else None
+    b = rng.normal(size=pshape).astype(dtype) if affine else None
+    ref = Ops.normalize(NP, x.astype(np.float32), axes, 1e-3, *(None if p is None else p.astype(np.float32)
+                                                               for p in (g, b)))
+    sfx = _sfx(dtype)
+    with _launches(f"gk_gn_fwd_{sfx}", f"gk_gn_bwd_{sfx}", f"gk_bn_sums_{sfx}", "gk_bn_finish_f32"):
+        got = cp.normalize(cp.asarray(x), axes, 1e-3, *(None if p is None else cp.asarray(p) for p in (g, b)))
+        gback = cp.normalize_backward(cp.asarray(dy), got[3], got[4], axes, pshape,
+                                      None if g is None else cp.asarray(g), affine)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=2e-2, atol=2e-2)
+    for r, o in zip(ref, got):  # y, mean, variance, xhat, inv_std
+        assert o.shape == r.shape
+        np.testing.assert_allclose(cp.to_numpy(o).astype(float), r, **tol)
+    back = Ops.normalize_backward(NP, dy.astype(np.float32), ref[3], ref[4], axes, pshape,
+                                  None if g is None else g.astype(np.float32), affine)
+    for r, o in zip(back, gback):  # dx, dgamma, dbeta
+        assert (r is None) == (o is None)
+        if r is not None:
+            assert o.shape == r.shape
+            np.testing.assert_allclose(cp.to_numpy(o).astype(float), r, **dict(tol, atol=tol["atol"] * 10))
+
+
+@pytest.mark.gpu
+def test_gpu_group_normalization_layer_runs_the_group_kernel():
+    """GroupNormalization (channels-last) reaches gk_gn_*; its output matches the float64 formula."""
+    _cupy_ops()
+    x = np.random.default_rng(22).normal(size=(2, 5, 6, 8)).astype(np.float32)
+    layer = layers.GroupNormalization(groups=4, gamma_initializer="ones", beta_initializer="zeros")
+    with _launches("gk_gn_fwd_f32"):
+        got = ops.convert_to_numpy(layer(x))
+    grouped = x.astype(np.float64).reshape(2, 5, 6, 4, 2)
+    mean = grouped.mean(axis=(1, 2, 4), keepdims=True)
+    var = grouped.var(axis=(1, 2, 4), keepdims=True)
+    want = ((grouped - mean) / np.sqrt(var + layer.epsilon)).reshape(x.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.gpu

@@ -9,7 +9,7 @@ fused sparse softmax cross-entropy and sigmoid binary cross-entropy, multi-tenso
 updates (one launch per step for all weights), 2-D max and average pooling, 2-D col2im (the
 convolution input gradient; a direct gather without the column matrix for few output channels per
 group, which also makes the transposed convolution's forward), direct depthwise convolution (forward
-and both backwards), bilinear up-sampling (forward and backward), batch and layer normalization,
+and both backwards), bilinear up-sampling (forward and backward), batch, layer and group normalization,
 dropout, scaled dot-product attention (tiled over the keys with an online softmax, forward and
 backward), the LSTM and GRU steps (gates, state update and mask in one kernel after the recurrent
 GEMM, forward and backward) and the affine gather that samples the geometric augmentations.
@@ -169,17 +169,19 @@ class CupyOps(Ops):
         dx = self.kernels.vision.bilinear_bwd(dy, factors, axes)
         return dx if dx is not None else super().upsample_bilinear_backward(dy, factors, axes)
 
-    # ------------------------------------------------------------------ batch and layer normalization
+    # ------------------------------------------------------------------ batch, layer and group normalization
     def normalize(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None = None,
                   beta: Array | None = None) -> tuple[Array, Array, Array, Array, Array]:
-        """Per channel: two column-sum passes, then one for xhat and y. Per row: one block per row."""
+        """Per channel: two column-sum passes, then one for xhat and y. Per row, or per (sample, group): one block
+        each."""
         out = self.kernels.norm.forward(x, axes, epsilon, gamma, beta)
         return out if out is not None else super().normalize(x, axes, epsilon, gamma, beta)
 
     def normalize_backward(self, dy: Array, xhat: Array, inv_std: Array, axes: tuple[int, ...],
                            param_shape: Sequence[int], gamma: Array | None = None, has_beta: bool = False
                            ) -> tuple[Array, Array | None, Array | None]:
-        """One column-sum pass (dbeta = sum dy, dgamma = sum dy*xhat over the rows), then one pass for dx."""
+        """One column-sum pass (dbeta = sum dy, dgamma = sum dy*xhat over the rows), then one pass for dx (per
+        channel) or one block per row or per (sample, group)."""
         out = self.kernels.norm.backward(dy, xhat, inv_std, axes, param_shape, gamma, has_beta)
         if out is None:
             out = super().normalize_backward(dy, xhat, inv_std, axes, param_shape, gamma, has_beta)

@@ -3,7 +3,8 @@
 Batch normalization (statistics over every axis but the last): column sums in row tiles then a
 finish (twice: mean, then the centred variance), then one pass for xhat and y; its backward is one
 column-sum pass (dbeta, dgamma) and one pass for dx. Layer normalization (over the last axis): one
-block per row forward and backward.
+block per row forward and backward. Group normalization (channels-last (N, *spatial, G, C/G), over the
+spatial axes and C/G): one block per (sample, group) forward and backward; dgamma / dbeta are column sums.
 """
 
 from __future__ import annotations
@@ -110,19 +111,58 @@ class LayerNormBackward(Launcher):
         return dx if ok else None
 
 
+class GroupNormForward(Launcher):
+    """One block per (sample, group): mean, variance, xhat and y; returns (y, mean, var, xhat, inv) (statistics
+    float32, (N * G,))."""
+
+    kernel = "gk_gn_fwd"
+
+    def __call__(self, suffix: str, x: Array, gamma: Array | None, beta: Array | None,
+                 epsilon: float) -> tuple[Array, ...] | None:
+        n, groups, cg = x.shape[0], x.shape[-2], x.shape[-1]
+        s = x.size // (n * groups * cg)
+        xhat, y = cupy.empty_like(x), cupy.empty_like(x)
+        mean, var, inv = (cupy.empty((n * groups,), dtype=cupy.float32) for _ in range(3))
+        ok = self.launch(suffix, (self.device.grid(n * groups, 1),), (self.device.row_block(s * cg),), x, gamma,
+                         beta, xhat, y, mean, var, inv, n, s, groups, cg, epsilon)
+        return (y, mean, var, xhat, inv) if ok else None
+
+
+class GroupNormBackward(Launcher):
+    """One block per (sample, group): dx of group normalization."""
+
+    kernel = "gk_gn_bwd"
+
+    def __call__(self, suffix: str, dy: Array, xhat: Array, inv: Array, gamma: Array | None) -> Array | None:
+        n, groups, cg = xhat.shape[0], xhat.shape[-2], xhat.shape[-1]
+        s = xhat.size // (n * groups * cg)
+        dx = cupy.empty_like(dy)
+        ok = self.launch(suffix, (self.device.grid(n * groups, 1),), (self.device.row_block(s * cg),), dy, xhat,
+                         inv, gamma, dx, n, s, groups, cg)
+        return dx if ok else None
+
+
 def norm_kind(x: Array, axes: tuple[int, ...], param_shape: Sequence[int] | None) -> str | None:
     """"channel" for statistics over every axis but the last (BatchNormalization), "row" over the last axis only
-    (LayerNormalization), else None (the generic code)."""
+    (LayerNormalization), "group" over every axis but the first and the second-last ((N, *spatial, G, C/G),
+    GroupNormalization), else None (the generic code)."""
     if x.ndim < 2 or x.size == 0:
         return None
-    if param_shape is not None and tuple(param_shape) != (1,) * (x.ndim - 1) + (x.shape[-1],):
-        return None
     axes = tuple(axes)
-    return "channel" if axes == tuple(range(x.ndim - 1)) else "row" if axes == (x.ndim - 1,) else None
+    params = None if param_shape is None else tuple(param_shape)
+    if params is None or params == (1,) * (x.ndim - 1) + (x.shape[-1],):
+        if axes == tuple(range(x.ndim - 1)):
+            return "channel"
+        if axes == (x.ndim - 1,):
+            return "row"
+    group_axes = tuple(i for i in range(1, x.ndim) if i != x.ndim - 2)
+    if x.ndim >= 3 and axes == group_axes and params in (None, (1,) * (x.ndim - 2) + tuple(x.shape[-2:])):
+        return "group"
+    return None
 
 
 class NormalizationKernels:
-    """The normalization launchers and their sequences (forward, backward) for batch and layer norm."""
+    """The normalization launchers and their sequences (forward, backward) for batch, layer and group norm."""
 
     def __init__(self, device: Device) -> None:
         self.sums = ColumnSums(device, ColumnSumsFinish(device))
@@ -130,16 +170,20 @@ class NormalizationKernels:
         self.bn_grad = BatchNormGrad(device)
         self.ln_fwd = LayerNormForward(device)
         self.ln_bwd = LayerNormBackward(device)
+        self.gn_fwd = GroupNormForward(device)
+        self.gn_bwd = GroupNormBackward(device)
 
     def launchers(self) -> list[Launcher]:
-        return [self.sums, self.sums.finish, self.bn_apply, self.bn_grad, self.ln_fwd, self.ln_bwd]
+        return [self.sums, self.sums.finish, self.bn_apply, self.bn_grad, self.ln_fwd, self.ln_bwd, self.gn_fwd,
+                self.gn_bwd]
 
     def forward(self, x: Array, axes: tuple[int, ...], epsilon: float, gamma: Array | None,
                 beta: Array | None) -> tuple[Array, ...] | None:
         """(y, mean, variance, xhat, inv_std) as `normalize` returns them, or None (the generic code)."""
         shape = gamma.shape if gamma is not None else beta.shape if beta is not None else None
         kind = norm_kind(x, axes, shape) if is_number(epsilon) else None
-        suffix = (self.ln_fwd if kind == "row" else self.bn_apply).suffix(x) if kind is not None else None
+        launcher = {"row": self.ln_fwd, "group": self.gn_fwd}.get(kind, self.bn_apply)
+        suffix = launcher.suffix(x) if kind is not None else None
         if suffix is None:
             return None
         params = [None if p is None else cupy.ascontiguousarray(p.reshape(-1), dtype=cupy.float32)
@@ -151,6 +195,12 @@ class NormalizationKernels:
                 return None
             y, mean, var, xhat, inv = out
             keep = x.shape[:-1] + (1,)
+        elif kind == "group":
+            out = self.gn_fwd(suffix, x, *params, epsilon)
+            if out is None:
+                return None
+            y, mean, var, xhat, inv = out
+            keep = (x.shape[0],) + (1,) * (x.ndim - 3) + (x.shape[-2], 1)
         else:
             rows = x.size // x.shape[-1]
             sums = self.sums(suffix, x, None, None, 0, 1.0 / rows)
@@ -172,12 +222,13 @@ class NormalizationKernels:
                  gamma: Array | None, has_beta: bool) -> tuple[Array, Array | None, Array | None] | None:
         """(dx, dgamma, dbeta): one column-sum pass (dbeta = sum dy, dgamma = sum dy*xhat), then one pass for dx."""
         kind = norm_kind(xhat, axes, param_shape)
-        launcher = self.ln_bwd if kind == "row" else self.bn_grad
+        launcher = {"row": self.ln_bwd, "group": self.gn_bwd}.get(kind, self.bn_grad)
         suffix = launcher.suffix(xhat) if kind is not None else None
         if suffix is None or launcher.suffix(dy, xhat) != suffix or dy.shape != xhat.shape:
             return None
         dy, xhat = cupy.ascontiguousarray(dy), cupy.ascontiguousarray(xhat)
-        sums = self.sums(suffix, dy, xhat, None, 2, 1.0)
+        cols = xhat.shape[-2] * xhat.shape[-1] if kind == "group" else xhat.shape[-1]  # one column per parameter
+        sums = self.sums(suffix, dy.reshape(-1, cols), xhat.reshape(-1, cols), None, 2, 1.0)
         if sums is None:
             return None
         sum_dy, sum_dy_xhat = sums
@@ -185,6 +236,8 @@ class NormalizationKernels:
         inv = cupy.ascontiguousarray(inv_std.reshape(-1), dtype=cupy.float32)
         if kind == "row":
             dx = self.ln_bwd(suffix, dy, xhat, inv, g)
+        elif kind == "group":
+            dx = self.gn_bwd(suffix, dy, xhat, inv, g)
         else:
             dx = self.bn_grad(suffix, dy, xhat, inv, g, sum_dy, sum_dy_xhat)
         if dx is None:
