@@ -81,11 +81,7 @@ def DenseNet(blocks: tuple[int, int, int, int], include_top: bool = True, weight
             x = transition_block(x, 0.5, name=f"pool{stage}")
     x = layers.BatchNormalization(axis=BN_AXIS, epsilon=BN_EPSILON, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = heads.classifier(x, classes, classifier_activation)
-    else:
-        x = heads.pooled(x, pooling)
+    x = heads.averaged_top(x, include_top, classes, classifier_activation, pooling)
     model = Functional(inputs.model_inputs(input_tensor, image), x, name=name)
     return weight_files.load(model, weights_path)
 

@@ -24,6 +24,14 @@ def classifier(x: Any, classes: int, classifier_activation: Any, **dense_kwargs:
     return layers.Dense(classes, activation=classifier_activation, name="predictions", **dense_kwargs)(x)
 
 
+def averaged_top(x: Any, include_top: bool, classes: int, classifier_activation: Any, pooling: str | None) -> Any:
+    """ResNet's and DenseNet's end: global average pooling + the classifier, or the features `pooled`."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return classifier(x, classes, classifier_activation)
+    return pooled(x, pooling)
+
+
 def check_head(include_top: bool, classes: Any, pooling: Any, classifier_activation: Any, weights: Any) -> None:
     """Refuse, before anything is built or downloaded, a head the arguments cannot make: `classes` not a
     positive integer, an unknown `pooling` (Keras 3 ignores it silently), or, for a top loaded with weights,

@@ -62,11 +62,7 @@ def ResNet(stack_fn: Callable[[Any], Any], preact: bool, use_bias: bool, include
     if preact:
         x = layers.BatchNormalization(axis=BN_AXIS, epsilon=BN_EPSILON, name="post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = heads.classifier(x, classes, classifier_activation)
-    else:
-        x = heads.pooled(x, pooling)
+    x = heads.averaged_top(x, include_top, classes, classifier_activation, pooling)
     model = Functional(inputs.model_inputs(input_tensor, image), x, name=name)
     return weight_files.load(model, weights_path)
 
