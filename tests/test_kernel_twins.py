@@ -469,26 +469,18 @@ def test_gpu_conv_input_grad_matches_the_generic_twin(kernel, strides, dilation,
     np.testing.assert_allclose(cp.to_numpy(got).astype(float), ref.astype(float), **tol)
 
 
-@pytest.mark.gpu
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
-@pytest.mark.parametrize("shape", [(8, 5), (2, 4, 3, 6), (300, 70)])
-@pytest.mark.parametrize("affine", [True, False])
-@pytest.mark.parametrize("kind", ["batch", "layer"])
-def test_gpu_normalization_matches_the_generic_twin(kind, shape, affine, dtype):
+def _check_normalize_twin(shape: tuple, axes: tuple, pshape: tuple, affine: bool, dtype: str, seed: int,
+                          kernels: list[str]) -> None:
+    """CuPy's normalize and its backward (inside a launch check of `kernels`) against the generic NumPy code."""
     cp = _cupy_ops()
-    rng = np.random.default_rng(19)
+    rng = np.random.default_rng(seed)
     x = (rng.normal(size=shape) * 3 + 1).astype(dtype)
     dy = rng.normal(size=shape).astype(dtype)
-    axes = tuple(range(len(shape) - 1)) if kind == "batch" else (len(shape) - 1,)
-    pshape = (1,) * (len(shape) - 1) + (shape[-1],)
     g = rng.uniform(0.5, 1.5, size=pshape).astype(dtype) if affine else None
     b = rng.normal(size=pshape).astype(dtype) if affine else None
     ref = Ops.normalize(NP, x.astype(np.float32), axes, 1e-3, *(None if p is None else p.astype(np.float32)
                                                                for p in (g, b)))
-    sfx = _sfx(dtype)
-    names = [f"gk_bn_apply_{sfx}", f"gk_bn_grad_{sfx}"] if kind == "batch" else [f"gk_ln_fwd_{sfx}",
-                                                                                f"gk_ln_bwd_{sfx}"]
-    with _launches(f"gk_bn_sums_{sfx}", "gk_bn_finish_f32", *names):
+    with _launches(*kernels):
         got = cp.normalize(cp.asarray(x), axes, 1e-3, *(None if p is None else cp.asarray(p) for p in (g, b)))
         gback = cp.normalize_backward(cp.asarray(dy), got[3], got[4], axes, pshape,
                                       None if g is None else cp.asarray(g), affine)
@@ -503,6 +495,20 @@ def test_gpu_normalization_matches_the_generic_twin(kind, shape, affine, dtype):
         if r is not None:
             assert o.shape == r.shape
             np.testing.assert_allclose(cp.to_numpy(o).astype(float), r, **dict(tol, atol=tol["atol"] * 10))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("shape", [(8, 5), (2, 4, 3, 6), (300, 70)])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("kind", ["batch", "layer"])
+def test_gpu_normalization_matches_the_generic_twin(kind, shape, affine, dtype):
+    axes = tuple(range(len(shape) - 1)) if kind == "batch" else (len(shape) - 1,)
+    pshape = (1,) * (len(shape) - 1) + (shape[-1],)
+    sfx = _sfx(dtype)
+    names = [f"gk_bn_apply_{sfx}", f"gk_bn_grad_{sfx}"] if kind == "batch" else [f"gk_ln_fwd_{sfx}",
+                                                                                f"gk_ln_bwd_{sfx}"]
+    _check_normalize_twin(shape, axes, pshape, affine, dtype, 19, [f"gk_bn_sums_{sfx}", "gk_bn_finish_f32", *names])
 
 
 @pytest.mark.gpu
@@ -511,32 +517,11 @@ def test_gpu_normalization_matches_the_generic_twin(kind, shape, affine, dtype):
 @pytest.mark.parametrize("affine", [True, False])
 def test_gpu_group_normalization_matches_the_generic_twin(shape, affine, dtype):
     """(N, *spatial, G, C/G) over the spatial axes and C/G, as GroupNormalization calls it."""
-    cp = _cupy_ops()
-    rng = np.random.default_rng(21)
-    x = (rng.normal(size=shape) * 3 + 1).astype(dtype)
-    dy = rng.normal(size=shape).astype(dtype)
     axes = tuple(i for i in range(1, len(shape)) if i != len(shape) - 2)
     pshape = (1,) * (len(shape) - 2) + shape[-2:]
-    g = rng.uniform(0.5, 1.5, size=pshape).astype(dtype) if affine else None
-    b = rng.normal(size=pshape).astype(dtype) if affine else None
-    ref = Ops.normalize(NP, x.astype(np.float32), axes, 1e-3, *(None if p is None else p.astype(np.float32)
-                                                               for p in (g, b)))
     sfx = _sfx(dtype)
-    with _launches(f"gk_gn_fwd_{sfx}", f"gk_gn_bwd_{sfx}", f"gk_bn_sums_{sfx}", "gk_bn_finish_f32"):
-        got = cp.normalize(cp.asarray(x), axes, 1e-3, *(None if p is None else cp.asarray(p) for p in (g, b)))
-        gback = cp.normalize_backward(cp.asarray(dy), got[3], got[4], axes, pshape,
-                                      None if g is None else cp.asarray(g), affine)
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=2e-2, atol=2e-2)
-    for r, o in zip(ref, got):  # y, mean, variance, xhat, inv_std
-        assert o.shape == r.shape
-        np.testing.assert_allclose(cp.to_numpy(o).astype(float), r, **tol)
-    back = Ops.normalize_backward(NP, dy.astype(np.float32), ref[3], ref[4], axes, pshape,
-                                  None if g is None else g.astype(np.float32), affine)
-    for r, o in zip(back, gback):  # dx, dgamma, dbeta
-        assert (r is None) == (o is None)
-        if r is not None:
-            assert o.shape == r.shape
-            np.testing.assert_allclose(cp.to_numpy(o).astype(float), r, **dict(tol, atol=tol["atol"] * 10))
+    _check_normalize_twin(shape, axes, pshape, affine, dtype, 21,
+                          [f"gk_gn_fwd_{sfx}", f"gk_gn_bwd_{sfx}", f"gk_bn_sums_{sfx}", "gk_bn_finish_f32"])
 
 
 @pytest.mark.gpu
