@@ -122,3 +122,16 @@ def variable_values(key: str, shape: Sequence[int], dtype: str, kind: str) -> np
         low, high = {"bias": (-0.05, 0.05), "gamma": (0.8, 1.2), "beta": (-0.1, 0.1), "moving_mean": (-0.1, 0.1),
                      "moving_variance": (0.8, 1.2), "norm_mean": (0.4, 0.6), "norm_variance": (0.05, 0.1)}[kind]
     return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def build(keras, case: dict, weights=None):
+    """The case's application from `keras` (Keras 3 in the recorder, gpukeras in the tests), with
+    `input_tensor` made from its data form and list shapes as tuples."""
+    kwargs = dict(case["kwargs"], weights=weights)
+    spec = kwargs.get("input_tensor")
+    if spec is not None:
+        layer_class, argument, shape = spec
+        kwargs["input_tensor"] = getattr(keras.layers, layer_class)(argument)(keras.Input(shape=tuple(shape)))
+    if "input_shape" in kwargs:
+        kwargs["input_shape"] = tuple(kwargs["input_shape"])
+    return getattr(keras.applications, case["fn"])(**kwargs)

@@ -64,14 +64,7 @@ def _digest(array: np.ndarray) -> str:
 
 def _build(case: dict, weights=None):
     """The case's application, built as the recorder built it (`input_tensor` given as data)."""
-    kwargs = dict(case["kwargs"], weights=weights)
-    spec = kwargs.get("input_tensor")
-    if spec is not None:
-        layer_class, argument, shape = spec
-        kwargs["input_tensor"] = getattr(keras.layers, layer_class)(argument)(keras.Input(shape=tuple(shape)))
-    if "input_shape" in kwargs:
-        kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    return getattr(applications, case["fn"])(**kwargs)
+    return C.build(keras, case, weights)
 
 
 def _shape(tensor) -> list:

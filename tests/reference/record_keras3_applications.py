@@ -56,14 +56,7 @@ TRAIN_VARIABLES = ["conv/kernel", "conv_bn/moving_mean", "conv_bn/moving_varianc
 def build(case: dict) -> keras.Model:
     """The case's model, built with weights=None in a fresh session (so auto names start from scratch)."""
     keras.backend.clear_session()
-    kwargs = dict(case["kwargs"], weights=None)
-    spec = kwargs.get("input_tensor")
-    if spec is not None:
-        layer_class, argument, shape = spec
-        kwargs["input_tensor"] = getattr(keras.layers, layer_class)(argument)(keras.Input(shape=tuple(shape)))
-    if "input_shape" in kwargs:
-        kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    return getattr(keras.applications, case["fn"])(**kwargs)
+    return cases.build(keras, case)
 
 
 def _shape(tensor) -> list:
