@@ -22,6 +22,7 @@ class Sequential(Model):
         self._input_layer: InputLayer | None = None
         self._stack: list[Layer] = []
         self._output_shapes: dict[int, tuple] = {}
+        self._symbolic_output: KerasTensor | None = None  # the last layer's output in the built graph
         self._takes_training: dict[int, bool] = {}
         for layer in layers or []:
             self.add(layer)
@@ -82,6 +83,7 @@ class Sequential(Model):
         for layer in self._stack:
             tensor = layer(tensor)
             self._output_shapes[id(layer)] = tensor.shape
+        self._symbolic_output = tensor
         self.built = True
 
     def output_shape_of(self, layer: Layer) -> tuple | None:
@@ -114,9 +116,9 @@ class Sequential(Model):
     @property
     def outputs(self) -> list[KerasTensor]:
         """The last layer's symbolic output, once the model is built from an Input or a shape."""
-        if not self.built or not self._stack or self._input_layer is None:
+        if not self.built or not self._stack or self._symbolic_output is None:
             raise AttributeError(f"Sequential model {self.name!r} has no outputs yet: give it an Input or build it.")
-        return [self._stack[-1]._inbound_nodes[-1].outputs]
+        return [self._symbolic_output]
 
     def _input_dtypes(self) -> list[str] | None:
         return [self._input_layer.dtype] if self._input_layer is not None else None
