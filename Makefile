@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(STAMP): pyproject.toml
+# The C kernels are built at install: a changed .c/.h reinstalls.
+$(STAMP): pyproject.toml $(wildcard gpukeras/backend/_cpu_*.c gpukeras/backend/_cpu_*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"

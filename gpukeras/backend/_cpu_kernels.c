@@ -5,57 +5,7 @@
  * results equal the twin's bit for bit. Buffers come through the buffer protocol (float32,
  * C-contiguous); loops run with the GIL released, so callers may split work across threads.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct {
-    Py_buffer view;
-    int held;
-} Buf;
-
-static int get_f32(PyObject *obj, Buf *b, int writable, const char *name) {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    b->held = 0;
-    if (PyObject_GetBuffer(obj, &b->view, flags) != 0) {
-        return -1;
-    }
-    b->held = 1;
-    if (b->view.itemsize != 4 || b->view.format == NULL || strcmp(b->view.format, "f") != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 array", name);
-        return -1;
-    }
-    return 0;
-}
-
-static void release(Buf *bufs, int n) {
-    for (int i = 0; i < n; i++) {
-        if (bufs[i].held) {
-            PyBuffer_Release(&bufs[i].view);
-            bufs[i].held = 0;
-        }
-    }
-}
-
-static int same_len(Buf *bufs, int n) {
-    for (int i = 1; i < n; i++) {
-        if (bufs[i].view.len != bufs[0].view.len) {
-            PyErr_SetString(PyExc_ValueError, "all arrays must have the same number of elements");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* The loops take restrict pointers and carry no branches, so the compiler vectorizes them;
- * target_clones adds an AVX2 build picked at load time on CPUs that have it. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
+#include "_cpu_common.h"
 
 /* Decoupled weight decay (Keras's order: w - (w * decay) * decay_lr) where `decay` is non-zero. The
  * loops test it once, outside: each variant stays branch-free and vectorizes. */
@@ -556,11 +506,13 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpu_kernels", NULL, -1, methods};
 
 /* Bumped with every change of a function's arguments; numpy_backend.py ignores a build of another version. */
-#define API_VERSION 2
+#define API_VERSION 3
 
 PyMODINIT_FUNC PyInit__cpu_kernels(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) != 0) {
+    if (m != NULL && (PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) != 0 ||
+                      PyModule_AddFunctions(m, gk_recurrent_methods) != 0 ||
+                      PyModule_AddFunctions(m, gk_windows_methods) != 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -28,7 +28,7 @@ try:
 except ImportError:  # not compiled (no C compiler at install): the NumPy paths below
     cpu_kernels = None
 
-CPU_KERNELS_API = 2  # the API_VERSION of _cpu_kernels.c this module calls
+CPU_KERNELS_API = 3  # the API_VERSION of _cpu_kernels.c this module calls
 if cpu_kernels is not None and getattr(cpu_kernels, "API_VERSION", 1) != CPU_KERNELS_API:
     warnings.warn("gpukeras: the compiled gpukeras.backend._cpu_kernels was built from another version of "
                   "_cpu_kernels.c, so the NumPy backend runs without it (same numbers, slower); rebuild it with "
