@@ -74,7 +74,9 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
         ok = libc.mallopt(m_mmap_threshold, 32 << 20)  # glibc's maximum (32 MiB on 64-bit)
-        ok &= libc.mallopt(m_trim_threshold, 1 << 30)
+        # Never trim the heap's top: a step that frees more than any threshold at once (W6's ResNet-20: ~1 GB of
+        # columns and activations) would hand it back and fault it in again next step (-1 is SIZE_MAX to glibc).
+        ok &= libc.mallopt(m_trim_threshold, -1)
         ok &= libc.mallopt(m_top_pad, 64 << 20)
         return bool(ok)
     except (OSError, AttributeError):  # not glibc (musl, macOS): leave the allocator alone
