@@ -12,6 +12,7 @@ from gpukeras import (
     config,
     constraints,
     datasets,
+    distribution,
     dtype_policies,
     initializers,
     layers,
@@ -35,7 +36,7 @@ from gpukeras.version import __version__
 
 __all__ = [
     "GradientTape", "Input", "InputLayer", "Layer", "Model", "Sequential", "Tensor", "Variable",
-    "activations", "applications", "backend", "callbacks", "config", "constraints", "datasets", "dtype_policies",
-    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers", "preprocessing",
-    "random", "regularizers", "saving", "utils",
+    "activations", "applications", "backend", "callbacks", "config", "constraints", "datasets", "distribution",
+    "dtype_policies", "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers",
+    "preprocessing", "random", "regularizers", "saving", "utils",
 ]

@@ -110,7 +110,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 LAYERS = [
     ("backend", ["gpukeras.backend"]),
     ("core", ["gpukeras.tensor", "gpukeras.autodiff", "gpukeras.random", "gpukeras.version", "gpukeras.tree",
-              "gpukeras.naming", "gpukeras.keras_tensor", "gpukeras.tracing"]),
+              "gpukeras.naming", "gpukeras.keras_tensor", "gpukeras.tracing", "gpukeras.distribution"]),
     ("ops", ["gpukeras.ops"]),
     ("saving", ["gpukeras.saving"]),
     ("catalogues", ["gpukeras.activations", "gpukeras.dtype_policies", "gpukeras.initializers", "gpukeras.regularizers",

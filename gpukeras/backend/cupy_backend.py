@@ -87,6 +87,10 @@ class CupyOps(Ops):
     def synchronize(self) -> None:
         cupy.cuda.get_current_stream().synchronize()
 
+    def use_device(self, index: int) -> None:
+        """Make GPU `index` (modulo the GPUs this machine has) current for this process's arrays."""
+        cupy.cuda.Device(index % cupy.cuda.runtime.getDeviceCount()).use()
+
     def clear_caches(self) -> None:
         """Drop optimizer tables and loaded kernel modules; free CuPy's device and pinned pools."""
         self.kernels.tables.clear()

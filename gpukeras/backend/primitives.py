@@ -343,6 +343,9 @@ class Primitives(ActivationRules):
     def synchronize(self) -> None:
         """Wait for queued device work; nothing to wait for on the host."""
 
+    def use_device(self, index: int) -> None:
+        """Compute on this machine's device `index` (a data-parallel rank's own GPU); one CPU on the host."""
+
     def clear_caches(self) -> None:
         """Forget cached buffers and compiled kernels; nothing is cached on the host."""
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from gpukeras import distribution
 from gpukeras import random as _random
 from gpukeras.callbacks.callback import Callback
 from gpukeras.saving.keras_archive import atomic_write
@@ -139,6 +140,8 @@ class BackupAndRestore(Callback):
         return False
 
     def _save_model(self, batch: int = 0) -> None:
+        if not distribution.is_chief():  # data parallel: every rank restores, rank 0 alone writes
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         optimizer = getattr(self.model, "optimizer", None)
         slots = [v.numpy() for v in optimizer.variables] if optimizer is not None else []
@@ -156,7 +159,7 @@ class BackupAndRestore(Callback):
 
     # ------------------------------------------------------------------ cleanup
     def on_train_end(self, logs: Any = None) -> None:
-        if not self.delete_checkpoint:
+        if not self.delete_checkpoint or not distribution.is_chief():
             return
         for path in (self._path, self._prev_path):
             if os.path.exists(path):

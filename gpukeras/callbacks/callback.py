@@ -8,6 +8,9 @@ from typing import Any
 class Callback:
     """Subclass and override the hooks you need; `self.model` and `self.params` are set for you."""
 
+    # True for callbacks that print or write files: in a data-parallel job they run on rank 0 only.
+    chief_only = False
+
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict[str, Any] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gpukeras import distribution
 from gpukeras.callbacks.callback import Callback
 from gpukeras.callbacks.history import History
 from gpukeras.callbacks.progbar_logger import ProgbarLogger
@@ -25,6 +26,9 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be gpukeras.callbacks.Callback instances, got {type(cb).__name__}.")
+        if not distribution.is_chief():  # in a data-parallel job only rank 0 prints and writes files
+            self.callbacks = [cb for cb in self.callbacks if not cb.chief_only]
+            add_progbar = False
         if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
             self.callbacks.append(ProgbarLogger())
         self.history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)

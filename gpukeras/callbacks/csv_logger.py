@@ -20,6 +20,8 @@ class CSVLogger(Callback):
     existing file and the header is written only if the file is empty.
     """
 
+    chief_only = True
+
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.sep = separator

@@ -21,6 +21,8 @@ class ModelCheckpoint(MonitorCallback):
     (starting from `initial_value_threshold`, if given).
     """
 
+    chief_only = True
+
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
                  save_freq: str | int = "epoch", initial_value_threshold: float | None = None) -> None:

@@ -11,6 +11,8 @@ from gpukeras.utils.progbar import Progbar
 class ProgbarLogger(Callback):
     """verbose=1: a live bar (final line only when not on a terminal); verbose=2: one line per epoch."""
 
+    chief_only = True
+
     def __init__(self) -> None:
         super().__init__()
         self.progbar: Progbar | None = None

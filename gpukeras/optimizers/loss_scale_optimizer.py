@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
+from gpukeras import distribution
 from gpukeras.optimizers.optimizer import HostMirroredVariable, Optimizer
 from gpukeras.saving.serialization import serialize_object
 from gpukeras.tensor import Tensor, Variable
@@ -105,14 +106,15 @@ class LossScaleOptimizer(Optimizer):
                                  "first.")
             self.build(trainable_variables)
         B = _backend.active
-        arrays = [g.data if isinstance(g, Tensor) else g for g in grads]
+        # Summed over ranks first: every rank then sees the same finiteness and skips the same steps.
+        arrays = [g.data if isinstance(g, Tensor) else g for g in distribution.reduce_gradients(grads)]
         scale = self.dynamic_scale.host
         if not all_finite(arrays):
             self.step_counter.set_host(0)
             self.dynamic_scale.set_host(scale * 0.5)
             return
         unscaled = [None if g is None else B.divide(g, B.asarray(scale, g.dtype)) for g in arrays]
-        self.inner_optimizer.apply(unscaled, trainable_variables)
+        self.inner_optimizer._apply_local(unscaled, trainable_variables)
         if self.step_counter.host == self.dynamic_growth_steps - 1:
             self.step_counter.set_host(0)
             self.dynamic_scale.set_host(scale * 2.0)

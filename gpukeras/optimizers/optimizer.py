@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
+from gpukeras import distribution
 from gpukeras.autodiff import stop_recording
 from gpukeras.backend.fused.multi_tensor import UpdateRule
 from gpukeras.optimizers import schedules as _schedules
@@ -241,9 +242,14 @@ class Optimizer:
         """Update the variables from their gradients (Tensors or backend arrays), in place.
 
         A compiled step replays this call as one host entry: learning rate, schedule and step count are
-        read afresh at every step."""
+        read afresh at every step. Under a multi-process DataParallel distribution the gradients are
+        first summed over the ranks (each weighted by its share of the global batch)."""
         if len(grads) == 0:
             return
+        self._apply_local(distribution.reduce_gradients(grads), trainable_variables)
+
+    def _apply_local(self, grads: Sequence[Any], trainable_variables: Sequence[Variable] | None) -> None:
+        """`apply` on gradients that are already this step's final ones (summed over ranks)."""
         if trainable_variables is None:
             if not self.built:
                 raise ValueError("When passing `grads` without `variables`, the optimizer must already be "

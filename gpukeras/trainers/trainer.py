@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gpukeras import backend as _backend
+from gpukeras import distribution
 from gpukeras import metrics as metrics_module
 from gpukeras import optimizers as optimizers_module
 from gpukeras import random as _random
@@ -28,7 +29,7 @@ from gpukeras.layers.layer import framework_attributes, method_takes
 from gpukeras.losses import target_kind
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.tensor import Tensor, get_keras_mask, set_keras_mask
-from gpukeras.trainers import arrays
+from gpukeras.trainers import arrays, data_parallel
 from gpukeras.trainers.compile_utils import CompiledLoss, CompiledMetrics, per_output
 from gpukeras.trainers.compiled_step import CompiledStep, compiles
 from gpukeras.trainers.data_sources import ArraySource, StreamSource, is_batch_stream
@@ -64,6 +65,7 @@ class Trainer:
         self.history: Any = None
         self._in_fit = False
         self._initial_epoch: int | None = None
+        self._group: Any = None  # the data-parallel process group while fit/evaluate runs across processes
         self._trainable_cache: list[Any] = []
         self._layers_cache: list[Any] = []
         self._regularized: list[Any] = []
@@ -193,7 +195,10 @@ class Trainer:
         return out
 
     def _metric_results(self) -> dict[str, float]:
-        """Current values of the loss and metrics, read back to the host."""
+        """Current values of the loss and metrics, read back to the host (over every rank in a data-parallel
+        fit or evaluate: a collective call)."""
+        if self._group is not None:
+            return data_parallel.global_results(self, self._group)
         return host_logs(self.get_metrics_result())
 
     def _flatten_metrics_in_order(self, logs: Mapping[str, float]) -> Any:
@@ -347,7 +352,10 @@ class Trainer:
         return None
 
     def _batch_logs(self, step_logs: Any) -> LazyLogs:
-        """A batch end's logs, read only if a callback looks: the metrics, or a custom step's own logs."""
+        """A batch end's logs, read only if a callback looks: the metrics, or a custom step's own logs.
+        Across processes the metrics are summed over ranks now, on every rank (a collective)."""
+        if self._group is not None and step_logs is None:
+            return self._metric_results()
         return LazyLogs(self.get_metrics_result if step_logs is None else (lambda: step_logs))
 
     def _logs_after(self, last_logs: Any) -> dict[str, float]:
@@ -414,6 +422,15 @@ class Trainer:
             yield
         finally:
             self._step_caches_ready = outer
+
+    @contextlib.contextmanager
+    def _across(self, group: Any) -> Iterator[None]:
+        """Evaluate across the processes of `group` (None: in this process only) for the block."""
+        outer, self._group = self._group, group
+        try:
+            yield
+        finally:
+            self._group = outer
 
     def _begin(self, xs: list[np.ndarray], ys: list[np.ndarray] | None) -> None:
         """Build on first data, check feature and target shapes, and cache the trainable weights."""
@@ -517,6 +534,10 @@ class Trainer:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         verbose = _resolve_verbose(verbose)
         loading = _check_loading(workers, use_multiprocessing, max_queue_size)
+        group = distribution.process_group()
+        if group is not None and batch_size < group.size:
+            raise ValueError(f"batch_size={batch_size} is smaller than the {group.size} processes of the job: "
+                             "each process needs at least one row of every global batch.")
         source, val = self._source(x, y, sample_weight, class_weight, batch_size, shuffle, loading, "fit",
                                    validation_split)
         if validation_data is not None:
@@ -532,6 +553,8 @@ class Trainer:
         want_begin = cbs.wants_batch_logs("on_train_batch_begin") or cbs.wants_batch_logs("on_batch_begin")
         want_end = True if verbose == 1 else (
             cbs.wants_batch_logs("on_train_batch_end") or cbs.wants_batch_logs("on_batch_end"))
+        if group is not None:  # every rank must compute batch logs at the same steps
+            want_end = data_parallel.agree(group, want_end)
         custom = self._overridden("train_step", "compute_metrics")
         dtypes = self._input_dtypes()
         check_batches = isinstance(source, StreamSource)
@@ -540,6 +563,9 @@ class Trainer:
         self._in_fit = True
         self._initial_epoch = None
         cbs.on_train_begin()
+        if group is not None:  # after a BackupAndRestore resume: rank 0's state is everyone's
+            self._initial_epoch = data_parallel.begin(self, group, [source, val])
+            self._group = group
         if self._initial_epoch is not None:  # a callback (BackupAndRestore) resumed an interrupted run
             initial_epoch = self._initial_epoch
         epoch_logs: dict[str, float] = {}
@@ -550,7 +576,10 @@ class Trainer:
                 cbs.on_epoch_begin(epoch)
                 last_logs = None
                 begun = None  # first step of the execution (steps_per_execution steps) under way
-                for step, (bx, by, bsw) in enumerate(source.epoch(steps_per_epoch)):
+                for step, batch in enumerate(source.epoch(steps_per_epoch)):
+                    if group is not None and (batch := data_parallel.shard(group, batch)) is None:
+                        continue
+                    bx, by, bsw = batch
                     if step % k == 0:
                         begun = step
                         if want_begin:
@@ -568,15 +597,22 @@ class Trainer:
                 if begun is not None and want_end:  # a last, shorter execution: Keras names its full end
                     cbs.on_train_batch_end(begun + k - 1, self._batch_logs(last_logs))
                 source.end_epoch()
+                if group is not None:
+                    data_parallel.average_non_trainable(self, group)
                 epoch_logs = self._logs_after(last_logs)
                 if val is not None and _should_validate(epoch, validation_freq):
                     val_logs = self._run_evaluation(val, validation_steps, cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
+                if group is not None:  # a callback on one rank may stop: all stop
+                    self.stop_training = data_parallel.agree(group, self.stop_training)
                 if self.stop_training:
                     break
         finally:
             self._in_fit = False
+            self._group = None
+            if group is not None:
+                group.share = 1.0 / group.size
             self._step_caches_ready = outer_caches
             if epochs > initial_epoch:  # EMA optimizers copy their averages into the model now
                 self.optimizer.finalize_variable_values(self._trainable_cache)
@@ -588,21 +624,27 @@ class Trainer:
         self.reset_metrics()
         cbs.on_test_begin()
         want_end = cbs.wants_batch_logs("on_test_batch_end")
+        if self._group is not None:
+            want_end = data_parallel.agree(self._group, want_end)
         want_begin = cbs.wants_batch_logs("on_test_batch_begin")
         custom = self._overridden("test_step", "compute_metrics")
         dtypes = self._input_dtypes()
         check_batches = isinstance(source, StreamSource)
         last_logs = None
         k, begun = self.steps_per_execution, None
-        for step, (bx, by, bsw) in enumerate(source.epoch(steps)):
+        for step, batch in enumerate(source.epoch(steps)):
+            if self._group is not None:
+                batch = data_parallel.shard(self._group, batch, training=False)
+            bx, by, bsw = batch
             if step % k == 0:
                 begun = step
                 if want_begin:
                     cbs.on_test_batch_begin(step)
             if check_batches:
                 self._check_targets(bx, by)
-            last_logs = self._run_test_step(self._to_backend(bx, dtypes), self._to_backend(by),
-                                            self._to_backend(bsw), len(bx[0]), custom)
+            if len(bx[0]):  # a rank's slice of a short last batch may be empty
+                last_logs = self._run_test_step(self._to_backend(bx, dtypes), self._to_backend(by),
+                                                self._to_backend(bsw), len(bx[0]), custom)
             if step % k == k - 1:
                 begun = None
                 if want_end:
@@ -627,7 +669,7 @@ class Trainer:
         loading = _check_loading(workers, use_multiprocessing, max_queue_size)
         source, _ = self._source(x, y, sample_weight, None, batch_size, False, loading, "evaluate")
         first_x, first_y, _ = source.first()
-        with self._session(first_x, first_y):
+        with self._session(first_x, first_y), self._across(distribution.process_group()):
             cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
                                steps=steps or source.steps)
             logs = self._run_evaluation(source, steps, cbs)

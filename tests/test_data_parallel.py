@@ -1,0 +1,186 @@
+"""Data-parallel training across processes (keras.distribution): the API in one process, the gradient
+buckets on every backend, and real jobs under `mpirun` (Open MPI and mpi4py come with the test extra).
+
+The jobs run tests/data_parallel_program.py: N ranks on one global batch must reach the weights,
+losses and metrics of one process on the same batch, to float32 rounding; a rank that raises or dies
+ends the job within 30 s; a model that differs between ranks is refused at the start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gpukeras as keras
+from gpukeras import backend, distribution
+from gpukeras.backend import collectives
+from gpukeras.trainers import data_parallel
+
+PROGRAM = Path(__file__).with_name("data_parallel_program.py")
+MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+
+try:
+    import mpi4py  # noqa: F401
+
+    HAVE_MPI4PY = True
+except ImportError:
+    HAVE_MPI4PY = False
+
+needs_mpi = pytest.mark.skipif(MPIRUN is None or not HAVE_MPI4PY,
+                               reason="needs mpirun and mpi4py: pip install -e '.[test]' installs both")
+
+
+# ---------------------------------------------------------------------- one process
+@pytest.mark.any_backend
+def test_one_process_distribution_is_a_no_op():
+    distribution.initialize()
+    assert distribution.num_processes() == 1 and distribution.process_id() == 0 and distribution.is_chief()
+    kind = "gpu" if backend.backend() == "cupy" else "cpu"
+    assert distribution.list_devices() == [f"{kind}:0"]
+    dp = distribution.DataParallel()
+    assert dp.device_mesh.shape == (1,) and dp.batch_dim_name == "batch" and dp.auto_shard_dataset
+    with dp.scope():
+        assert distribution.distribution() is dp
+        assert distribution.process_group() is None  # one process: nothing is summed
+    assert distribution.distribution() is None
+
+
+@pytest.mark.any_backend
+def test_bad_distribution_arguments_are_named():
+    with pytest.raises(ValueError, match="job_addresses"):
+        distribution.initialize(job_addresses="10.0.0.1:1234,10.0.0.2:1234")
+    with pytest.raises(ValueError, match="not started by an MPI launcher"):
+        distribution.initialize(num_processes=2, process_id=1)
+    with pytest.raises(ValueError, match="2 devices, but the job has 1 process"):
+        distribution.DataParallel(devices=["cpu:0", "cpu:1"])
+    with pytest.raises(ValueError, match="shape .* and axis_names"):
+        distribution.DeviceMesh((1, 1), ["batch"])
+    with pytest.raises(NotImplementedError, match="data-parallel training only"):
+        distribution.ModelParallel()
+    with pytest.raises(TypeError, match="Distribution such as DataParallel"):
+        distribution.set_distribution("data")
+    with pytest.raises(ValueError, match="No 'gpu' devices|No 'cpu' devices"):
+        distribution.list_devices("tpu" if backend.backend() == "cupy" else "gpu")
+
+
+@pytest.mark.any_backend
+def test_rows_split_contiguously_and_completely():
+    for n in (45, 64, 7):
+        for size in (1, 2, 3, 4):
+            parts = [data_parallel.rows(n, r, size) for r in range(size)]
+            assert parts[0][0] == 0 and parts[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+            assert max(h - lo for lo, h in parts) - min(h - lo for lo, h in parts) <= 1
+
+
+@pytest.mark.any_backend
+def test_buckets_group_gradients_up_to_the_byte_limit():
+    arrays = [np.zeros(10), None, np.zeros(30), np.zeros(5), np.zeros(100), np.zeros(1)]
+    assert collectives._buckets(arrays, bucket_bytes=160) == [[0, 2], [3], [4], [5]]
+    assert collectives._buckets(arrays, bucket_bytes=1 << 20) == [[0, 2, 3, 4, 5]]
+
+
+class _TwinRanksComm:
+    """An MPI communicator standing in for two ranks holding the same values: a sum doubles them."""
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 2
+
+    def Allreduce(self, _in_place, buf):
+        buf *= 2
+
+    def Bcast(self, buf, root=0):
+        pass
+
+
+@pytest.mark.skipif(not HAVE_MPI4PY, reason="needs mpi4py (the test extra installs it)")
+def test_gradient_buckets_sum_weighted_shares_and_keep_shapes_and_dtypes(monkeypatch):
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
+    B = backend.active
+    group = collectives.ProcessGroup(_TwinRanksComm(), B, bucket_bytes=64)
+    group.set_share(3, 4)
+    rng = np.random.default_rng(0)
+    grads = [B.asarray(rng.normal(size=(3, 5)).astype("float32")), None,
+             B.asarray(rng.normal(size=(7,)).astype("float16")), B.asarray(rng.normal(size=(2, 2)).astype("float32"))]
+    out = group.reduce_gradients(grads)
+    assert out[1] is None
+    for g, r in zip(grads, out):
+        if g is None:
+            continue
+        assert r.shape == g.shape and str(r.dtype) == str(g.dtype)
+        want = (B.to_numpy(g).astype("float32") * np.float32(0.75)) * 2
+        np.testing.assert_allclose(B.to_numpy(r).astype("float32"), want.astype(str(g.dtype)), rtol=1e-3)
+
+
+@pytest.mark.any_backend
+def test_only_rank_zero_keeps_callbacks_that_print_or_write(monkeypatch, tmp_path):
+    class Rank1:
+        rank, size = 1, 2
+
+    monkeypatch.setattr(distribution, "_group", Rank1())
+    mine = keras.callbacks.EarlyStopping()
+    kept = keras.callbacks.CallbackList([keras.callbacks.ModelCheckpoint(str(tmp_path / "w.keras")),
+                                         keras.callbacks.CSVLogger(str(tmp_path / "log.csv")), mine],
+                                        add_progbar=True)
+    assert kept.callbacks == [mine]
+
+
+# ---------------------------------------------------------------------- jobs under mpirun
+def _run(ranks: int | None, mode: str, out: Path) -> tuple[int, str, float]:
+    env = dict(os.environ, GPUKERAS_BACKEND="numpy", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    command = [sys.executable, str(PROGRAM), mode, str(out)]
+    if ranks is not None:
+        command = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-n", str(ranks)] + command
+    start = time.monotonic()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dp") / "one.npz"
+    code, log, _ = _run(None, "train", out)
+    assert code == 0, log
+    return np.load(out)
+
+
+@needs_mpi
+@pytest.mark.any_backend
+@pytest.mark.parametrize("ranks", [2, 4])
+def test_ranks_on_a_global_batch_match_one_process(ranks, one_process, tmp_path):
+    out = tmp_path / f"ranks{ranks}.npz"
+    code, log, _ = _run(ranks, "train", out)
+    assert code == 0, log
+    got = np.load(out)
+    assert int(got["size"]) == ranks
+    for key in set(one_process.files) - {"size"}:
+        np.testing.assert_allclose(got[key], one_process[key], rtol=2e-6, atol=2e-7, err_msg=key)
+    assert len([k for k in got.files if k.startswith("arr_")]) == 4  # kernels and biases compared above
+
+
+@needs_mpi
+@pytest.mark.any_backend
+@pytest.mark.parametrize("mode, says", [("raise", "injected failure on rank 1"), ("die", "signal 9")])
+def test_a_failing_rank_ends_the_job_within_30_seconds(mode, says, tmp_path):
+    code, log, seconds = _run(2, mode, tmp_path / "never.npz")
+    assert code != 0 and seconds < 30, (code, seconds, log)
+    assert says in log.replace("\x00", ""), log
+    assert not (tmp_path / "never.npz").exists()
+
+
+@needs_mpi
+@pytest.mark.any_backend
+def test_a_model_that_differs_between_ranks_is_refused_at_the_start(tmp_path):
+    code, log, seconds = _run(2, "mismatch", tmp_path / "never.npz")
+    assert code != 0 and seconds < 30, log
+    assert "The model differs between the processes" in log and "(12, 17)" in log and "(12, 16)" in log, log
