@@ -9,7 +9,7 @@
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
 # bench.log, results.json, results.md, sequence.log, sequence.json, sequence.md, vision.log, vision.json,
-# vision.md, models.log, models/, seed-*.log, compare/, summary.txt. Each part has its own
+# vision.md, models.log, models/, scale.log, scale.json, scale.md, seed-*.log, compare/, summary.txt. Each part has its own
 # timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
 # GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
 set -u
@@ -147,6 +147,18 @@ for b in numpy cupy; do
   if [ "$rc" -ne 0 ]; then seed_rc=$rc; fi
 done
 
+# Issue 14: the one-rank NCCL path of data-parallel training, and mixed precision speed (W2 at batch 4096,
+# the MNIST convnet) under float32, mixed_float16, mixed_bfloat16.
+limit=$(cap 60)
+log "scale checks (cap ${limit}s)"
+start=$(date +%s)
+timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_scale_gpu.py" --out "$OUT" --budget $(( limit > 20 ? limit - 15 : 5 )) "${BENCH_ARGS[@]}" \
+  > "$OUT/scale.log" 2>&1
+scale_rc=$?
+log "scale checks exit $scale_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/scale.md" ]; then cat "$OUT/scale.md" | tee -a "$OUT/summary.txt"; fi
+
 # The rest of the suite (without the core files), leaving about two minutes for the comparison.
 IGNORES=()
 for f in "${CORE[@]}"; do IGNORES+=(--ignore="$f"); done
@@ -169,6 +181,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
-for rc in $core_rc $bench_rc $sequence_rc $vision_rc $models_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, scale rc=$scale_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $sequence_rc $vision_rc $models_rc $scale_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0

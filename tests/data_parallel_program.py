@@ -2,7 +2,8 @@
 (and as one plain process, the reference). Usage: python data_parallel_program.py MODE OUT.npz
 
 MODE: "train" (fit + evaluate, results written by rank 0), "raise" (rank 1 raises in epoch 2),
-"die" (rank 1 is killed in epoch 2), "mismatch" (rank 1 builds another model).
+"die" (rank 1 is killed in epoch 2), "mismatch" (rank 1 builds another model); "backup-raise" and
+"backup-resume": "raise" and then "train" with a BackupAndRestore in OUT.npz's folder.
 """
 
 import os
@@ -38,14 +39,17 @@ model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_cr
 class Fault(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 2 and rank == 1:
-            if mode == "raise":
+            if mode.endswith("raise"):
                 raise RuntimeError("injected failure on rank 1")
             if mode == "die":
                 os.kill(os.getpid(), signal.SIGKILL)
 
 
+callbacks = [Fault()]
+if mode.startswith("backup"):
+    callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(os.path.dirname(out), "backup")))
 history = model.fit(x, y, batch_size=64, epochs=4, shuffle=True, validation_split=0.2, verbose=0,
-                    callbacks=[Fault()])
+                    callbacks=callbacks)
 evaluated = model.evaluate(x, y, batch_size=50, verbose=0, return_dict=True)
 weights = model.get_weights()
 if rank == 0:

@@ -184,3 +184,18 @@ def test_a_model_that_differs_between_ranks_is_refused_at_the_start(tmp_path):
     code, log, seconds = _run(2, "mismatch", tmp_path / "never.npz")
     assert code != 0 and seconds < 30, log
     assert "The model differs between the processes" in log and "(12, 17)" in log and "(12, 16)" in log, log
+
+
+@needs_mpi
+@pytest.mark.any_backend
+def test_backup_and_restore_resumes_every_rank_from_rank_zeros_backup(one_process, tmp_path):
+    code, log, _ = _run(2, "backup-raise", tmp_path / "never.npz")
+    assert code != 0 and "injected failure on rank 1" in log.replace("\x00", ""), log
+    assert (tmp_path / "backup").is_dir()  # rank 0 saved epochs 0 and 1 before rank 1 failed in epoch 2
+    code, log, _ = _run(2, "backup-resume", tmp_path / "resumed.npz")
+    assert code == 0, log
+    got = np.load(tmp_path / "resumed.npz")
+    for key in ("arr_0", "arr_1", "arr_2", "arr_3", "eval_loss"):
+        np.testing.assert_allclose(got[key], one_process[key], rtol=2e-6, atol=2e-7, err_msg=key)
+    np.testing.assert_allclose(got["loss"], one_process["loss"][2:], rtol=2e-6, err_msg="epochs 2 and 3 only")
+    assert not (tmp_path / "backup").exists()  # deleted by rank 0 once training finished
