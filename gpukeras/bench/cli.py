@@ -35,6 +35,10 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # N
 FRAMEWORKS: dict[str, tuple[str, str]] = {
     "gpukeras": ("gpukeras_runner.py", ""),  # the compiled step (compile(jit_compile=True))
     "gpukeras-eager": ("gpukeras_runner.py", ""),  # the same model with the eager step (jit_compile=False)
+    # issue 14: the same model under a mixed precision policy, and data-parallel on 2 processes (mpirun)
+    "gpukeras-mixed_float16": ("gpukeras_runner.py", ""),
+    "gpukeras-mixed_bfloat16": ("gpukeras_runner.py", ""),
+    "gpukeras-2ranks": ("gpukeras_runner.py", ""),
     "bound": ("bound.py", ""),
     "numpy-ref": ("numpy_reference.py", ""),
     "keras3-jax": ("keras3_runner.py", "jax"),
@@ -146,12 +150,18 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
             device: str) -> dict[str, Any]:
     """Run one runner subprocess; always returns a result dict."""
     script, variant = FRAMEWORKS[fw]
-    if fw in ("gpukeras", "gpukeras-eager"):
+    if fw.startswith("gpukeras"):
         variant = args.backend or ("cupy" if device == "gpu" else "numpy")
     cmd = [python, str(HERE / script), "--workload", key, "--epochs", str(args.epochs),
            "--warmup", str(args.warmup), "--device", device]
     if fw == "gpukeras-eager":
         cmd += ["--step", "eager"]
+    if fw.startswith("gpukeras-mixed"):
+        cmd += ["--policy", fw.removeprefix("gpukeras-")]
+    if fw == "gpukeras-2ranks":
+        cmd, env = _under_mpirun(cmd, 2, python, env)
+        if cmd is None:
+            return {"framework": fw, "workload": key, "status": "not installed", "note": "no mpirun beside " + python}
     if variant:
         cmd += ["--variant", variant]
     if args.quick:
@@ -171,7 +181,8 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
         return {"framework": fw, "workload": key, "status": "timeout", "note": f"over {args.timeout:.0f} s"}
     wall = time.perf_counter() - t0
     for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT_PREFIX):
+        # a data-parallel run prints one line per rank: rank 0's is the row
+        if line.startswith(RESULT_PREFIX) and ('"rank": ' not in line or '"rank": 0' in line):
             res = json.loads(line[len(RESULT_PREFIX):])
             res["wall_s"] = wall
             res["python_exe"] = python
@@ -182,6 +193,17 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
     return {"framework": fw, "workload": key, "status": "error", "wall_s": wall,
             "note": f"exit {proc.returncode}: {tail[-1] if tail else 'no output'}",
             "stderr_tail": proc.stderr[-2000:]}
+
+
+def _under_mpirun(cmd: list[str], ranks: int, python: str, env: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """`cmd` started as `ranks` processes by the mpirun beside `python` (the test extra's Open MPI), each with
+    an equal part of the CPU's threads; (None, env) when there is no mpirun."""
+    mpirun = Path(python).parent / "mpirun"
+    if not mpirun.exists():
+        return None, env
+    threads = str(max(1, (os.cpu_count() or 1) // ranks))
+    env = dict(env, **dict.fromkeys(THREAD_ENV, threads))
+    return [str(mpirun), "--allow-run-as-root", "--oversubscribe", "-n", str(ranks)] + cmd + ["--ranks", str(ranks)], env
 
 
 def machine_info() -> dict[str, Any]:

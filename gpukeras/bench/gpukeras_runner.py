@@ -64,6 +64,15 @@ def build_model(keras: Any, w: W.Workload) -> Any:
     return model
 
 
+def _row_name(args: Any) -> str:
+    """The table row this run fills: gpukeras, gpukeras-eager, gpukeras-<policy> or gpukeras-<n>ranks."""
+    if args.ranks > 1:
+        return f"gpukeras-{args.ranks}ranks"
+    if args.policy != "float32":
+        return f"gpukeras-{args.policy}"
+    return "gpukeras-eager" if args.step == "eager" else "gpukeras"
+
+
 def _body(args: Any) -> dict[str, Any]:
     if args.variant:
         os.environ["GPUKERAS_BACKEND"] = args.variant
@@ -76,7 +85,12 @@ def _body(args: Any) -> dict[str, Any]:
     except RuntimeError as exc:  # BackendUnavailableError: e.g. cupy asked for, no GPU
         raise C.NotAvailable(str(exc)) from exc
     w = W.resolve(args.workload, args.seq_len)
-    res = C.base_result("gpukeras-eager" if args.step == "eager" else "gpukeras", w, args)
+    res = C.base_result(_row_name(args), w, args)
+    keras.mixed_precision.set_global_policy(args.policy)
+    if args.ranks > 1:  # every rank trains on its slice of each global batch; rank 0's line is the row
+        keras.distribution.initialize(num_processes=args.ranks)
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        res["rank"] = keras.distribution.process_id()
     B = keras.backend.get()
     n, batch = C.sizes(args, w)
     x, y = W.make_data(w, n)
@@ -108,6 +122,8 @@ def _body(args: Any) -> dict[str, Any]:
     if timer.last_accuracy is not None:
         res["final_accuracy"] = timer.last_accuracy
 
+    if args.ranks > 1:  # train_on_batch is not sharded: its per-step time says nothing about ranks
+        return res
     # Manual loop: train_on_batch on pre-sliced NumPy batches, median over chunks of steps.
     steps = n // batch
     chunk = min(steps, w.manual_chunk)
