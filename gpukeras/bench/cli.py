@@ -203,7 +203,8 @@ def _under_mpirun(cmd: list[str], ranks: int, python: str, env: dict[str, str]) 
         return None, env
     threads = str(max(1, (os.cpu_count() or 1) // ranks))
     env = dict(env, **dict.fromkeys(THREAD_ENV, threads))
-    return [str(mpirun), "--allow-run-as-root", "--oversubscribe", "-n", str(ranks)] + cmd + ["--ranks", str(ranks)], env
+    launch = [str(mpirun), "--allow-run-as-root", "--oversubscribe", "-n", str(ranks)]
+    return launch + cmd + ["--ranks", str(ranks)], env
 
 
 def machine_info() -> dict[str, Any]:
