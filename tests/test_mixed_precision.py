@@ -113,6 +113,23 @@ def test_overflow_run_skips_steps() -> None:
         np.testing.assert_array_equal(got, want)
 
 
+def test_loss_scale_is_in_the_training_logs() -> None:
+    """Each batch end's and epoch end's logs carry the scale the optimizer holds then: the halvings of the
+    overflowing steps and the scale History keeps; evaluation logs stay Keras 3's."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = build(keras, "regressor")
+    model.set_weights(initial_weights([tuple(w.shape) for w in model.get_weights()]))
+    model.compile(optimizer=optimizer(keras, CASES["overflow_float16"][3]), loss="mse")
+    x, y = data("regressor")
+    recorder, seen = StepRecorder(), []
+    logger = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(logs["loss_scale"]))
+    history = model.fit(x, y, batch_size=BATCH_SIZE, epochs=2, shuffle=False, verbose=0, callbacks=[recorder, logger])
+    assert seen == recorder.scales and seen[0] > seen[-1]  # halved on each skipped step
+    steps = len(x) // BATCH_SIZE
+    assert history.history["loss_scale"] == [seen[steps - 1], seen[-1]]
+    assert "loss_scale" not in model.evaluate(x, y, verbose=0, return_dict=True)
+
+
 @pytest.mark.parametrize("policy,compute", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
 def test_dtypes_follow_the_policy(policy: str, compute: str) -> None:
     keras.config.set_dtype_policy(policy)

@@ -351,19 +351,29 @@ class Trainer:
         self._update_compiled_metrics(y, self._flat_outputs(y_pred), sw)
         return None
 
-    def _batch_logs(self, step_logs: Any) -> LazyLogs:
+    def _batch_logs(self, step_logs: Any, training: bool = False) -> Any:
         """A batch end's logs, read only if a callback looks: the metrics, or a custom step's own logs.
         Across processes the metrics are summed over ranks now, on every rank (a collective)."""
         if self._group is not None and step_logs is None:
-            return self._metric_results()
-        return LazyLogs(self.get_metrics_result if step_logs is None else (lambda: step_logs))
+            return self._with_loss_scale(self._metric_results(), training)
+        if step_logs is not None:
+            return LazyLogs(lambda: step_logs)
+        return LazyLogs(lambda: self._with_loss_scale(self.get_metrics_result(), training))
 
-    def _logs_after(self, last_logs: Any) -> dict[str, float]:
+    def _logs_after(self, last_logs: Any, training: bool = False) -> dict[str, float]:
         """Epoch or evaluation logs: the metrics, or a custom step's own last logs when they name others."""
         results = self._metric_results()
         if last_logs is None or set(host_logs(last_logs)) == set(results):
-            return results
+            return self._with_loss_scale(results, training)
         return host_logs(last_logs)
+
+    def _with_loss_scale(self, logs: dict[str, Any], training: bool) -> dict[str, Any]:
+        """Training logs under a LossScaleOptimizer also carry its current `loss_scale`: a halving is a skipped
+        step (non-finite gradients), so both show in the progress bar and History."""
+        optimizer = getattr(self, "optimizer", None)
+        if training and isinstance(optimizer, optimizers_module.LossScaleOptimizer):
+            logs["loss_scale"] = float(optimizer.dynamic_scale.host)
+        return logs
 
     # ------------------------------------------------------------------ data preparation
     def _prepare(self, x: Any, y: Any, sample_weight: Any, class_weight: Any, what: str) -> tuple:
@@ -591,15 +601,15 @@ class Trainer:
                     if step % k == k - 1:
                         begun = None
                         if want_end:
-                            cbs.on_train_batch_end(step, self._batch_logs(last_logs))
+                            cbs.on_train_batch_end(step, self._batch_logs(last_logs, training=True))
                         if self.stop_training:
                             break
                 if begun is not None and want_end:  # a last, shorter execution: Keras names its full end
-                    cbs.on_train_batch_end(begun + k - 1, self._batch_logs(last_logs))
+                    cbs.on_train_batch_end(begun + k - 1, self._batch_logs(last_logs, training=True))
                 source.end_epoch()
                 if group is not None:
                     data_parallel.average_non_trainable(self, group)
-                epoch_logs = self._logs_after(last_logs)
+                epoch_logs = self._logs_after(last_logs, training=True)
                 if val is not None and _should_validate(epoch, validation_freq):
                     val_logs = self._run_evaluation(val, validation_steps, cbs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
