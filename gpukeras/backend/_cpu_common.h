@@ -57,5 +57,6 @@ static inline int same_len(Buf *bufs, int n) {
 /* Method tables of the other files, added to the module by PyInit__cpu_kernels. */
 extern PyMethodDef gk_recurrent_methods[];
 extern PyMethodDef gk_windows_methods[];
+extern PyMethodDef gk_normalization_methods[];
 
 #endif

@@ -7,6 +7,9 @@ the kernel reshapes to (prod(kernel) * in, out) without a copy. The input gradie
 col2im (`col2im_add`: one strided add per kernel offset, a gather kernel on the GPU). Pooling
 loops over window offsets only. Arrays are channels_last (N, *spatial, C); padding is as in
 `gpukeras.backend.convolution.conv_padding`.
+
+On the host, 2-D float32 im2col and col2im run as C loops (_cpu_windows.c: `im2col2d`, `col2im2d`)
+that never build the padded input or the padded gradient; they compute the generic code's bits.
 """
 
 from __future__ import annotations
@@ -17,8 +20,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpukeras.backend.convolution import Pads, conv_padding, offset_slices
+from gpukeras.backend.fused.host import host_kernel
 
 Array = Any
+
+
+def _geometry2d(x_shape: Sequence[int], out: Sequence[int], kernel_sizes: Sequence[int], strides: Sequence[int],
+                dilation_rate: Sequence[int], pads: Pads) -> tuple:
+    """The geometry tuple `im2col2d`/`col2im2d` take: input (N, H, W, C), output, kernel, strides, dilation,
+    padding before each axis."""
+    return (tuple(x_shape), tuple(out), tuple(kernel_sizes), tuple(strides), tuple(dilation_rate),
+            (pads[0][0], pads[1][0]))
 
 
 class WindowFusions:
@@ -43,6 +55,12 @@ class WindowFusions:
                 dilation_rate: Sequence[int], groups: int) -> tuple[Array, tuple[int, ...]]:
         """Column matrix (M, K) (or (groups, M, K/groups)) and the output spatial sizes."""
         pads, out = conv_padding(x.shape[1:-1], kernel_sizes, strides, dilation_rate, padding)
+        kernel = host_kernel("im2col2d", self.xp, x) if groups == 1 and x.ndim == 4 else None
+        if kernel is not None:
+            cols = self.xp.empty((x.shape[0] * math.prod(out), math.prod(kernel_sizes) * x.shape[-1]), dtype=x.dtype)
+            kernel(self.xp.ascontiguousarray(x), cols,
+                   _geometry2d(x.shape, out, kernel_sizes, strides, dilation_rate, pads))
+            return cols, out
         win = self._windows(self.pad_spatial(x, pads), out, kernel_sizes, strides, dilation_rate)
         m = x.shape[0] * math.prod(out)
         if groups == 1:
@@ -141,8 +159,12 @@ class WindowFusions:
         ksz = tuple(kernel.shape[:-2])
         cin = x_shape[-1]
         pads, out = conv_padding(x_shape[1:-1], ksz, strides, dilation_rate, padding)
-        padded = (x_shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[1:-1], pads)) + (cin,)
-        dx = xp.zeros(padded, dtype=dy.dtype)
+        gather = host_kernel("col2im2d", xp, dy, kernel) if len(ksz) == 2 else None
+        if gather is not None:  # the C gather writes the unpadded dx
+            dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
+        else:
+            padded = (x_shape[0],) + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[1:-1], pads)) + (cin,)
+            dx = xp.zeros(padded, dtype=dy.dtype)
         k2 = self._group_kernel(kernel, groups)
         step = self._batch_chunk(dy.shape[0], math.prod(out) * math.prod(ksz) * cin * dy.itemsize)
         d = len(ksz)
@@ -158,8 +180,12 @@ class WindowFusions:
                 dcg = dcg.reshape((groups, nb) + out + ksz + (cin // groups,))
                 axes = tuple(range(1, 2 * d + 2)) + (0, 2 * d + 2)
                 dcols = xp.ascontiguousarray(xp.transpose(dcg, axes)).reshape((nb,) + out + ksz + (cin,))
-            self.col2im_add(dx[b0:b0 + step], dcols, out, ksz, strides, dilation_rate)
-        return self.crop_spatial(dx, pads)
+            if gather is not None:
+                gather(dcols, dx[b0:b0 + step], _geometry2d((nb, *x_shape[1:]), out, ksz, strides, dilation_rate,
+                                                            pads))
+            else:
+                self.col2im_add(dx[b0:b0 + step], dcols, out, ksz, strides, dilation_rate)
+        return dx if gather is not None else self.crop_spatial(dx, pads)
 
     def conv_kernel_grad(self, dy: Array, x: Array, kernel_shape: Sequence[int], strides: Sequence[int],
                          padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
