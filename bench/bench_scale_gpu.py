@@ -4,7 +4,8 @@
    transport (cupy.cuda.nccl); its gradient sum (share 1) and broadcast must return the inputs, and the
    median time of one 25 MiB bucket all-reduce is recorded.
 2. Mixed precision: training samples/s of W2 (784-1024-1024-10 MLP, softmax, accuracy) at batch 4096
-   and of keras.io's MNIST convnet at batch 128, under float32, mixed_float16 and mixed_bfloat16 (each
+   and of keras.io's MNIST convnet at batch 128, under float32, float32 with TF32 matmuls
+   (config.enable_tf32), mixed_float16 and mixed_bfloat16 (each
    timed as the second of two fit() calls, after a device synchronize).
 
 Writes scale.json and scale.md under --out. `--dry-run` runs the same code at tiny sizes on the
@@ -48,6 +49,9 @@ class OneRank:
         pass
 
 
+POLICIES = ("float32", "float32+tf32", "mixed_float16", "mixed_bfloat16")
+
+
 def check_nccl(dry: bool) -> dict:
     import os
 
@@ -89,10 +93,12 @@ def _convnet(keras: Any) -> Any:
 
 
 def samples_per_second(policy: str, build: Any, shape: tuple, batch: int, steps: int) -> float:
+    """Training samples/s under `policy` ("float32+tf32": float32 with TF32 matmuls)."""
     import gpukeras as keras
     from gpukeras import backend
 
-    keras.mixed_precision.set_global_policy(policy)
+    keras.config.enable_tf32(policy.endswith("+tf32"))
+    keras.mixed_precision.set_global_policy(policy.removesuffix("+tf32"))
     try:
         model = build(keras)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -107,6 +113,7 @@ def samples_per_second(policy: str, build: Any, shape: tuple, batch: int, steps:
         return batch * steps / (time.perf_counter() - t0)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+        keras.config.enable_tf32(False)
 
 
 def mixed_precision_rows(dry: bool, budget: float) -> list[dict]:
@@ -116,7 +123,7 @@ def mixed_precision_rows(dry: bool, budget: float) -> list[dict]:
     rows = []
     for name, build, shape, batch, steps in cases:
         row: dict[str, Any] = {"model": name, "batch": batch}
-        for policy in ("float32", "mixed_float16", "mixed_bfloat16"):
+        for policy in POLICIES:
             if time.perf_counter() - start > budget:
                 row[policy] = None
                 continue
@@ -140,9 +147,10 @@ def _markdown(result: dict) -> str:
              f"NCCL one rank: backend {n['backend']}, transport {n['transport']}, sum equal {n['reduce_equal']}, "
              f"broadcast equal {n['broadcast_equal']}, {n['bucket_mib']} MiB all-reduce "
              f"{n['allreduce_ms_median']:.3f} ms (median)", "",
-             "| model | batch | float32 samples/s | mixed_float16 | mixed_bfloat16 |", "|---|---|---|---|---|"]
+             "| model | batch | float32 samples/s | float32 + TF32 | mixed_float16 | mixed_bfloat16 |",
+             "|---|---|---|---|---|---|"]
     for r in result["mixed_precision"]:
-        cells = [_cell(r, policy) for policy in ("float32", "mixed_float16", "mixed_bfloat16")]
+        cells = [_cell(r, policy) for policy in POLICIES]
         lines.append(f"| {r['model']} | {r['batch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

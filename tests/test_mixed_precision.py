@@ -20,7 +20,7 @@ import pytest
 from mixed_precision_cases import BATCH_SIZE, CASES, build, data, epochs, initial_weights, optimizer
 
 import gpukeras as keras
-from gpukeras import layers
+from gpukeras import backend, layers
 
 RECORDER = Path(__file__).parent / "reference" / "record_keras3_mixed_precision.py"
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "keras3_mixed_precision.json").read_text())["cases"]
@@ -250,3 +250,23 @@ def test_bad_input_is_refused() -> None:
         keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(), clipnorm=1.0)
     with pytest.raises(ValueError, match="dynamic_growth_steps"):
         keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(), dynamic_growth_steps=0)
+
+
+def test_tf32_is_an_opt_in_that_never_changes_cpu_numbers() -> None:
+    B = backend.active
+    rng = np.random.default_rng(3)
+    a, b = (B.asarray(rng.normal(size=(64, 96)).astype("float32")) for _ in range(2))
+    before = B.to_numpy(B.matmul(a, B.transpose(b)))
+    assert not keras.config.tf32_enabled()
+    applied = keras.config.enable_tf32()
+    try:
+        assert keras.config.tf32_enabled()
+        after = B.to_numpy(B.matmul(a, B.transpose(b)))
+        if backend.backend() == "numpy":
+            assert applied is False
+            np.testing.assert_array_equal(after, before)
+        else:  # TF32 rounds the inputs to 10-bit mantissas where a GPU applies it
+            np.testing.assert_allclose(after, before, rtol=1e-2, atol=1e-2)
+    finally:
+        keras.config.enable_tf32(False)
+    assert not keras.config.tf32_enabled()

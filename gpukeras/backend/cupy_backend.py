@@ -87,6 +87,19 @@ class CupyOps(Ops):
     def synchronize(self) -> None:
         cupy.cuda.get_current_stream().synchronize()
 
+    def set_tf32(self, enabled: bool) -> bool:
+        """CuPy's cuBLAS compute type for float32 (TF32 needs compute capability 8.0+; CuPy refuses below)."""
+        try:
+            from cupy._core import _routines_linalg as linalg
+        except ImportError:
+            return False
+        kind = getattr(linalg, "COMPUTE_TYPE_TF32", 7) if enabled else getattr(linalg, "COMPUTE_TYPE_DEFAULT", 1)
+        try:
+            linalg.set_compute_type(np.float32, kind)
+        except (RuntimeError, ValueError):  # an older GPU: stays float32
+            return False
+        return bool(enabled)
+
     def use_device(self, index: int) -> None:
         """Make GPU `index` (modulo the GPUs this machine has) current for this process's arrays."""
         cupy.cuda.Device(index % cupy.cuda.runtime.getDeviceCount()).use()

@@ -346,6 +346,11 @@ class Primitives(ActivationRules):
     def use_device(self, index: int) -> None:
         """Compute on this machine's device `index` (a data-parallel rank's own GPU); one CPU on the host."""
 
+    def set_tf32(self, enabled: bool) -> bool:
+        """Let float32 matmuls use TF32 tensor cores (10-bit mantissa inputs); True where that took effect.
+        CPUs have no TF32: float32 stays float32."""
+        return False
+
     def clear_caches(self) -> None:
         """Forget cached buffers and compiled kernels; nothing is cached on the host."""
 
