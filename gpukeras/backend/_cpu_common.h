@@ -58,5 +58,6 @@ static inline int same_len(Buf *bufs, int n) {
 extern PyMethodDef gk_recurrent_methods[];
 extern PyMethodDef gk_windows_methods[];
 extern PyMethodDef gk_normalization_methods[];
+extern PyMethodDef gk_losses_methods[];
 
 #endif

@@ -513,7 +513,8 @@ PyMODINIT_FUNC PyInit__cpu_kernels(void) {
     if (m != NULL && (PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) != 0 ||
                       PyModule_AddFunctions(m, gk_recurrent_methods) != 0 ||
                       PyModule_AddFunctions(m, gk_windows_methods) != 0 ||
-                      PyModule_AddFunctions(m, gk_normalization_methods) != 0)) {
+                      PyModule_AddFunctions(m, gk_normalization_methods) != 0 ||
+                      PyModule_AddFunctions(m, gk_losses_methods) != 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpukeras.backend.fused.host import host_kernel
+
 Array = Any
 
 
@@ -39,6 +41,12 @@ class LossFusions:
         the arithmetic of the unfused ops (the same bits) in one call; (loss, residuals for the backward).
         Labels out of range give 0, as Keras's one-hot does."""
         xp = self.xp
+        host = self._host_xent_probs(probs, labels, "sparse_xent_probs")
+        if host is not None:  # the C loop: loss now, the gradient recomputed from (probs, labels)
+            kernel, labels64 = host
+            loss = xp.empty(probs.shape[:-1], dtype=probs.dtype)
+            kernel(probs, labels64, loss, *_clip_bounds(epsilon, xp))
+            return loss, ("host", probs, labels64, epsilon)
         total = xp.sum(probs, axis=-1, keepdims=True)
         p = xp.true_divide(probs, total)
         clipped = xp.clip(p, epsilon, 1.0 - epsilon)
@@ -53,6 +61,12 @@ class LossFusions:
         ops (sum, divide, clip, log, one-hot product) with the same roundings; broadcasting stands in for
         their explicit broadcasts, and `clipped == p` for clip's inside mask (equal where p is in range)."""
         xp = self.xp
+        if isinstance(residuals[0], str):  # "host": the C loop made the loss
+            _, probs, labels64, epsilon = residuals
+            grad = xp.empty(probs.shape, dtype=probs.dtype)
+            host_kernel("sparse_xent_probs_grad", xp, probs)(probs, labels64, xp.ascontiguousarray(dloss), grad,
+                                                             *_clip_bounds(epsilon, xp))
+            return grad
         total, p, clipped, onehot = residuals
         g = xp.true_divide(xp.multiply(xp.expand_dims(xp.negative(dloss), -1), onehot), clipped)
         ga = xp.true_divide(xp.where(xp.equal(clipped, p), g, 0), total)
@@ -60,6 +74,16 @@ class LossFusions:
         if p.shape[-1] != 1:  # a one-class axis is not summed (sum_to_shape of an equal shape)
             gb = xp.sum(gb, axis=-1, keepdims=True)
         return xp.add(ga, gb)
+
+    def _host_xent_probs(self, probs: Array, labels: Array, name: str) -> tuple[Any, Array] | None:
+        """(C loop, int64 labels) when the host kernel can take these probabilities and labels, else None."""
+        kernel = host_kernel(name, self.xp, probs)
+        if kernel is None or probs.ndim == 0 or not probs.flags.c_contiguous:
+            return None
+        labels = self.xp.asarray(labels)
+        if labels.shape != probs.shape[:-1] or labels.dtype.kind not in "iu":
+            return None  # float labels and odd shapes keep the generic path (its one-hot compares values)
+        return kernel, self.xp.ascontiguousarray(labels, dtype=self.xp.int64)
 
     def _flat_label_index(self, labels: Array, num_classes: int) -> Array:
         """Positions of each row's label in the flattened (rows, classes) array."""
@@ -85,3 +109,8 @@ class LossFusions:
         xp = self.xp
         targets = xp.asarray(targets, dtype=probs.dtype)
         return ((probs - targets) * xp.asarray(dloss, dtype=probs.dtype)).astype(probs.dtype, copy=False)
+
+
+def _clip_bounds(epsilon: float, xp: Any) -> tuple[float, float]:
+    """The clip's float32 bounds as np.clip takes them from Python floats (epsilon, 1 - epsilon)."""
+    return float(xp.float32(epsilon)), float(xp.float32(1.0 - epsilon))
