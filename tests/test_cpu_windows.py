@@ -51,14 +51,20 @@ def test_conv_forward_and_backward_match_numpy_twin(monkeypatch, x_shape, ksz, s
     kernel = rng.standard_normal((*ksz, x_shape[-1], filters), dtype=np.float32)
 
     def run(ops):
+        ops.col2im_chunk_bytes = 1 << 16  # several batch chunks even for these small shapes
         y, cols = ops.conv(x, kernel, None, strides, padding, dilation)
         dy = np.random.default_rng(4).standard_normal(y.shape, dtype=np.float32)
         dx, dkernel, _ = ops.conv_backward(dy, x.shape, kernel, cols, strides, padding, dilation, has_bias=False)
-        return y, cols, dx, dkernel
+        return y, dx, dkernel
 
-    fast, slow = _twins(monkeypatch, run)
-    _assert_same(fast, slow)
-    assert fast[2].flags.c_contiguous  # the C gather writes dx unpadded: no cropped view downstream
+    (y, dx, dkernel), (y_twin, dx_twin, dkernel_twin) = _twins(monkeypatch, run)
+    _assert_same((dx,), (dx_twin,))
+    assert dx.flags.c_contiguous  # the C gather writes dx unpadded: no cropped view downstream
+    # The host path multiplies a batch chunk at a time: OpenBLAS picks its kernel by the GEMM's size (a
+    # small-matrix one for small chunks), so y may round differently from the twin's one GEMM; dkernel sums
+    # the chunks' GEMMs in batch order where the twin makes one. Equal to float32 rounding.
+    np.testing.assert_allclose(y, y_twin, rtol=1e-5, atol=1e-5 * np.abs(y_twin).max())
+    np.testing.assert_allclose(dkernel, dkernel_twin, rtol=2e-5, atol=2e-5 * np.abs(dkernel_twin).max())
 
 
 def test_col2im_chunks_cover_the_batch(monkeypatch) -> None:

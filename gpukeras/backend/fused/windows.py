@@ -9,7 +9,10 @@ loops over window offsets only. Arrays are channels_last (N, *spatial, C); paddi
 `gpukeras.backend.convolution.conv_padding`.
 
 On the host, 2-D float32 im2col and col2im run as C loops (_cpu_windows.c: `im2col2d`, `col2im2d`)
-that never build the padded input or the padded gradient; they compute the generic code's bits.
+that never build the padded input or the padded gradient. The forward and the kernel gradient take
+the batch a chunk at a time, each chunk's columns rebuilt into one cache-sized buffer instead of one
+column matrix kept from forward to backward (W6's first stage: 75 MB per convolution): y and dx are
+the generic code's bits; dkernel sums the chunks' GEMMs in batch order (float32 rounding apart).
 """
 
 from __future__ import annotations
@@ -55,12 +58,6 @@ class WindowFusions:
                 dilation_rate: Sequence[int], groups: int) -> tuple[Array, tuple[int, ...]]:
         """Column matrix (M, K) (or (groups, M, K/groups)) and the output spatial sizes."""
         pads, out = conv_padding(x.shape[1:-1], kernel_sizes, strides, dilation_rate, padding)
-        kernel = host_kernel("im2col2d", self.xp, x) if groups == 1 and x.ndim == 4 else None
-        if kernel is not None:
-            cols = self.xp.empty((x.shape[0] * math.prod(out), math.prod(kernel_sizes) * x.shape[-1]), dtype=x.dtype)
-            kernel(self.xp.ascontiguousarray(x), cols,
-                   _geometry2d(x.shape, out, kernel_sizes, strides, dilation_rate, pads))
-            return cols, out
         win = self._windows(self.pad_spatial(x, pads), out, kernel_sizes, strides, dilation_rate)
         m = x.shape[0] * math.prod(out)
         if groups == 1:
@@ -71,6 +68,27 @@ class WindowFusions:
         # (G, N, *out, *kernel, C/G): each group's columns contiguous for a batched GEMM.
         axes = (2 * d + 1,) + tuple(range(2 * d + 1)) + (2 * d + 2,)
         return self.xp.ascontiguousarray(self.xp.transpose(win, axes)).reshape(groups, m, -1), out
+
+    def _host_im2col(self, x: Array, kernel: Array, groups: int) -> Any:
+        """_cpu_kernels.im2col2d for a 2-D ungrouped float32 convolution on the host, else None."""
+        return host_kernel("im2col2d", self.xp, x, kernel) if groups == 1 and x.ndim == 4 == kernel.ndim else None
+
+    def _column_chunks(self, im2col: Any, x: Array, kernel_sizes: Sequence[int], strides: Sequence[int],
+                       padding: Any, dilation_rate: Sequence[int]):
+        """(rows, columns) per batch chunk of x: the chunk's column matrix, built by the C im2col into one
+        reused buffer small enough to stay in cache for the GEMM that reads it, and its rows in the full one."""
+        xp = self.xp
+        pads, out = conv_padding(x.shape[1:-1], kernel_sizes, strides, dilation_rate, padding)
+        pixels, width = math.prod(out), math.prod(kernel_sizes) * x.shape[-1]
+        step = self._batch_chunk(x.shape[0], pixels * width * x.itemsize)
+        buf = xp.empty((step * pixels, width), dtype=x.dtype)
+        x = xp.ascontiguousarray(x)
+        for b0 in range(0, x.shape[0], step):
+            nb = min(step, x.shape[0] - b0)
+            cols = buf[:nb * pixels]
+            im2col(x[b0:b0 + nb], cols, _geometry2d((nb, *x.shape[1:]), out, kernel_sizes, strides, dilation_rate,
+                                                    pads))
+            yield slice(b0 * pixels, (b0 + nb) * pixels), cols
 
     def _group_kernel(self, kernel: Array, groups: int) -> Array:
         """(*k, in/G, out) kernel as a GEMM operand: (K, out), or (G, K/G, out/G) when grouped."""
@@ -99,10 +117,22 @@ class WindowFusions:
              groups: int = 1) -> tuple[Array, Array]:
         """N-d convolution (Keras layout: x (N, *sp, C), kernel (*k, C/groups, out)) plus bias.
 
-        Returns (y, cols); `cols` is the column matrix `conv_backward` reuses for the kernel gradient.
+        Returns (y, cols); `cols` is the column matrix `conv_backward` reuses for the kernel gradient. On the
+        host (2-D, float32, ungrouped) the columns are built and multiplied a batch chunk at a time, and `cols`
+        is x itself: `conv_backward` builds them again, chunk by chunk (cheaper than keeping them in memory).
         """
         xp = self.xp
         ksz = kernel.shape[:-2]
+        im2col = self._host_im2col(x, kernel, groups)
+        if im2col is not None:
+            _, out = conv_padding(x.shape[1:-1], ksz, strides, dilation_rate, padding)
+            y = xp.empty((x.shape[0] * math.prod(out), kernel.shape[-1]), dtype=x.dtype)
+            k2 = kernel.reshape(-1, kernel.shape[-1])
+            for rows, cols in self._column_chunks(im2col, x, ksz, strides, padding, dilation_rate):
+                xp.matmul(cols, k2, out=y[rows])
+            if bias is not None:
+                y += bias
+            return y.reshape((x.shape[0],) + out + (kernel.shape[-1],)), x
         cols, out = self._im2col(x, ksz, strides, padding, dilation_rate, groups)
         k2 = self._group_kernel(kernel, groups)
         if groups == 1:
@@ -139,7 +169,9 @@ class WindowFusions:
         cout = kernel.shape[-1]
         dy2 = dy.reshape(-1, cout)
         dbias = xp.sum(dy2, axis=0) if has_bias else None
-        if groups == 1:
+        if groups == 1 and cols.ndim == len(x_shape) == 4:  # x standing in for the columns (see `conv`)
+            dkernel = self._chunked_kernel_grad(dy2, cols, kernel, strides, padding, dilation_rate)
+        elif groups == 1:
             dkernel = xp.matmul(cols.T, dy2).reshape(kernel.shape)
         else:
             dyg = xp.transpose(dy2.reshape(dy2.shape[0], groups, -1), (1, 0, 2))
@@ -148,6 +180,18 @@ class WindowFusions:
         if not need_dx:
             return None, dkernel, dbias
         return self.conv_input_grad(dy, kernel, x_shape, strides, padding, dilation_rate, groups), dkernel, dbias
+
+    def _chunked_kernel_grad(self, dy2: Array, x: Array, kernel: Array, strides: Sequence[int], padding: Any,
+                             dilation_rate: Sequence[int]) -> Array:
+        """dL/dkernel as the sum over batch chunks (in order) of columns.T @ dy, each chunk's columns rebuilt."""
+        xp = self.xp
+        im2col = self._host_im2col(x, kernel, 1)
+        dkernel = xp.zeros((math.prod(kernel.shape[:-1]), kernel.shape[-1]), dtype=dy2.dtype)
+        part = xp.empty_like(dkernel)
+        for rows, cols in self._column_chunks(im2col, x, kernel.shape[:-2], strides, padding, dilation_rate):
+            xp.matmul(cols.T, dy2[rows], out=part)
+            dkernel += part
+        return dkernel.reshape(kernel.shape)
 
     def conv_input_grad(self, dy: Array, kernel: Array, x_shape: Sequence[int], strides: Sequence[int],
                         padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
@@ -190,8 +234,11 @@ class WindowFusions:
     def conv_kernel_grad(self, dy: Array, x: Array, kernel_shape: Sequence[int], strides: Sequence[int],
                          padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
         """dL/dkernel of `conv` recomputing the columns from x (transposed convolution's backward)."""
-        cols, _ = self._im2col(x, tuple(kernel_shape[:-2]), strides, padding, dilation_rate, groups)
-        kernel = self.xp.empty(tuple(kernel_shape), dtype=x.dtype)  # only its shape is used
+        kernel = self.xp.empty(tuple(kernel_shape), dtype=x.dtype)  # only its shape (and dtype) is used
+        if self._host_im2col(x, kernel, groups) is not None:
+            cols = x  # conv_backward builds the columns chunk by chunk
+        else:
+            cols, _ = self._im2col(x, tuple(kernel_shape[:-2]), strides, padding, dilation_rate, groups)
         _, dkernel, _ = self.conv_backward(dy, x.shape, kernel, cols, strides, padding, dilation_rate,
                                            groups, has_bias=False, need_dx=False)
         return dkernel
