@@ -44,30 +44,38 @@ static inline Py_ssize_t tap(Py_ssize_t o, Py_ssize_t k, Py_ssize_t stride, Py_s
     return i >= 0 && i < size ? i : -1;
 }
 
-static void im2col_sample(const float *restrict x, float *restrict cols, const Geometry *g) {
-    size_t row = (size_t)g->c * sizeof(float);
-    for (Py_ssize_t i = 0; i < g->oh; i++) {
-        for (Py_ssize_t j = 0; j < g->ow; j++) {
-            for (Py_ssize_t u = 0; u < g->kh; u++) {
-                Py_ssize_t y = tap(i, u, g->sh, g->dh, g->ph, g->h);
-                for (Py_ssize_t v = 0; v < g->kw; v++) {
-                    Py_ssize_t xx = tap(j, v, g->sw, g->dw, g->pw, g->w);
-                    if (y < 0 || xx < 0) {
-                        memset(cols, 0, row);
-                    } else {
-                        memcpy(cols, x + (y * g->w + xx) * g->c, row);
-                    }
-                    cols += g->c;
-                }
-            }
+/* One window row: the kw taps of input row y for output column j (kw * c floats, zeros in the padding). One
+ * copy when all taps lie inside the row and are adjacent (no dilation), else one per tap. */
+static inline void window_row(const float *restrict xrow, float *restrict cols, Py_ssize_t j, const Geometry *g) {
+    Py_ssize_t first = j * g->sw - g->pw, c = g->c;
+    if (g->dw == 1 && first >= 0 && first + g->kw <= g->w) {
+        memcpy(cols, xrow + first * c, (size_t)(g->kw * c) * sizeof(float));
+        return;
+    }
+    for (Py_ssize_t v = 0; v < g->kw; v++) {
+        Py_ssize_t xx = tap(j, v, g->sw, g->dw, g->pw, g->w);
+        if (xx < 0) {
+            memset(cols + v * c, 0, (size_t)c * sizeof(float));
+        } else {
+            memcpy(cols + v * c, xrow + xx * c, (size_t)c * sizeof(float));
         }
     }
 }
 
-VECTOR_CLONES
-static void add_row(float *restrict dst, const float *restrict src, Py_ssize_t c) {
-    for (Py_ssize_t k = 0; k < c; k++) {
-        dst[k] += src[k];
+static void im2col_sample(const float *restrict x, float *restrict cols, const Geometry *g) {
+    Py_ssize_t row = g->kw * g->c;
+    for (Py_ssize_t i = 0; i < g->oh; i++) {
+        for (Py_ssize_t j = 0; j < g->ow; j++) {
+            for (Py_ssize_t u = 0; u < g->kh; u++) {
+                Py_ssize_t y = tap(i, u, g->sh, g->dh, g->ph, g->h);
+                if (y < 0) {
+                    memset(cols, 0, (size_t)row * sizeof(float));
+                } else {
+                    window_row(x + y * g->w * g->c, cols, j, g);
+                }
+                cols += row;
+            }
+        }
     }
 }
 
@@ -83,6 +91,7 @@ static inline Py_ssize_t source(Py_ssize_t p, Py_ssize_t k, Py_ssize_t stride, P
 
 /* One sample: each input pixel gathers its taps' column gradients, taps in (u, v) order from zero, the order
  * of the twin's strided adds (one per tap over a zeroed padded dx), so the sums are the same bits. */
+VECTOR_CLONES
 static void col2im_sample(const float *restrict cols, float *restrict dx, const Geometry *g) {
     Py_ssize_t k = g->kh * g->kw * g->c;
     for (Py_ssize_t y = 0; y < g->h; y++) {
@@ -97,7 +106,10 @@ static void col2im_sample(const float *restrict cols, float *restrict dx, const 
                 for (Py_ssize_t v = 0; v < g->kw; v++) {
                     Py_ssize_t j = source(xx, v, g->sw, g->dw, g->pw, g->ow);
                     if (j >= 0) {
-                        add_row(out, cols + (i * g->ow + j) * k + (u * g->kw + v) * g->c, g->c);
+                        const float *src = cols + (i * g->ow + j) * k + (u * g->kw + v) * g->c;
+                        for (Py_ssize_t ch = 0; ch < g->c; ch++) {
+                            out[ch] += src[ch];
+                        }
                     }
                 }
             }
