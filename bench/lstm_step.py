@@ -1,5 +1,7 @@
 """Time the training step of an LSTM text model on the CPU: Embedding(20000, 128) -> LSTM(64) ->
-Dense(1, sigmoid), sequences of 200 tokens, batch 32, Adam, `train_on_batch`, NumPy backend.
+Dense(1, sigmoid), sequences of 200 tokens, batch 32, Adam, `train_on_batch`, NumPy backend (the model
+of the bench tool's W4). Milliseconds of the process's CPU time per step: on a shared, loaded machine
+wall time mostly measures the other jobs. Run it with OPENBLAS_NUM_THREADS=1 (one core's work).
 
     python bench/lstm_step.py [--steps N] [--repeats R]        # this checkout (or PYTHONPATH's)
     python bench/lstm_step.py --compare OLD_ROOT NEW_ROOT --rounds 6
@@ -20,7 +22,7 @@ import time
 
 
 def measure(steps: int, repeats: int, backend: str = "numpy") -> list[float]:
-    """Milliseconds per step, one figure per repeat (after two warm-up steps)."""
+    """CPU milliseconds per step, one figure per repeat (after two warm-up steps)."""
     import numpy as np
 
     import gpukeras as keras
@@ -37,10 +39,10 @@ def measure(steps: int, repeats: int, backend: str = "numpy") -> list[float]:
         model.train_on_batch(*batches[i % len(batches)])
     out = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for i in range(steps):
             model.train_on_batch(*batches[i % len(batches)])
-        out.append((time.perf_counter() - t0) / steps * 1e3)
+        out.append((time.process_time() - t0) / steps * 1e3)
     return out
 
 
@@ -55,9 +57,9 @@ def compare(old: str, new: str, rounds: int, steps: int, repeats: int) -> None:
                                  text=True, check=True)
             value = statistics.median(json.loads(out.stdout))
             runs[root].append(value)
-            print(f"round {r} {root}: {value:.2f} ms/step", flush=True)
+            print(f"round {r} {root}: {value:.2f} CPU ms/step", flush=True)
     for root, values in runs.items():
-        print(f"{root}: median {statistics.median(values):.2f} ms/step, range {min(values):.2f}-{max(values):.2f} "
+        print(f"{root}: median {statistics.median(values):.2f} CPU ms/step, range {min(values):.2f}-{max(values):.2f} "
               f"over {len(values)} runs")
 
 
@@ -76,7 +78,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(values))
     else:
-        print(f"LSTM text step: median {statistics.median(values):.2f} ms, range {min(values):.2f}-{max(values):.2f}")
+        print(f"LSTM text step: median {statistics.median(values):.2f} CPU ms, "
+              f"range {min(values):.2f}-{max(values):.2f}")
 
 
 if __name__ == "__main__":

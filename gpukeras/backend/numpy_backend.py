@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gpukeras.backend import cpu_recurrent
 from gpukeras.backend.base import Array, Ops, UpdateRule
 from gpukeras.backend.convolution import pool2d_geometry
 from gpukeras.backend.fused.multi_tensor import Scalars, decay_flags
@@ -192,7 +193,32 @@ class NumpyOps(Ops):
                 _run_split(fn, group, decay, *tail)
 
     def scatter_add(self, out: Array, idx: Any, values: Array) -> None:
-        np.add.at(out, idx, values)
+        """Rows added in C when it can (Embedding's gradient, cpu_recurrent.scatter_add_rows), else np.add.at."""
+        if cpu_kernels is None or not cpu_recurrent.scatter_add_rows(cpu_kernels, out, idx, values):
+            np.add.at(out, idx, values)
+
+    # The LSTM / GRU steps in one C pass each for float32 (cpu_recurrent.py); the generic code otherwise.
+    def lstm_step(self, x, hr, bias, h_prev, c_prev, mask, fallback, activation, recurrent_activation):
+        out = None if cpu_kernels is None else cpu_recurrent.lstm_step(
+            cpu_kernels, x, hr, bias, h_prev, c_prev, mask, fallback, activation, recurrent_activation)
+        return out or super().lstm_step(x, hr, bias, h_prev, c_prev, mask, fallback, activation, recurrent_activation)
+
+    def lstm_step_backward(self, dh, dc, dout, saved, c_prev, mask, masked_output, activation, recurrent_activation):
+        out = None if cpu_kernels is None else cpu_recurrent.lstm_step_backward(
+            cpu_kernels, dh, dc, dout, saved, c_prev, mask, masked_output, activation, recurrent_activation)
+        return out or super().lstm_step_backward(dh, dc, dout, saved, c_prev, mask, masked_output, activation,
+                                                 recurrent_activation)
+
+    def gru_step(self, x, hr, recurrent_bias, h_prev, mask, fallback, activation, recurrent_activation):
+        out = None if cpu_kernels is None else cpu_recurrent.gru_step(
+            cpu_kernels, x, hr, recurrent_bias, h_prev, mask, fallback, activation, recurrent_activation)
+        return out or super().gru_step(x, hr, recurrent_bias, h_prev, mask, fallback, activation, recurrent_activation)
+
+    def gru_step_backward(self, dh, dout, saved, h_prev, mask, masked_output, activation, recurrent_activation):
+        out = None if cpu_kernels is None else cpu_recurrent.gru_step_backward(
+            cpu_kernels, dh, dout, saved, h_prev, mask, masked_output, activation, recurrent_activation)
+        return out or super().gru_step_backward(dh, dout, saved, h_prev, mask, masked_output, activation,
+                                                recurrent_activation)
 
 
 register_backend("numpy", NumpyOps, auto_priority=0)

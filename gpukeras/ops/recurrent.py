@@ -55,7 +55,9 @@ class _Step:
     def __init__(self, R: Any, activation: Activation, recurrent_activation: Activation | None):
         self.B = _backend.active
         self.R = R
-        self.RT = self.B.transpose(R)
+        # Rᵀ as its own C-contiguous copy: the backward's dz @ Rᵀ on a transposed view ran at half speed
+        # (OpenBLAS, 32x256 @ 256x64: 12 against 5 µs per step).
+        self.RT = self.B.copy(self.B.transpose(R))
         self.units = R.shape[0]
         self.activation = activation
         self.recurrent_activation = recurrent_activation or ("linear", ())

@@ -38,7 +38,15 @@ class EpilogueFusions:
     def dense(self, x: Array, kernel: Array, bias: Array | None, activation: str,
               params: tuple = ()) -> tuple[Array, Array]:
         """y = activation(x @ kernel + bias); returns (y, z) where z is the pre-activation."""
-        return self.bias_activation(self.xp.matmul(x, kernel), bias, activation, params)
+        return self.bias_activation(self._row_matmul(x, kernel), bias, activation, params)
+
+    def _row_matmul(self, x: Array, w: Array) -> Array:
+        """x (..., k) @ w (k, n) as one GEMM over all of x's rows: NumPy's stacked matmul runs one small
+        GEMM per leading index (an LSTM's (200, 32, 128) time-major view @ (128, 256): 3.2 ms against
+        2.5 ms folded; its (200, 32, 256) @ w.T: 5.2 against 2.2 ms)."""
+        if x.ndim <= 2:
+            return self.xp.matmul(x, w)
+        return self.xp.matmul(x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[-1])
 
     def dense_backward(self, dy: Array, x: Array, kernel: Array, z: Array, y: Array,
                        activation: str, params: tuple = (), has_bias: bool = True,
@@ -47,6 +55,6 @@ class EpilogueFusions:
         dz, dbias = self.bias_activation_backward(dy, z, y, activation, params, has_bias)
         x2 = x.reshape(-1, x.shape[-1])
         dkernel = self.xp.matmul(x2.T, dz.reshape(-1, dz.shape[-1]))
-        dx = self.xp.matmul(dz, kernel.T) if need_dx else None
+        dx = self._row_matmul(dz, kernel.T) if need_dx else None
         return dx, dkernel, dbias
 
