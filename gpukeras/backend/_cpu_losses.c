@@ -1,7 +1,9 @@
 /* CPU kernels for losses computed from probabilities (twins in backend/fused/losses.py).
  * Same contract as _cpu_kernels.c: float32 arithmetic in the twin's order (a row's total summed as
- * NumPy sums), GIL released. One difference is allowed and tested with a tolerance: logf is the C
- * library's (NumPy's SIMD log may differ in the last bit). */
+ * NumPy sums, signed zeros as its reductions leave them), GIL released, so the results are the
+ * twin's bits. The log stays NumPy's: the forward hands back each row's clipped probability and the
+ * caller takes -log of it. A row whose total is not a finite non-zero number (NaN, inf, an all-zero
+ * row) makes both functions return False before writing, and the caller runs the generic code. */
 #include "_cpu_common.h"
 
 /* probs (rows, classes) float32, labels (rows,) int64, out (rows,) or (rows, classes) float32. */
@@ -64,8 +66,18 @@ static float clip(float v, float lo, float hi) {
     return v < hi ? v : hi;
 }
 
-/* sparse_xent_probs(probs, labels, loss, eps, one_minus_eps): loss = -log(clip(p[label] / total));
- * +0 for a label outside [0, classes), as Keras's one-hot gives. */
+static int rows_finite(const float *p, Py_ssize_t rows, Py_ssize_t cols) {
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        float total = row_total(p + r * cols, cols);
+        if (!isfinite(total) || total == 0.0f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* sparse_xent_probs(probs, labels, out, eps, one_minus_eps): out = clip(p[label] / total), 1 for a label
+ * outside [0, classes) (so -log gives the -0 of Keras's one-hot sum). False: a row is not finite. */
 static PyObject *sparse_xent_probs(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *op, *ol, *oo;
@@ -82,20 +94,22 @@ static PyObject *sparse_xent_probs(PyObject *self, PyObject *args) {
     Py_ssize_t rows = bufs[1].view.len / 8, cols = bufs[0].view.len / (rows * 4);
     const float *p = bufs[0].view.buf;
     const long long *labels = bufs[1].view.buf;
-    float *loss = bufs[2].view.buf;
+    float *out = bufs[2].view.buf;
+    int ok;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < rows; r++) {
+    ok = rows_finite(p, rows, cols);
+    for (Py_ssize_t r = 0; ok && r < rows; r++) {
         const float *pr = p + r * cols;
         long long k = labels[r];
-        loss[r] = (k < 0 || k >= cols) ? 0.0f : -logf(clip(pr[k] / row_total(pr, cols), lo, hi));
+        out[r] = (k < 0 || k >= cols) ? 1.0f : clip(pr[k] / row_total(pr, cols), lo, hi);
     }
     Py_END_ALLOW_THREADS
     release(bufs, 3);
-    Py_RETURN_NONE;
+    return PyBool_FromLong(ok);
 }
 
 /* sparse_xent_probs_grad(probs, labels, dloss, grad, eps, one_minus_eps): the gradient for the
- * probabilities. Only the label's term is non-zero before the normalisation's backward:
+ * probabilities (False, nothing written: a row is not finite). Only the label's term is non-zero before the normalisation's backward:
  * ga = -dloss / clipped / total at the label (0 where the clip cut it), then every class gets
  * -(ga * p_label), the label ga on top. */
 static PyObject *sparse_xent_probs_grad(PyObject *self, PyObject *args) {
@@ -120,8 +134,10 @@ static PyObject *sparse_xent_probs_grad(PyObject *self, PyObject *args) {
     const float *p = bufs[0].view.buf, *d = bufs[3].view.buf;
     const long long *labels = bufs[1].view.buf;
     float *g = bufs[2].view.buf;
+    int ok;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < rows; r++) {
+    ok = rows_finite(p, rows, cols);
+    for (Py_ssize_t r = 0; ok && r < rows; r++) {
         const float *pr = p + r * cols;
         float *gr = g + r * cols;
         long long k = labels[r];
@@ -129,7 +145,7 @@ static PyObject *sparse_xent_probs_grad(PyObject *self, PyObject *args) {
         if (k >= 0 && k < cols) {
             float pk = pr[k] / total, clipped = clip(pk, lo, hi);
             ga = clipped == pk ? (-d[r] / clipped) / total : 0.0f;
-            gb = -(ga * pk);
+            gb = 0.0f + -(ga * pk);  /* the twin's sum over classes: +0 plus one non-zero term */
         }
         for (Py_ssize_t c = 0; c < cols; c++) {
             gr[c] = c == k ? ga + gb : gb;
@@ -137,7 +153,7 @@ static PyObject *sparse_xent_probs_grad(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     release(bufs, 4);
-    Py_RETURN_NONE;
+    return PyBool_FromLong(ok);
 }
 
 PyMethodDef gk_losses_methods[] = {

@@ -42,11 +42,11 @@ class LossFusions:
         Labels out of range give 0, as Keras's one-hot does."""
         xp = self.xp
         host = self._host_xent_probs(probs, labels, "sparse_xent_probs")
-        if host is not None:  # the C loop: loss now, the gradient recomputed from (probs, labels)
+        if host is not None:  # the C loop gives each row's clipped probability; the gradient is recomputed
             kernel, labels64 = host
-            loss = xp.empty(probs.shape[:-1], dtype=probs.dtype)
-            kernel(probs, labels64, loss, *_clip_bounds(epsilon, xp))
-            return loss, ("host", probs, labels64, epsilon)
+            picked = xp.empty(probs.shape[:-1], dtype=probs.dtype)
+            if kernel(probs, labels64, picked, *_clip_bounds(epsilon, xp)):
+                return xp.negative(xp.log(picked, out=picked), out=picked), ("host", probs, labels64, epsilon)
         total = xp.sum(probs, axis=-1, keepdims=True)
         p = xp.true_divide(probs, total)
         clipped = xp.clip(p, epsilon, 1.0 - epsilon)
@@ -66,7 +66,7 @@ class LossFusions:
             grad = xp.empty(probs.shape, dtype=probs.dtype)
             host_kernel("sparse_xent_probs_grad", xp, probs)(probs, labels64, xp.ascontiguousarray(dloss), grad,
                                                              *_clip_bounds(epsilon, xp))
-            return grad
+            return grad  # its rows are finite: the forward checked them
         total, p, clipped, onehot = residuals
         g = xp.true_divide(xp.multiply(xp.expand_dims(xp.negative(dloss), -1), onehot), clipped)
         ga = xp.true_divide(xp.where(xp.equal(clipped, p), g, 0), total)
