@@ -1,6 +1,7 @@
 """gpukeras.layers: the Keras layers."""
 
 from gpukeras.keras_tensor import KerasTensor
+from gpukeras.layers import operation as _operation  # noqa: F401  (keras.ops on KerasTensors record its nodes)
 from gpukeras.layers.activation import Activation
 from gpukeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from gpukeras.layers.attention import (

@@ -1,6 +1,7 @@
 """gpukeras.ops: Keras 3's op namespace, differentiable, on the active backend."""
 
 from gpukeras.ops import image  # keras.ops.image: resize, affine_transform, map_coordinates
+from gpukeras.ops import symbolic as _symbolic
 from gpukeras.ops.attention import dot_product_attention
 from gpukeras.ops.convolution import (
     average_pool,
@@ -109,5 +110,9 @@ from gpukeras.ops.numpy import (
     zeros,
     zeros_like,
 )
+
+# On KerasTensors the public ops record graph nodes (functional models), as Keras 3's do.
+_symbolic.wrap_namespace(globals(), skip=frozenset({"convert_to_numpy", "is_tensor", "shape"}))
+_symbolic.install_operators(globals())
 
 __all__ = [name for name in dir() if not name.startswith("_")]
