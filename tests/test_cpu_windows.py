@@ -58,27 +58,63 @@ def test_conv_forward_and_backward_match_numpy_twin(monkeypatch, x_shape, ksz, s
         return y, dx, dkernel
 
     (y, dx, dkernel), (y_twin, dx_twin, dkernel_twin) = _twins(monkeypatch, run)
-    _assert_same((dx,), (dx_twin,))
-    assert dx.flags.c_contiguous  # the C gather writes dx unpadded: no cropped view downstream
+    assert dx.flags.c_contiguous  # the C paths write dx unpadded: no cropped view downstream
+    if strides != (1, 1):  # GEMM + the C gather: the twin's strided adds in their order
+        _assert_same((dx,), (dx_twin,))
+    else:  # a convolution of dy with the flipped kernel: the same sum in the GEMM's order
+        _assert_close(dx, dx_twin)
     # The host path multiplies a batch chunk at a time: OpenBLAS picks its kernel by the GEMM's size (a
     # small-matrix one for small chunks), so y may round differently from the twin's one GEMM; dkernel sums
     # the chunks' GEMMs in batch order where the twin makes one. Equal to float32 rounding.
-    np.testing.assert_allclose(y, y_twin, rtol=1e-5, atol=1e-5 * np.abs(y_twin).max())
-    np.testing.assert_allclose(dkernel, dkernel_twin, rtol=2e-5, atol=2e-5 * np.abs(dkernel_twin).max())
+    _assert_close(y, y_twin)
+    _assert_close(dkernel, dkernel_twin)
+
+
+def _assert_close(a, b) -> None:
+    """Equal to float32 rounding of sums of a few hundred terms."""
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
 
 
 def test_col2im_chunks_cover_the_batch(monkeypatch) -> None:
     """conv_input_grad's batch chunks (small here) each gather into their own slice of dx."""
     rng = np.random.default_rng(5)
-    dy = rng.standard_normal((5, 6, 6, 8), dtype=np.float32)
+    dy = rng.standard_normal((5, 3, 3, 8), dtype=np.float32)
     kernel = rng.standard_normal((3, 3, 4, 8), dtype=np.float32)
 
     def run(ops):
-        ops.col2im_chunk_bytes = 6 * 6 * 9 * 4 * 4 * 2  # two samples per chunk, a partial last chunk
-        return (ops.conv_input_grad(dy, kernel, (5, 6, 6, 4), (1, 1), "same", (1, 1)),)
+        ops.col2im_chunk_bytes = 3 * 3 * 9 * 4 * 4 * 2  # two samples per chunk, a partial last chunk
+        return (ops.conv_input_grad(dy, kernel, (5, 6, 6, 4), (2, 2), "same", (1, 1)),)
 
     fast, slow = _twins(monkeypatch, run)
     _assert_same(fast, slow)
+
+
+@pytest.mark.parametrize("padding,dilation", [("same", (1, 1)), ("valid", (2, 1)), ("causal_rows", (1, 1)),
+                                              (((3, 0), (1, 1)), (1, 1))])
+def test_stride1_input_grad_as_a_flipped_convolution(monkeypatch, padding, dilation) -> None:
+    """Stride 1: conv_backward's dx is dy convolved with the flipped kernel, padded to full width, in batch
+    chunks; padding wider than the kernel's reach ((3, 0) with 3 taps) goes through GEMM + gather (exact), and
+    so does conv_input_grad itself (the generic twin the CUDA kernels are held to)."""
+    padding = ((2, 0), (0, 0)) if padding == "causal_rows" else padding
+    rng = np.random.default_rng(10)
+    x_shape = (5, 9, 8, 6)
+    x = rng.standard_normal(x_shape, dtype=np.float32)
+    kernel = rng.standard_normal((3, 2, 6, 7), dtype=np.float32)
+
+    def run(ops):
+        ops.col2im_chunk_bytes = 1 << 12  # one sample per chunk
+        y, cols = ops.conv(x, kernel, None, (1, 1), padding, dilation)
+        dy = np.random.default_rng(11).standard_normal(y.shape, dtype=np.float32)
+        dx, _, _ = ops.conv_backward(dy, x_shape, kernel, cols, (1, 1), padding, dilation, has_bias=False)
+        return dx, ops.conv_input_grad(dy, kernel, x_shape, (1, 1), padding, dilation)
+
+    (dx, gathered), (dx_twin, gathered_twin) = _twins(monkeypatch, run)
+    _assert_same((gathered,), (gathered_twin,))
+    if padding == ((3, 0), (1, 1)):
+        _assert_same((dx,), (dx_twin,))
+    else:
+        _assert_close(dx, dx_twin)
 
 
 def test_window_kernels_refuse_mismatched_shapes() -> None:

