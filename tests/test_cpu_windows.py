@@ -40,6 +40,8 @@ CONVS = [
     ((3, 17, 15, 5), (3, 2), (2, 1), (1, 2), "same", 7),
     ((2, 10, 10, 4), (5, 3), (3, 2), (2, 1), "valid", 3),
     ((2, 8, 8, 3), (3, 3), (2, 2), (1, 1), ((2, 1), (0, 3)), 5),
+    ((3, 8, 8, 16), (1, 1), (1, 1), (1, 1), "valid", 24),
+    ((3, 5, 5, 4), (1, 1), (1, 1), (1, 1), ((1, 0), (0, 1)), 6),
 ]
 
 
@@ -74,6 +76,22 @@ def _assert_close(a, b) -> None:
     """Equal to float32 rounding of sums of a few hundred terms."""
     assert a.shape == b.shape and a.dtype == b.dtype
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
+
+
+def test_pointwise_convolution_multiplies_x_itself(monkeypatch) -> None:
+    """A 1x1 stride-1 unpadded convolution's columns are x: one GEMM each way, the twin's bits (MobileNetV2's
+    expand and project layers)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((6, 7, 5, 16), dtype=np.float32)
+    kernel = rng.standard_normal((1, 1, 16, 40), dtype=np.float32)
+
+    def run(ops):
+        y, cols = ops.conv(x, kernel, None, (1, 1), "same", (1, 1))
+        dy = np.random.default_rng(13).standard_normal(y.shape, dtype=np.float32)
+        return (y,) + ops.conv_backward(dy, x.shape, kernel, cols, (1, 1), "same", (1, 1), has_bias=False)[:2]
+
+    fast, slow = _twins(monkeypatch, run)
+    _assert_same(fast, slow)
 
 
 def test_col2im_chunks_cover_the_batch(monkeypatch) -> None:

@@ -76,13 +76,17 @@ class WindowFusions:
     def _column_chunks(self, im2col: Any, x: Array, kernel_sizes: Sequence[int], strides: Sequence[int],
                        padding: Any, dilation_rate: Sequence[int]):
         """(rows, columns) per batch chunk of x: the chunk's column matrix, built by the C im2col into one
-        reused buffer small enough to stay in cache for the GEMM that reads it, and its rows in the full one."""
+        reused buffer small enough to stay in cache for the GEMM that reads it, and its rows in the full one
+        (a pointwise convolution's columns are x: one chunk, no copy)."""
         xp = self.xp
         pads, out = conv_padding(x.shape[1:-1], kernel_sizes, strides, dilation_rate, padding)
+        x = xp.ascontiguousarray(x)
+        if max(kernel_sizes) == 1 and max(strides) == 1 and not any(lo or hi for lo, hi in pads):
+            yield slice(None), x.reshape(-1, x.shape[-1])  # 1x1, stride 1: the columns are x itself, one GEMM
+            return
         pixels, width = math.prod(out), math.prod(kernel_sizes) * x.shape[-1]
         step = self._batch_chunk(x.shape[0], pixels * width * x.itemsize)
         buf = xp.empty((step * pixels, width), dtype=x.dtype)
-        x = xp.ascontiguousarray(x)
         for b0 in range(0, x.shape[0], step):
             nb = min(step, x.shape[0] - b0)
             cols = buf[:nb * pixels]
