@@ -58,7 +58,26 @@ def test_a_model_with_op_nodes_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), want)
 
 
-def test_an_argument_a_graph_cannot_record_is_named():
+def test_keras3s_saved_model_with_operations_loads_and_predicts_the_same():
+    loaded = keras.models.load_model(Path(__file__).parent / "fixtures" / "keras3_symbolic_ops.keras")
+    x, _ = cases.data()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), FIXTURE["predictions_after"], rtol=1e-5, atol=1e-6)
+    kinds = {type(layer).__name__ for layer in loaded.layers}
+    assert {"TrueDivide", "Subtract", "GetItem", "Concatenate", "Max", "Mean", "Sigmoid", "Softmax"} <= kinds
+
+
+def test_configs_name_operations_as_keras3_does():
+    layers = _model().get_config()["layers"]
+    by_class = {entry["class_name"]: entry for entry in reversed(layers)}  # each class's first node
+    assert by_class["TrueDivide"]["module"] == "keras.src.ops.numpy"
+    assert by_class["Mean"]["config"] == {"name": "mean", "axis": -1, "keepdims": True}
+    assert by_class["Sigmoid"]["module"] == "keras.src.ops.nn"
+    assert by_class["TrueDivide"]["inbound_nodes"][0]["args"][1] == 4.0  # the constant is a call argument
+
+
+def test_what_a_graph_cannot_record_is_named():
     inputs = keras.Input((3,))
-    with pytest.raises(TypeError, match="argument of type object"):
-        keras.ops.add(inputs, object())
+    with pytest.raises(TypeError, match="'x_min' is a symbolic tensor"):
+        keras.ops.clip(inputs, inputs, 1.0)
+    with pytest.raises(ValueError, match="ops.mean has no parameter 'where'"):
+        keras.layers.operation.operation_class("mean").from_config({"name": "mean", "where": [True]})

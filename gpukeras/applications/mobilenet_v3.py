@@ -4,8 +4,8 @@ MobileNetV3", 2019): inverted residual blocks with squeeze-and-excite and hard-s
 
 Layer names, order, weights and arguments are Keras 3's. By default the model rescales its [0, 255]
 inputs itself (a Rescaling layer), so `preprocess_input` passes its input through. The hard sigmoid of
-the squeeze-and-excite blocks is `ReLU(6)(x + 3) * (1 / 6)` as in Keras 3, the two arithmetic steps as
-Keras 3's operation nodes (gpukeras.applications.scalar_ops).
+the squeeze-and-excite blocks is `ReLU(6)(x + 3) * (1 / 6)` as in Keras 3: the two arithmetic steps on
+symbolic tensors are recorded as Keras 3's operation nodes (gpukeras.layers.operation).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gpukeras import layers
-from gpukeras.applications import heads, imagenet_utils, inputs, scalar_ops, weight_files
+from gpukeras.applications import heads, imagenet_utils, inputs, weight_files
 from gpukeras.applications.imagenet_utils import correct_pad, decode_predictions
 from gpukeras.applications.imagenet_utils import passthrough_preprocess_input as preprocess_input
 from gpukeras.keras_tensor import KerasTensor
@@ -52,7 +52,7 @@ def relu(x: Any) -> Any:
 
 def hard_sigmoid(x: Any) -> Any:
     """ReLU6(x + 3) / 6, computed as Keras 3 does: (x + 3), ReLU(6), times 1/6."""
-    return scalar_ops.multiply(layers.ReLU(6.0)(scalar_ops.add(x, 3.0)), 1.0 / 6.0)
+    return layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
 
 
 def hard_swish(x: Any) -> Any:

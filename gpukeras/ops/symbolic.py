@@ -75,7 +75,7 @@ def install_operators(ops: dict[str, Any]) -> None:
     table = {
         "__add__": ops["add"], "__radd__": rev(ops["add"]), "__sub__": ops["subtract"],
         "__rsub__": rev(ops["subtract"]), "__mul__": ops["multiply"], "__rmul__": rev(ops["multiply"]),
-        "__truediv__": ops["divide"], "__rtruediv__": rev(ops["divide"]), "__pow__": ops["power"],
+        "__truediv__": ops["true_divide"], "__rtruediv__": rev(ops["true_divide"]), "__pow__": ops["power"],
         "__rpow__": rev(ops["power"]), "__matmul__": ops["matmul"], "__rmatmul__": rev(ops["matmul"]),
         "__neg__": ops["negative"], "__abs__": ops["abs"], "__getitem__": ops["getitem"], "__lt__": ops["less"],
         "__le__": ops["less_equal"], "__gt__": ops["greater"], "__ge__": ops["greater_equal"],

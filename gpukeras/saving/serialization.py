@@ -112,7 +112,7 @@ class Catalogue:
     class for a config's class_name (None if unknown). `deserialize(config, custom_objects)`: the
     catalogue's own rebuild, used instead of `find_class` + `from_config` when given. `find_function`:
     a built-in function by name (activations, losses, metrics). `registered_name`: written even for
-    built-ins (Keras 3 writes "Functional").
+    built-ins (Keras 3 writes "Functional"); a callable gives it per class (Keras 3's operations: the class name).
     """
 
     module: str
@@ -120,7 +120,7 @@ class Catalogue:
     find_class: Callable[[str], Any] | None = None
     deserialize: Callable[..., Any] | None = None
     find_function: Callable[[str], Any] | None = None
-    registered_name: str | None = None
+    registered_name: str | Callable[[type], str] | None = None
 
 
 _catalogues: list[Catalogue] = []
@@ -142,6 +142,11 @@ def _catalogues_for(module: str | None) -> list[Catalogue]:
     module = _normalized(str(module))
     found = [c for c in _catalogues if (module + ".").startswith(_normalized(c.module) + ".")]
     return sorted(found, key=lambda c: -len(_normalized(c.module)))
+
+
+def _registered_name(catalogue: Catalogue, cls: type) -> str | None:
+    name = catalogue.registered_name
+    return name(cls) if callable(name) else name
 
 
 def _catalogue_of(cls: type) -> Catalogue | None:
@@ -227,6 +232,12 @@ def serialize_keras_object(obj: Any) -> Any:
         return {key: serialize_keras_object(value) for key, value in obj.items()}
     if isinstance(obj, bytes):
         return {"class_name": "__bytes__", "config": {"value": obj.decode("utf-8")}}
+    if isinstance(obj, slice):  # a key of x[...] recorded in a functional graph
+        return {"class_name": "__slice__", "config": {"start": serialize_keras_object(obj.start),
+                                                      "stop": serialize_keras_object(obj.stop),
+                                                      "step": serialize_keras_object(obj.step)}}
+    if obj is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
     if isinstance(obj, np.ndarray) and obj.ndim > 0:
         return {"class_name": "__numpy__", "config": {"value": obj.tolist(), "dtype": str(obj.dtype)}}
     if isinstance(obj, np.generic) or (isinstance(obj, np.ndarray) and obj.ndim == 0):
@@ -250,8 +261,8 @@ def serialize_keras_object(obj: Any) -> Any:
         "module": catalogue.module if catalogue else type(obj).__module__,
         "class_name": type(obj).__name__,
         "config": serialize_keras_object(config),
-        "registered_name": catalogue.registered_name if catalogue else object_registry.get_registered_name(
-            type(obj)),
+        "registered_name": _registered_name(catalogue, type(obj)) if catalogue
+        else object_registry.get_registered_name(type(obj)),
     }
     build_config = obj.get_build_config() if hasattr(obj, "get_build_config") else None
     if build_config is not None:

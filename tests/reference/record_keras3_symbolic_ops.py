@@ -3,7 +3,8 @@
     KERAS_BACKEND=jax /tmp/k3venv/bin/python tests/reference/record_keras3_symbolic_ops.py
 
 Output: tests/fixtures/keras3_symbolic_ops.json (predictions before training, the history of three
-SGD epochs, the final weights and predictions); tests/test_symbolic_ops.py replays it.
+SGD epochs, the final weights and predictions) and keras3_symbolic_ops.keras (the trained model as
+Keras 3 saves it: its operations in the config); tests/test_symbolic_ops.py replays and loads them.
 """
 
 import datetime
@@ -32,6 +33,7 @@ record = {
     "final_weights": [np.asarray(w).tolist() for w in model.get_weights()],
     "predictions_after": np.asarray(model.predict(x, verbose=0)).tolist(),
 }
+model.save(os.path.join(os.path.dirname(HERE), "fixtures", "keras3_symbolic_ops.keras"))
 with open(os.path.join(os.path.dirname(HERE), "fixtures", "keras3_symbolic_ops.json"), "w") as f:
     json.dump(record, f)
 print("wrote", record["recorded"])
