@@ -472,6 +472,18 @@ def _housekeeping(ops: Ops) -> None:
     check(ops, a, np.array([2.0]), "arrays stay valid after clear_caches")
 
 
+@case("use_device", "set_tf32")
+def _device_settings(ops: Ops) -> None:
+    """Device 0 is always there (the host's one CPU, a data-parallel rank's GPU); TF32 never applies on a
+    CPU and leaves float32 products float32 when turned off again."""
+    assert ops.use_device(0) is None
+    assert isinstance(ops.set_tf32(False), bool)
+    a = ops.asarray(np.float32([[1.0, 2.0]]))
+    check(ops, ops.matmul(a, ops.transpose(a)), np.array([[5.0]]))
+    if ops.name == "numpy":
+        assert ops.set_tf32(True) is False and ops.set_tf32(False) is False
+
+
 @case("divide_no_nan", "add_inplace")
 def _metric_helpers(ops: Ops) -> None:
     a, b = np.float32([1.0, 2.0, 0.0, -3.0]), np.float32([2.0, 0.0, 0.0, 4.0])

@@ -27,30 +27,57 @@ def _unbroadcast(g: Any, a: Any) -> Any:
     return _backend.active.sum_to_shape(g, a.shape)
 
 
+def _float_dtype(arrays: Sequence[Any]) -> Any:
+    """The float dtype integer or boolean arrays become when mixed with it, as in Keras 3 (NumPy would make an
+    int64 plus a float32 a float64); None when nothing mixes."""
+    dtypes = [a.dtype for a in arrays if hasattr(a, "dtype")]
+    floats = [d for d in dtypes if d.kind == "f" or str(d) == "bfloat16"]
+    if not floats or len(floats) == len(dtypes):
+        return None
+    return floats[0] if builtins.all(d == floats[0] for d in floats) else None
+
+
+def _cast_to(arrays: Sequence[Any], dtype: Any) -> list[Any]:
+    B = _backend.active
+    return [B.cast(a, dtype) if hasattr(a, "dtype") and a.dtype != dtype else a for a in arrays]
+
+
+def _operands(x1: Any, x2: Any) -> tuple[Any, Any]:
+    """Both operands' arrays, an integer one cast to the other's float dtype (Keras 3's promotion)."""
+    a, b = data_of(x1), data_of(x2)
+    dtype = _float_dtype((a, b))
+    if dtype is None and builtins.any(type(v) is float for v in (a, b)) and builtins.any(
+            hasattr(v, "dtype") and v.dtype.kind in "biu" for v in (a, b)):
+        dtype = "float32"  # an integer array and a Python float: Keras's floatx, not NumPy's float64
+    return (a, b) if dtype is None else tuple(_cast_to((a, b), dtype))
+
+
 # ---------------------------------------------------------------------------- arithmetic
 def add(x1: Any, x2: Any) -> Tensor:
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return attach(_backend.active.add(a, b), (x1, x2),
                   lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)))
 
 
 def subtract(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return attach(B.subtract(a, b), (x1, x2),
                   lambda g: (_unbroadcast(g, a), _unbroadcast(B.negative(g), b)))
 
 
 def multiply(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return attach(B.multiply(a, b), (x1, x2),
                   lambda g: (_unbroadcast(B.multiply(g, b), a), _unbroadcast(B.multiply(g, a), b)))
 
 
 def divide(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
+    if builtins.all(v.dtype.kind in "biu" if hasattr(v, "dtype") else type(v) in (int, bool) for v in (a, b)):
+        a, b = _cast_to((a, b), "float32")  # integers divide into Keras's floatx, not NumPy's float64
     out = B.divide(a, b)
 
     def backward(g):
@@ -65,7 +92,7 @@ true_divide = divide
 
 def power(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     out = B.power(a, b)
 
     def backward(g):
@@ -149,20 +176,20 @@ def _pick(x1: Any, x2: Any, take_first: Any, out: Any) -> Tensor:
 
 def maximum(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return _pick(x1, x2, B.compare("greater_equal", a, b), B.maximum(a, b))
 
 
 def minimum(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return _pick(x1, x2, B.compare("less_equal", a, b), B.minimum(a, b))
 
 
 def where(condition: Any, x1: Any = None, x2: Any = None) -> Tensor:
     B = _backend.active
     cond = data_of(condition)
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return attach(B.where(cond, a, b), (condition, x1, x2),
                   lambda g: (None, _unbroadcast(B.where(cond, g, 0), a), _unbroadcast(B.where(cond, 0, g), b)))
 
@@ -175,7 +202,7 @@ def clip(x: Any, x_min: float, x_max: float) -> Tensor:
 
 
 def _compare(op: str, x1: Any, x2: Any) -> Tensor:
-    return Tensor(_backend.active.compare(op, data_of(x1), data_of(x2)))
+    return Tensor(_backend.active.compare(op, *_operands(x1, x2)))
 
 
 def equal(x1: Any, x2: Any) -> Tensor:
@@ -336,6 +363,8 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Tensor:
     B = _backend.active
     arrays = [data_of(x) for x in xs]
+    dtype = _float_dtype(arrays)
+    arrays = arrays if dtype is None else _cast_to(arrays, dtype)
     sizes = [a.shape[axis] for a in arrays]
     return attach(B.concatenate(arrays, axis=axis), tuple(xs),
                   lambda g: B.split_sizes(g, sizes, axis))
@@ -344,6 +373,8 @@ def concatenate(xs: Sequence[Any], axis: int = 0) -> Tensor:
 def stack(xs: Sequence[Any], axis: int = 0) -> Tensor:
     B = _backend.active
     arrays = [data_of(x) for x in xs]
+    dtype = _float_dtype(arrays)
+    arrays = arrays if dtype is None else _cast_to(arrays, dtype)
 
     def backward(g):
         return [B.squeeze(p, axis=axis) for p in B.split_sizes(g, [1] * len(arrays), axis)]
@@ -370,7 +401,7 @@ def getitem(x: Any, key: Any) -> Tensor:
 
 def matmul(x1: Any, x2: Any) -> Tensor:
     B = _backend.active
-    a, b = data_of(x1), data_of(x2)
+    a, b = _operands(x1, x2)
     return attach(B.matmul(a, b), (x1, x2), lambda g: B.matmul_backward(g, a, b))
 
 

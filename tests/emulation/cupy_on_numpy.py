@@ -245,6 +245,10 @@ class _Device:
     def synchronize(self) -> None:
         pass
 
+    def use(self) -> None:
+        if self.id != 0:
+            raise RuntimeError(f"the emulator has one device, not device {self.id}")
+
 
 class _Pool:
     def free_all_blocks(self, stream: Any = None) -> None:
@@ -261,7 +265,7 @@ cuda.Device = _Device
 cuda.Event = _Event
 cuda.get_current_stream = lambda device_id=-1: _Stream()
 cuda.get_elapsed_time = lambda start, stop: (stop.time - start.time) * 1e3
-cuda.runtime = types.SimpleNamespace(getDevice=lambda: 0, runtimeGetVersion=lambda: 13000,
+cuda.runtime = types.SimpleNamespace(getDevice=lambda: 0, getDeviceCount=lambda: 1, runtimeGetVersion=lambda: 13000,
                                      driverGetVersion=lambda: 13000)
 cuda.is_available = is_available
 cuda.get_cuda_path = lambda: str(kernel_runner.cuda_include_dir().parent)
