@@ -62,8 +62,9 @@ def test_keras3s_saved_model_with_operations_loads_and_predicts_the_same():
     loaded = keras.models.load_model(Path(__file__).parent / "fixtures" / "keras3_symbolic_ops.keras")
     x, _ = cases.data()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), FIXTURE["predictions_after"], rtol=1e-5, atol=1e-6)
-    kinds = {type(layer).__name__ for layer in loaded.layers}
+    kinds = {type(layer).__name__ for layer in loaded.operations}
     assert {"TrueDivide", "Subtract", "GetItem", "Concatenate", "Max", "Mean", "Sigmoid", "Softmax"} <= kinds
+    assert [layer.name for layer in loaded.layers] == ["input_layer", "dense", "dense_1"]  # Keras 3's `layers`
 
 
 def test_configs_name_operations_as_keras3_does():
@@ -73,6 +74,18 @@ def test_configs_name_operations_as_keras3_does():
     assert by_class["Mean"]["config"] == {"name": "mean", "axis": -1, "keepdims": True}
     assert by_class["Sigmoid"]["module"] == "keras.src.ops.nn"
     assert by_class["TrueDivide"]["inbound_nodes"][0]["args"][1] == 4.0  # the constant is a call argument
+
+
+def test_clone_and_summary_keep_the_operations(capsys):
+    model = _model()
+    x, _ = cases.data()
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [type(op).__name__ for op in clone.operations] == [type(op).__name__ for op in model.operations]
+    model.summary()
+    printed = capsys.readouterr().out
+    assert "true_divide (TrueDivide)" in printed and "get_item (GetItem)" in printed
 
 
 def test_what_a_graph_cannot_record_is_named():

@@ -104,6 +104,10 @@ def _private_last(name: str) -> str:
 class Layer:
     """Base of every layer: subclasses validate in __init__, make weights in build, compute in call."""
 
+    # True for the operation nodes keras.ops calls on symbolic tensors record (layers/operation.py): graph
+    # nodes that Keras 3 lists in a model's `operations` but not in its `layers`.
+    graph_operation = False
+
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
                  autocast: bool = True, input_dim: int | None = None, input_shape: Any = None,
                  batch_input_shape: Any = None, batch_size: int | None = None, **kwargs: Any):

@@ -39,6 +39,7 @@ class Operation(Layer):
     """`ops.<function>(*operands, **parameters)` as a weightless node of a functional graph."""
 
     function = ""
+    graph_operation = True
 
     def __init__(self, name: str | None = None, **parameters: Any):
         super().__init__(name=name or unique_name(to_snake_case(type(self).__name__)))

@@ -302,7 +302,7 @@ def _graph_config(model: Functional) -> dict[str, Any]:
         return serialize_keras_object(x)
 
     layer_configs = []
-    for layer in model.layers:
+    for layer in model.operations:
         entry = serialize_keras_object(layer)
         entry["name"] = layer.name
         entry["inbound_nodes"] = [

@@ -103,6 +103,13 @@ class Model(Trainer, Layer):
     # ------------------------------------------------------------------ structure
     @property
     def layers(self) -> list[Layer]:
+        """The model's layers; the operation nodes of keras.ops calls on symbolic tensors are left out, as in
+        Keras 3 (they are in `operations`)."""
+        return [layer for layer in self._layers if not layer.graph_operation]
+
+    @property
+    def operations(self) -> list[Layer]:
+        """Every node of the model's graph in order: its layers and its recorded operations."""
         return list(self._layers)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
@@ -115,7 +122,7 @@ class Model(Trainer, Layer):
             return self.layers[index]
         if name is None:
             raise ValueError("Provide either a layer name or layer index at `get_layer`.")
-        for layer in self.layers:
+        for layer in self.operations:
             if layer.name == name:
                 return layer
         raise ValueError(f"No layer named {name!r}; layers are {[layer.name for layer in self.layers]}.")

@@ -174,7 +174,7 @@ def print_summary(model: Any, line_length: int | None = None, positions: Sequenc
                 out += rows_of(layer, inner, depth + 1)
         return out
 
-    layers = list(model.layers)
+    layers = list(getattr(model, "operations", model.layers))  # Keras 3 lists operation nodes too
     rows = [row for layer in _select(layers, layer_range) for row in rows_of(model, layer, 0)]
     lines = [f'Model: "{model.name}"', *_render(headers, rows, widths, align)]
     trainable, frozen = model.trainable_weights, model.non_trainable_weights
