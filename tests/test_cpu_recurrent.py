@@ -115,6 +115,18 @@ def test_lstm_step_forward_matches_twin(rows, units, with_bias):
                 _bits_equal(fast[2][off], np.zeros_like(h[off]) if fallback is None else fb[off])
 
 
+def _check_backward_bits(method, saved_of, args_of, rows):
+    """For each mask (none, some rows off) and dout (none, given): `method` of NumpyOps (the C step) and of the
+    generic code, on the same saved values and gradients, give the same bits."""
+    ops = NumpyOps()
+    for mask in (None, _mask(rows)):
+        saved = saved_of(ops, mask)
+        for with_dout in (False, True):
+            args = args_of(saved, mask, with_dout)
+            for got, want in zip(getattr(ops, method)(*args), getattr(Ops, method)(ops, *args)):
+                _bits_equal(got, want)
+
+
 @pytest.mark.parametrize("rows,units", SHAPES)
 @pytest.mark.parametrize("rule", RULES)
 def test_lstm_step_backward_matches_twin_bit_for_bit(rows, units, rule):
@@ -123,14 +135,10 @@ def test_lstm_step_backward_matches_twin_bit_for_bit(rows, units, rule):
     h, c = _f32(rng, rows, units), _f32(rng, rows, units)
     dh, dc, dout = _f32(rng, rows, units), _f32(rng, rows, units), _f32(rng, rows, units)
     dh[0, :3] = [-0.0, np.nan, np.inf]
-    ops = NumpyOps()
-    for mask in (None, _mask(rows)):
-        saved = ops.lstm_step(x, hr, bias, h, c, mask, h, TANH, SIGMOID)[3]
-        for d_out in (None, dout):
-            fast = ops.lstm_step_backward(dh, dc, d_out, saved, c, mask, rule, TANH, SIGMOID)
-            twin = Ops.lstm_step_backward(ops, dh, dc, d_out, saved, c, mask, rule, TANH, SIGMOID)
-            for got, want in zip(fast, twin):
-                _bits_equal(got, want)
+    _check_backward_bits("lstm_step_backward",
+                         lambda ops, mask: ops.lstm_step(x, hr, bias, h, c, mask, h, TANH, SIGMOID)[3],
+                         lambda saved, mask, d: (dh, dc, dout if d else None, saved, c, mask, rule, TANH, SIGMOID),
+                         rows)
 
 
 # ---------------------------------------------------------------------------------- GRU (reset_after)
@@ -165,14 +173,9 @@ def test_gru_step_backward_matches_twin_bit_for_bit(rows, units, rule):
     x, hr, rbias = _f32(rng, rows, 3 * units), _f32(rng, rows, 3 * units), _f32(rng, 3 * units)
     h, dh, dout = _f32(rng, rows, units), _f32(rng, rows, units), _f32(rng, rows, units)
     dh[0, :3] = [-0.0, np.nan, np.inf]
-    ops = NumpyOps()
-    for mask in (None, _mask(rows)):
-        saved = ops.gru_step(x, hr, rbias, h, mask, h, TANH, SIGMOID)[2]
-        for d_out in (None, dout):
-            fast = ops.gru_step_backward(dh, d_out, saved, h, mask, rule, TANH, SIGMOID)
-            twin = Ops.gru_step_backward(ops, dh, d_out, saved, h, mask, rule, TANH, SIGMOID)
-            for got, want in zip(fast, twin):
-                _bits_equal(got, want)
+    _check_backward_bits("gru_step_backward",
+                         lambda ops, mask: ops.gru_step(x, hr, rbias, h, mask, h, TANH, SIGMOID)[2],
+                         lambda saved, mask, d: (dh, dout if d else None, saved, h, mask, rule, TANH, SIGMOID), rows)
 
 
 # ---------------------------------------------------------------------------------- what the C steps leave

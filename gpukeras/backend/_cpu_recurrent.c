@@ -113,6 +113,28 @@ static int get_args(const Arg *args, Buf *bufs, int n) {
     return 0;
 }
 
+/* get_args, plus a scratch buffer of `floats` floats for the row loops; NULL, with the exception set and
+ * nothing held, on failure. finish() gives both back. */
+static float *acquire(const Arg *args, Buf *bufs, int n, Py_ssize_t floats) {
+    float *scratch = malloc((size_t)floats * sizeof(float));
+    if (scratch == NULL) {
+        memset(bufs, 0, sizeof(Buf) * (size_t)n);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (get_args(args, bufs, n)) {
+        release(bufs, n);
+        free(scratch);
+        return NULL;
+    }
+    return scratch;
+}
+
+static void finish(Buf *bufs, int n, float *scratch) {
+    release(bufs, n);
+    free(scratch);
+}
+
 static inline float *ptr(Buf *b) { return b->held ? (float *)b->view.buf : NULL; }
 
 static int check_dims(Py_ssize_t rows, Py_ssize_t units, int code) {
@@ -333,13 +355,8 @@ static PyObject *lstm_step_backward(PyObject *self, PyObject *args) {
                     {o[6], "mask", rows, 0, 1},     {o[7], "dz", 4 * n, 1, 0},       {o[8], "dh_skip", n, 1, 1},
                     {o[9], "dc_prev", n, 1, 0},     {o[10], "dout_prev", n, 1, 1}};
     Buf b[11];
-    float *scratch = malloc((size_t)(2 * units) * sizeof(float));
+    float *scratch = acquire(spec, b, 11, 2 * units);
     if (scratch == NULL) {
-        return PyErr_NoMemory();
-    }
-    if (get_args(spec, b, 11)) {
-        release(b, 11);
-        free(scratch);
         return NULL;
     }
     LSTMGrads a = {ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), ptr(&b[3]), ptr(&b[4]), ptr(&b[5]),
@@ -347,8 +364,7 @@ static PyObject *lstm_step_backward(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     lstm_backward(&a, scratch, scratch + units, rows, units, code);
     Py_END_ALLOW_THREADS
-    release(b, 11);
-    free(scratch);
+    finish(b, 11, scratch);
     Py_RETURN_NONE;
 }
 
@@ -416,26 +432,21 @@ static PyObject *gru_step(PyObject *self, PyObject *args) {
     }
     Py_ssize_t n = rows * units;
     int masked = o[4] != Py_None;
-    Arg spec[11] = {{o[0], "x", 3 * n, 0, 0},          {o[1], "hr", 3 * n, 0, 0},    {o[2], "recurrent_bias", 3 * units, 0, 1},
-                    {o[3], "h_prev", n, 0, 0},         {o[4], "mask", rows, 0, 1},   {o[5], "fallback", n, 0, 1},
-                    {o[6], "pre", 3 * n, 1, 0},        {o[7], "post", 3 * n, 1, 0},  {o[8], "inner_h", n, 1, 0},
-                    {o[9], "h", n, 1, 0},              {o[10], "out", n, 1, !masked}};
+    Arg spec[11] = {{o[0], "x", 3 * n, 0, 0},      {o[1], "hr", 3 * n, 0, 0},
+                    {o[2], "recurrent_bias", 3 * units, 0, 1},
+                    {o[3], "h_prev", n, 0, 0},     {o[4], "mask", rows, 0, 1},   {o[5], "fallback", n, 0, 1},
+                    {o[6], "pre", 3 * n, 1, 0},    {o[7], "post", 3 * n, 1, 0},  {o[8], "inner_h", n, 1, 0},
+                    {o[9], "h", n, 1, 0},          {o[10], "out", n, 1, !masked}};
     Buf b[11];
-    float *inner = malloc((size_t)(3 * units) * sizeof(float));
+    float *inner = acquire(spec, b, 11, 3 * units);
     if (inner == NULL) {
-        return PyErr_NoMemory();
-    }
-    if (get_args(spec, b, 11)) {
-        release(b, 11);
-        free(inner);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
     gru_forward(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), ptr(&b[3]), ptr(&b[4]), ptr(&b[5]), ptr(&b[6]), ptr(&b[7]),
                 ptr(&b[8]), ptr(&b[9]), ptr(&b[10]), inner, rows, units);
     Py_END_ALLOW_THREADS
-    release(b, 11);
-    free(inner);
+    finish(b, 11, inner);
     Py_RETURN_NONE;
 }
 
@@ -504,13 +515,8 @@ static PyObject *gru_step_backward(PyObject *self, PyObject *args) {
                     {o[6], "dx", 3 * n, 1, 0},    {o[7], "dinner", 3 * n, 1, 0},  {o[8], "dh_skip", n, 1, 0},
                     {o[9], "dout_prev", n, 1, 1}};
     Buf b[10];
-    float *scratch = malloc((size_t)(2 * units) * sizeof(float));
+    float *scratch = acquire(spec, b, 10, 2 * units);
     if (scratch == NULL) {
-        return PyErr_NoMemory();
-    }
-    if (get_args(spec, b, 10)) {
-        release(b, 10);
-        free(scratch);
         return NULL;
     }
     GRUGrads a = {ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), ptr(&b[3]), ptr(&b[4]),
@@ -518,8 +524,7 @@ static PyObject *gru_step_backward(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     gru_backward(&a, scratch, scratch + units, rows, units, code);
     Py_END_ALLOW_THREADS
-    release(b, 10);
-    free(scratch);
+    finish(b, 10, scratch);
     Py_RETURN_NONE;
 }
 
