@@ -147,14 +147,20 @@ static int check_dims(Py_ssize_t rows, Py_ssize_t units, int code) {
 
 /* ------------------------------------------------------------------ shared row helpers */
 
-/* A masked-off row: the output is `fallback` (zeros when NULL) and the states keep their values. */
-static void hold_row(float *out, const float *fallback, float *h, const float *h_prev, Py_ssize_t units) {
+/* A masked step's row after its cell wrote the new h into the output row `out`: with the row's mask on, h
+ * takes it; off, h keeps h_prev and the output becomes `fallback` (zeros when NULL). Returns whether on. */
+static int mask_row(float on, float *out, const float *fallback, float *h, const float *h_prev, Py_ssize_t units) {
+    if (on != 0.0f) {
+        memcpy(h, out, (size_t)units * sizeof(float));
+        return 1;
+    }
     memcpy(h, h_prev, (size_t)units * sizeof(float));
     if (fallback != NULL) {
         memcpy(out, fallback, (size_t)units * sizeof(float));
     } else {
         memset(out, 0, (size_t)units * sizeof(float));
     }
+    return 0;
 }
 
 VECTOR_CLONES
@@ -236,15 +242,9 @@ static void lstm_forward(const float *x, const float *hr, const float *bias, con
         float *h_new = mask != NULL ? out + at : h + at; /* without a mask, h is the output */
         lstm_row(zr, c_prev + at, gates + at, gates + plane + at, gates + 2 * plane + at, gates + 3 * plane + at,
                  c_new + at, act_c + at, h_new, units);
-        if (mask == NULL) {
-            continue;
-        }
-        if (mask[r] != 0.0f) {
-            memcpy(h + at, h_new, (size_t)units * sizeof(float));
-            memcpy(c + at, c_new + at, (size_t)units * sizeof(float));
-        } else {
-            hold_row(out + at, fallback != NULL ? fallback + at : NULL, h + at, h_prev + at, units);
-            memcpy(c + at, c_prev + at, (size_t)units * sizeof(float));
+        if (mask != NULL) {
+            int on = mask_row(mask[r], out + at, fallback != NULL ? fallback + at : NULL, h + at, h_prev + at, units);
+            memcpy(c + at, on ? c_new + at : c_prev + at, (size_t)units * sizeof(float));
         }
     }
 }
@@ -407,13 +407,8 @@ static void gru_forward(const float *x, const float *hr, const float *rbias, con
         float *h_new = mask != NULL ? out + at : h + at;
         gru_row(x + r * width, in, h_prev + at, pre + at, pre + plane + at, pre + 2 * plane + at, post + at,
                 post + plane + at, post + 2 * plane + at, inner_h + at, h_new, units);
-        if (mask == NULL) {
-            continue;
-        }
-        if (mask[r] != 0.0f) {
-            memcpy(h + at, h_new, (size_t)units * sizeof(float));
-        } else {
-            hold_row(out + at, fallback != NULL ? fallback + at : NULL, h + at, h_prev + at, units);
+        if (mask != NULL) {
+            mask_row(mask[r], out + at, fallback != NULL ? fallback + at : NULL, h + at, h_prev + at, units);
         }
     }
 }
