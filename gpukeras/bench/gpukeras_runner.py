@@ -117,6 +117,8 @@ def _body(args: Any) -> dict[str, Any]:
     snap = C.cpu_snapshot()
     model.fit(x, y, batch_size=batch, epochs=args.warmup + args.epochs, verbose=0, shuffle=True,
               callbacks=[timer])
+    if args.ranks > 1:  # CPU time of the whole job: every rank's, summed per epoch
+        cpu = [sum(per_rank) for per_rank in zip(*keras.distribution.process_group().allgather(cpu))]
     res.update(C.summarize(times[args.warmup:], n, batch, snap, cpu[args.warmup:]))
     res["final_loss"] = timer.last_loss
     if timer.last_accuracy is not None:
