@@ -7,7 +7,7 @@ compute with backend primitives only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gpukeras import backend as _backend
@@ -57,10 +57,12 @@ def attach(out: Any, inputs: Sequence[Any], backward) -> Tensor:
     return Tensor(out)
 
 
-def gradient(target: Tensor, sources: Sequence[Tensor], output_gradient: Any = None) -> list[Any]:
+def gradient(target: Tensor, sources: Sequence[Tensor], output_gradient: Any = None,
+             on_ready: Callable[[int, Any], None] | None = None) -> list[Any]:
     """dtarget/dsource for each source (None where unconnected), as backend arrays.
 
-    A non-scalar target is differentiated as the sum of its elements (TF's rule).
+    A non-scalar target is differentiated as the sum of its elements (TF's rule). `on_ready(i, g)` is
+    told each source's gradient as soon as it is final (data-parallel training sums it meanwhile).
     """
     ops = _backend.active
     order = _topological_order(target)
@@ -77,6 +79,8 @@ def gradient(target: Tensor, sources: Sequence[Tensor], output_gradient: Any = N
             continue
         if id(t) in wanted:
             results[wanted[id(t)]] = g
+            if on_ready is not None:
+                on_ready(wanted[id(t)], g)
         if t.node is None:
             continue
         for x, gx in zip(t.node.inputs, t.node.backward(g)):

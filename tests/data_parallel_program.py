@@ -15,7 +15,8 @@ import numpy as np
 import gpukeras as keras
 
 mode, out = sys.argv[1], sys.argv[2]
-keras.distribution.initialize()
+# BUCKET_BYTES: small buckets make the gradient sums start one by one during the backward pass.
+keras.distribution.initialize(bucket_bytes=int(os.environ.get("BUCKET_BYTES", 25 << 20)))
 rank = keras.distribution.process_id()
 keras.distribution.set_distribution(keras.distribution.DataParallel())
 

@@ -90,6 +90,9 @@ def test_buckets_group_gradients_up_to_the_byte_limit():
 class _TwinRanksComm:
     """An MPI communicator standing in for two ranks holding the same values: a sum doubles them."""
 
+    def __init__(self):
+        self.started = []
+
     def Get_rank(self):
         return 0
 
@@ -98,6 +101,16 @@ class _TwinRanksComm:
 
     def Allreduce(self, _in_place, buf):
         buf *= 2
+
+    def Iallreduce(self, _in_place, buf):
+        self.started.append(buf.size)
+        comm = self
+
+        class Request:
+            def Wait(self):
+                comm.Allreduce(None, buf)
+
+        return Request()
 
     def Bcast(self, buf, root=0):
         pass
@@ -122,6 +135,32 @@ def test_gradient_buckets_sum_weighted_shares_and_keep_shapes_and_dtypes(monkeyp
         np.testing.assert_allclose(B.to_numpy(r).astype("float32"), want.astype(str(g.dtype)), rtol=1e-3)
 
 
+@pytest.mark.skipif(not HAVE_MPI4PY, reason="needs mpi4py (the test extra installs it)")
+def test_overlapped_buckets_start_as_gradients_finish_and_sum_like_the_plain_path(monkeypatch):
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
+    B = backend.active
+    comm = _TwinRanksComm()
+    group = collectives.ProcessGroup(comm, B, bucket_bytes=40)
+    group.set_share(1, 4)
+    rng = np.random.default_rng(1)
+    shapes = [(3, 2), (2,), (2, 5), (5,)]
+    grads = [B.asarray(rng.normal(size=s).astype("float32")) for s in shapes]
+    reduction = collectives.OverlappedReduction(group, shapes)
+    assert reduction.buckets == [[3], [2], [1, 0]]  # reverse order: the last layer's bucket first
+    reduction.ready(3, grads[3])
+    assert comm.started == [5]  # started before the earlier layers' gradients exist
+    reduction.ready(2, grads[2])
+    assert comm.started == [5, 10]
+    reduction.ready(0, grads[0])  # variable 1 never gets a gradient (unreached): its bucket waits for finish
+    assert comm.started == [5, 10]
+    out = reduction.finish(len(shapes))
+    assert comm.started == [5, 10, 6]
+    assert isinstance(out, collectives.ReducedGradients) and out[1] is None
+    for i in (0, 2, 3):
+        np.testing.assert_allclose(B.to_numpy(out[i]), B.to_numpy(grads[i]) * np.float32(0.25) * 2, rtol=1e-6)
+    assert distribution.reduce_gradients(out) is out  # never summed twice
+
+
 @pytest.mark.any_backend
 def test_only_rank_zero_keeps_callbacks_that_print_or_write(monkeypatch, tmp_path):
     class Rank1:
@@ -136,8 +175,8 @@ def test_only_rank_zero_keeps_callbacks_that_print_or_write(monkeypatch, tmp_pat
 
 
 # ---------------------------------------------------------------------- jobs under mpirun
-def _run(ranks: int | None, mode: str, out: Path) -> tuple[int, str, float]:
-    env = dict(os.environ, GPUKERAS_BACKEND="numpy", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+def _run(ranks: int | None, mode: str, out: Path, **env_vars: str) -> tuple[int, str, float]:
+    env = dict(os.environ, GPUKERAS_BACKEND="numpy", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", **env_vars)
     command = [sys.executable, str(PROGRAM), mode, str(out)]
     if ranks is not None:
         command = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-n", str(ranks)] + command
@@ -156,10 +195,11 @@ def one_process(tmp_path_factory):
 
 @needs_mpi
 @pytest.mark.any_backend
-@pytest.mark.parametrize("ranks", [2, 4])
-def test_ranks_on_a_global_batch_match_one_process(ranks, one_process, tmp_path):
+@pytest.mark.parametrize("ranks, bucket_bytes", [(2, "64"), (4, str(25 << 20))])
+def test_ranks_on_a_global_batch_match_one_process(ranks, bucket_bytes, one_process, tmp_path):
+    """2 ranks with 64-byte buckets (each weight's sum starts as soon as backward finishes it), 4 with one."""
     out = tmp_path / f"ranks{ranks}.npz"
-    code, log, _ = _run(ranks, "train", out)
+    code, log, _ = _run(ranks, "train", out, BUCKET_BYTES=bucket_bytes)
     assert code == 0, log
     got = np.load(out)
     assert int(got["size"]) == ranks

@@ -62,6 +62,16 @@ class HostTransport:
         self.comm.Bcast(host, root=root)
         return host if self.ops.is_array(host) else self.ops.asarray(host)
 
+    def start_allreduce(self, flat: Any) -> tuple[Any, Any]:
+        """Begin summing `flat` (MPI Iallreduce); `finish_allreduce` waits and returns the sum."""
+        host = np.ascontiguousarray(self.ops.to_numpy(flat))
+        return host, self.comm.Iallreduce(_in_place(), host)
+
+    def finish_allreduce(self, pending: tuple[Any, Any]) -> Any:
+        host, request = pending
+        request.Wait()
+        return host if self.ops.is_array(host) else self.ops.asarray(host)
+
 
 class NcclTransport:
     """Sums and broadcasts device buffers with NCCL on the current CUDA stream (CuPy backend)."""
@@ -90,6 +100,29 @@ class NcclTransport:
     def broadcast_(self, flat: Any, root: int = 0) -> Any:
         ptr, count, kind, stream = self._args(flat)
         self.communicator.bcast(ptr, count, kind, root, stream)
+        return flat
+
+    def start_allreduce(self, flat: Any) -> tuple[Any, Any]:
+        """Sum `flat` on a side stream once the main stream has made it, so the backward pass goes on."""
+        import cupy
+
+        main = cupy.cuda.get_current_stream()
+        if not hasattr(self, "side"):
+            self.side = cupy.cuda.Stream(non_blocking=True)
+        made = cupy.cuda.Event()
+        made.record(main)
+        self.side.wait_event(made)
+        ptr, count, kind, _ = self._args(flat)
+        self.communicator.allReduce(ptr, ptr, count, kind, self.nccl.NCCL_SUM, self.side.ptr)
+        done = cupy.cuda.Event()
+        done.record(self.side)
+        return flat, done
+
+    def finish_allreduce(self, pending: tuple[Any, Any]) -> Any:
+        import cupy
+
+        flat, done = pending
+        cupy.cuda.get_current_stream().wait_event(done)
         return flat
 
 
@@ -178,6 +211,70 @@ class ProcessGroup:
             for i, part in zip(bucket, _split(flat, parts)):
                 out[i] = part if part.dtype == grads[i].dtype else part.astype(grads[i].dtype)
         return out
+
+
+class ReducedGradients(list):
+    """Gradients already summed over the ranks (`Optimizer.apply` must not sum them again)."""
+
+
+class OverlappedReduction:
+    """Sums one step's gradients over the ranks while the backward pass is still running.
+
+    Buckets hold the variables in reverse order (the backward pass finishes the last layers first), each
+    up to `bucket_bytes`; a bucket's sum starts as soon as its last gradient is final (`ready`) and
+    `finish` waits for all of them. The buckets are the same on every rank (same model, same order), and
+    a bucket with a variable the loss does not reach starts only in `finish`, on every rank alike.
+    """
+
+    def __init__(self, group: ProcessGroup, shapes: Sequence[tuple]):
+        self.group = group
+        order = list(range(len(shapes)))[::-1]
+        like = [_Shape(shapes[i]) for i in order]
+        self.buckets = [[order[j] for j in bucket] for bucket in _buckets(like, group.bucket_bytes)]
+        self.bucket_of = {i: b for b, bucket in enumerate(self.buckets) for i in bucket}
+        self.begin()
+
+    def begin(self) -> None:
+        """Forget the previous step."""
+        self.grads: dict[int, Any] = {}
+        self.started: set[int] = set()
+        self.pending: dict[int, Any] = {}
+
+    def ready(self, index: int, grad: Any) -> None:
+        """The gradient of variable `index` is final: start its bucket's sum when the bucket is complete."""
+        self.grads[index] = grad
+        b = self.bucket_of[index]
+        if b not in self.started and all(i in self.grads for i in self.buckets[b]):
+            self._start(b)
+
+    def finish(self, count: int) -> ReducedGradients:
+        """Every bucket summed (those still waiting start now); the gradients in variable order."""
+        for b in range(len(self.buckets)):
+            if b not in self.started:
+                self._start(b)
+        out: list[Any] = [None] * count
+        for parts, started in self.pending.values():
+            flat = self.group.device.finish_allreduce(started)
+            for i, part in zip(parts, _split(flat, [self.grads[i] for i in parts])):
+                out[i] = part if part.dtype == self.grads[i].dtype else part.astype(self.grads[i].dtype)
+        return ReducedGradients(out)
+
+    def _start(self, b: int) -> None:
+        self.started.add(b)
+        parts = [i for i in self.buckets[b] if self.grads.get(i) is not None]
+        if not parts:  # no gradient reaches these variables, on any rank
+            return
+        xp = self.group.ops.xp
+        flat = xp.concatenate([xp.ravel(self.grads[i]).astype("float32", copy=False) for i in parts])
+        flat *= np.float32(self.group.share)
+        self.pending[b] = (parts, self.group.device.start_allreduce(flat))
+
+
+class _Shape:
+    """Stands in for an array where only the shape matters (bucket sizes)."""
+
+    def __init__(self, shape: tuple):
+        self.shape = tuple(shape)
 
 
 def _buckets(arrays: Sequence[Any], bucket_bytes: int) -> list[list[int]]:

@@ -75,7 +75,7 @@ def process_group() -> collectives.ProcessGroup | None:
 def reduce_gradients(grads: Sequence[Any]) -> Sequence[Any]:
     """The gradients summed over ranks (each weighted by its share of the batch); as given in one process."""
     group = process_group()
-    if group is None:
+    if group is None or isinstance(grads, collectives.ReducedGradients):  # summed already, during backward
         return grads
     B = _backend.active
     arrays = [g.data if isinstance(g, Tensor) else (g if g is None or B.is_array(g) else B.asarray(g)) for g in grads]

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from gpukeras.backend.collectives import ProcessGroup
+from gpukeras.backend.collectives import OverlappedReduction, ProcessGroup
+from gpukeras.tracing import host_step
 from gpukeras.trainers.data_sources import ArraySource, HostBatch
 from gpukeras.trainers.logs import host_logs
 
@@ -111,3 +112,32 @@ def average_non_trainable(model: Any, group: ProcessGroup) -> None:
 def agree(group: ProcessGroup, flag: bool) -> bool:
     """True on every rank when it is True on any (stop training, want batch logs)."""
     return any(group.allgather(bool(flag)))
+
+
+# ---------------------------------------------------------------------- gradients summed during backward
+def reducer(model: Any, group: ProcessGroup, variables: list[Any]) -> OverlappedReduction:
+    """The model's overlapped gradient sum for these variables (made once, reused every step)."""
+    key = (id(group), tuple(id(v) for v in variables))
+    found = getattr(model, "_overlapped_reduction", None)
+    if found is None or found[0] != key:
+        found = (key, OverlappedReduction(group, [tuple(v.shape) for v in variables]))
+        model._overlapped_reduction = found
+    return found[1]
+
+
+@host_step
+def begin_reduction(reduction: OverlappedReduction) -> None:
+    """A step starts: forget the previous step's gradients (a compiled step replays this host entry)."""
+    reduction.begin()
+
+
+@host_step
+def gradient_ready(reduction: OverlappedReduction, index: int, grad: Any) -> None:
+    """The backward pass finished variable `index`'s gradient: its bucket's sum may start."""
+    reduction.ready(index, grad)
+
+
+@host_step
+def apply_reduced(reduction: OverlappedReduction, optimizer: Any, variables: list[Any]) -> None:
+    """Wait for every bucket's sum, then update the weights (the optimizer sees gradients summed already)."""
+    optimizer.apply(reduction.finish(len(variables)), variables)

@@ -260,7 +260,12 @@ class Trainer:
             loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
             scaled = self.optimizer.scale_loss(loss)
         self._loss_tracker.update_state(loss, sample_weight=batch_size)
-        if variables:
+        if variables and self._group is not None:  # data parallel: buckets summed while backward runs
+            reduction = data_parallel.reducer(self, self._group, variables)
+            data_parallel.begin_reduction(reduction)
+            gradient(scaled, variables, on_ready=lambda i, g: data_parallel.gradient_ready(reduction, i, g))
+            data_parallel.apply_reduced(reduction, self.optimizer, variables)
+        elif variables:
             # The optimizer skips (and warns about) weights the loss does not reach.
             self.optimizer.apply(gradient(scaled, variables), variables)
         elif not self._warned_no_trainable:
