@@ -52,6 +52,12 @@ def match_input_rank(x: Any, spec: Sequence[int | None]) -> Any:
 _variants: dict[type, type] = {}
 
 
+def _own_init(cls: type) -> bool:
+    """Whether a Model subclass (not Model or Functional themselves) defines an __init__ of its own."""
+    return any("__init__" in vars(k) for k in cls.__mro__
+               if k is not Model and k is not Model._functional_class and issubclass(k, Model))
+
+
 def _functional_variant(cls: type, functional: type) -> type:
     """`cls` (a Model subclass) with the functional model mixed in, for `CustomModel(inputs, outputs)`.
 
@@ -77,11 +83,19 @@ class Model(Trainer, Layer):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
         functional = Model._functional_class
-        if functional_arguments(args, kwargs) and not issubclass(cls, functional):
+        # A subclass with its own __init__ reads its own arguments (VAE(encoder, decoder)); it becomes
+        # functional only if that __init__ passes inputs and outputs on to Model.__init__.
+        if functional_arguments(args, kwargs) and not issubclass(cls, functional) and not _own_init(cls):
             return object.__new__(functional if cls is Model else _functional_variant(cls, functional))
         return object.__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any):
+        functional = Model._functional_class
+        if functional_arguments(args, kwargs) and not isinstance(self, functional):
+            # `super().__init__(inputs, outputs)` inside a subclass's __init__ (Keras 3 allows it)
+            self.__class__ = _functional_variant(type(self), functional)
+            functional.__init__(self, *args, **kwargs)
+            return
         if args:
             raise TypeError("Model() takes `inputs` and `outputs` (functional API) or only keyword arguments.")
         self._init_training_state()
