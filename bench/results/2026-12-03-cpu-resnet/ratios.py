@@ -32,7 +32,8 @@ def main() -> None:
                     ratios += [a / b for a, b in zip(mine, runs(results, fw, workload))]
             if not own:
                 continue
-            line = f"{workload} {side:6s} gpukeras {statistics.median(own):6.1f} samples/CPU-s ({min(own):.1f}-{max(own):.1f})"
+            line = (f"{workload} {side:6s} gpukeras {statistics.median(own):6.1f} samples/CPU-s "
+                    f"({min(own):.1f}-{max(own):.1f})")
             for fw, ratios in vs.items():
                 line += (f" | vs {fw}: median {statistics.median(ratios):.2f}x, range {min(ratios):.2f}-"
                          f"{max(ratios):.2f}x over {len(ratios)} paired runs")
