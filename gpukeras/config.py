@@ -1,7 +1,15 @@
-"""gpukeras.config: Keras 3's `keras.config` settings that gpukeras honours (the global dtype policy), and
-TF32 matmuls on NVIDIA GPUs (off by default, as in Keras)."""
+"""gpukeras.config: Keras 3's `keras.config` settings (the global dtype policy, floatx, epsilon, the image
+data format, the backend's name), and TF32 matmuls on NVIDIA GPUs (off by default, as in Keras)."""
 
 from gpukeras import backend as _backend
+from gpukeras.backend import (
+    epsilon,
+    floatx,
+    image_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)
 from gpukeras.dtype_policies import global_policy as dtype_policy
 from gpukeras.dtype_policies import set_global_policy as set_dtype_policy
 
@@ -21,4 +29,10 @@ def tf32_enabled() -> bool:
     return _tf32
 
 
-__all__ = ["dtype_policy", "enable_tf32", "set_dtype_policy", "tf32_enabled"]
+def backend() -> str:
+    """The name of the active backend ('numpy' or 'cupy'): keras.config.backend()."""
+    return _backend.backend()
+
+
+__all__ = ["backend", "dtype_policy", "enable_tf32", "epsilon", "floatx", "image_data_format", "set_dtype_policy",
+           "set_epsilon", "set_floatx", "set_image_data_format", "tf32_enabled"]

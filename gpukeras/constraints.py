@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpukeras import backend as _backend
 from gpukeras import ops
 from gpukeras.saving.serialization import Catalogue, deserialize_object, lookup, register_catalogue, serialize_object
 from gpukeras.tensor import Tensor
 
-EPSILON = 1e-7  # keras.backend.epsilon()
+EPSILON = 1e-7  # keras.backend.epsilon()'s default; the code reads the value set now
 
 
 class Constraint:
@@ -42,7 +43,7 @@ class MaxNorm(Constraint):
     def __call__(self, w: Any) -> Tensor:
         norms = _norms(w, self.axis)
         desired = ops.clip(norms, 0.0, self.max_value)
-        return ops.multiply(w, ops.divide(desired, ops.add(norms, EPSILON)))
+        return ops.multiply(w, ops.divide(desired, ops.add(norms, _backend.epsilon())))
 
     def get_config(self) -> dict[str, Any]:
         return {"max_value": self.max_value, "axis": self.axis}
@@ -58,7 +59,7 @@ class MinMaxNorm(Constraint):
         norms = _norms(w, self.axis)
         clipped = ops.clip(norms, self.min_value, self.max_value)
         desired = ops.add(ops.multiply(clipped, self.rate), ops.multiply(norms, 1.0 - self.rate))
-        return ops.multiply(w, ops.divide(desired, ops.add(norms, EPSILON)))
+        return ops.multiply(w, ops.divide(desired, ops.add(norms, _backend.epsilon())))
 
     def get_config(self) -> dict[str, Any]:
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
@@ -79,7 +80,7 @@ class UnitNorm(Constraint):
         self.axis = axis
 
     def __call__(self, w: Any) -> Tensor:
-        return ops.divide(w, ops.add(_norms(w, self.axis), EPSILON))
+        return ops.divide(w, ops.add(_norms(w, self.axis), _backend.epsilon()))
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from gpukeras import backend as _backend
+
 try:
     import ml_dtypes  # registers NumPy's "bfloat16" dtype
 except ImportError:  # pragma: no cover - a dependency; bfloat16 policies then explain what is missing
@@ -88,7 +90,7 @@ _global: DTypePolicy = _FLOAT32
 def get(identifier: Any) -> DTypePolicy:
     """A policy from None (the global one), a name, a DTypePolicy or its config dict."""
     if identifier is None:
-        return _global
+        return global_policy()
     if isinstance(identifier, DTypePolicy):
         return identifier
     if isinstance(identifier, dict):
@@ -115,7 +117,9 @@ def set_global_policy(policy: Any) -> None:
 
 
 def global_policy() -> DTypePolicy:
-    """The policy layers made with `dtype=None` take ('float32' unless set)."""
+    """The policy layers made with `dtype=None` take: the one set, else keras.backend.floatx()'s ('float32')."""
+    if _global is _FLOAT32 and _backend.floatx() != "float32":
+        return DTypePolicy(_backend.floatx())
     return _global
 
 

@@ -27,7 +27,7 @@ from gpukeras.saving.serialization import (
 )
 from gpukeras.tensor import Tensor, get_keras_mask
 
-EPSILON = 1e-7  # keras.backend.epsilon()
+EPSILON = 1e-7  # keras.backend.epsilon()'s default; the code reads the value set now
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
@@ -137,15 +137,15 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> Tensor:
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Tensor:
     """100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|) over the last axis."""
     y_true, y_pred = squeeze_or_expand_to_same_rank(*_like(y_true, y_pred))
-    diff = ops.abs(ops.divide(ops.subtract(y_true, y_pred), ops.maximum(ops.abs(y_true), EPSILON)))
+    diff = ops.abs(ops.divide(ops.subtract(y_true, y_pred), ops.maximum(ops.abs(y_true), _backend.epsilon())))
     return ops.multiply(ops.mean(diff, axis=-1), 100.0)
 
 
 def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Tensor:
     """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2) over the last axis."""
     y_true, y_pred = squeeze_or_expand_to_same_rank(*_like(y_true, y_pred))
-    first = ops.log(ops.add(ops.maximum(y_pred, EPSILON), 1.0))
-    second = ops.log(ops.add(ops.maximum(y_true, EPSILON), 1.0))
+    first = ops.log(ops.add(ops.maximum(y_pred, _backend.epsilon()), 1.0))
+    second = ops.log(ops.add(ops.maximum(y_true, _backend.epsilon()), 1.0))
     return ops.mean(ops.square(ops.subtract(first, second)), axis=-1)
 
 
@@ -155,7 +155,7 @@ def _binary_crossentropy_elements(y_true: Tensor, y_pred: Tensor, from_logits: b
         # -t*log(sigmoid(z)) - (1-t)*log(sigmoid(-z)) = t*softplus(-z) + (1-t)*softplus(z)
         return ops.add(ops.multiply(y_true, softplus(ops.negative(y_pred))),
                        ops.multiply(ops.subtract(1.0, y_true), softplus(y_pred)))
-    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    p = ops.clip(y_pred, _backend.epsilon(), 1.0 - _backend.epsilon())
     bce = ops.add(ops.multiply(y_true, ops.log(p)),
                   ops.multiply(ops.subtract(1.0, y_true), ops.log(ops.subtract(1.0, p))))
     return ops.negative(bce)
@@ -180,7 +180,7 @@ def _log_probs(y_pred: Tensor, from_logits: bool, axis: int) -> Tensor:
     if from_logits:
         return log_softmax(y_pred, axis=axis)
     p = ops.divide(y_pred, ops.sum(y_pred, axis=axis, keepdims=True))
-    return ops.log(ops.clip(p, EPSILON, 1.0 - EPSILON))
+    return ops.log(ops.clip(p, _backend.epsilon(), 1.0 - _backend.epsilon()))
 
 
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
@@ -207,7 +207,7 @@ def _sparse_crossentropy(labels: Tensor, y_pred: Tensor, from_logits: bool) -> T
     labels = _as_tensor(labels, "int32")
     if from_logits:
         return ops.sparse_softmax_cross_entropy(labels, y_pred)
-    return ops.sparse_crossentropy_from_probs(labels, y_pred, EPSILON)  # the ops of _log_probs, fused
+    return ops.sparse_crossentropy_from_probs(labels, y_pred, _backend.epsilon())  # the ops of _log_probs, fused
 
 
 def _sparse_categorical_crossentropy_masked(y_true: Any, y_pred: Any, from_logits: bool = False,
@@ -259,15 +259,15 @@ def log_cosh(y_true: Any, y_pred: Any) -> Tensor:
 def kl_divergence(y_true: Any, y_pred: Any) -> Tensor:
     """sum(t * log(t / p)) over the last axis, both clipped to [eps, 1]."""
     y_true, y_pred = _like(y_true, y_pred)
-    t = ops.clip(y_true, EPSILON, 1.0)
-    p = ops.clip(y_pred, EPSILON, 1.0)
+    t = ops.clip(y_true, _backend.epsilon(), 1.0)
+    p = ops.clip(y_pred, _backend.epsilon(), 1.0)
     return ops.sum(ops.multiply(t, ops.log(ops.divide(t, p))), axis=-1)
 
 
 def poisson(y_true: Any, y_pred: Any) -> Tensor:
     """mean(y_pred - y_true * log(y_pred + eps)) over the last axis."""
     y_true, y_pred = _like(y_true, y_pred)
-    return ops.mean(ops.subtract(y_pred, ops.multiply(y_true, ops.log(ops.add(y_pred, EPSILON)))), axis=-1)
+    return ops.mean(ops.subtract(y_pred, ops.multiply(y_true, ops.log(ops.add(y_pred, _backend.epsilon())))), axis=-1)
 
 
 def _hinge_labels(y_true: Tensor) -> Tensor:
@@ -342,7 +342,8 @@ def categorical_focal_crossentropy(y_true: Any, y_pred: Any, alpha: float = 0.25
         y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), label_smoothing / n)
     if from_logits:
         y_pred = softmax(y_pred, axis=axis)
-    p = ops.clip(ops.divide(y_pred, ops.sum(y_pred, axis=axis, keepdims=True)), EPSILON, 1.0 - EPSILON)
+    eps = _backend.epsilon()
+    p = ops.clip(ops.divide(y_pred, ops.sum(y_pred, axis=axis, keepdims=True)), eps, 1.0 - eps)
     cce = ops.multiply(ops.negative(y_true), ops.log(p))
     weight = ops.multiply(ops.power(ops.subtract(1.0, p), float(gamma)), float(alpha))
     return ops.sum(ops.multiply(weight, cce), axis=axis)

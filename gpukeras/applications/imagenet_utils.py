@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gpukeras import ops
+from gpukeras import backend, ops
 from gpukeras.datasets import cache
 from gpukeras.keras_tensor import KerasTensor
 from gpukeras.tensor import Tensor
@@ -61,7 +61,7 @@ def preprocess_input(x: Any, data_format: str | None = None, mode: str = "caffe"
 
 def _data_format(data_format: str | None) -> str:
     if data_format is None:
-        return "channels_last"
+        return backend.image_data_format()
     if data_format not in DATA_FORMATS:
         raise ValueError("`data_format` must be 'channels_last', 'channels_first' or None. Received: "
                          f"data_format={data_format!r}")

@@ -70,8 +70,47 @@ def clear_session() -> None:
     active.clear_caches()
 
 
+# ---------------------------------------------------------------------- keras.backend's global settings
+_settings = {"epsilon": 1e-7, "floatx": "float32", "image_data_format": "channels_last"}
+_FLOATX = ("bfloat16", "float16", "float32", "float64")
+_DATA_FORMATS = ("channels_first", "channels_last")
+
+
+def epsilon() -> float:
+    """The fuzz factor losses, metrics and constraints add to avoid dividing by zero (1e-7 unless set)."""
+    return _settings["epsilon"]
+
+
+def set_epsilon(value: float) -> None:
+    _settings["epsilon"] = float(value)
+
+
+def floatx() -> str:
+    """The default float dtype of new layers' weights and computations ('float32' unless set)."""
+    return _settings["floatx"]
+
+
+def set_floatx(value: str) -> None:
+    if value not in _FLOATX:
+        raise ValueError(f"Unknown floatx type: {value!r}. Expected one of {_FLOATX}.")
+    _settings["floatx"] = str(value)
+
+
+def image_data_format() -> str:
+    """The layout image layers use when their `data_format` is None ('channels_last' unless set)."""
+    return _settings["image_data_format"]
+
+
+def set_image_data_format(data_format: str) -> None:
+    key = data_format.lower() if isinstance(data_format, str) else data_format
+    if key not in _DATA_FORMATS:
+        raise ValueError(f"The `data_format` argument must be one of {_DATA_FORMATS}. Received: {data_format!r}")
+    _settings["image_data_format"] = key
+
+
 __all__ = ["BackendUnavailableError", "NumpyOps", "Ops", "active", "available_backends", "backend",
-           "clear_session", "cupy_problem", "get", "on_clear_session", "register_backend", "registered_backends",
-           "set_backend", "unregister_backend"]
+           "clear_session", "cupy_problem", "epsilon", "floatx", "get", "image_data_format", "on_clear_session",
+           "register_backend", "registered_backends", "set_backend", "set_epsilon", "set_floatx",
+           "set_image_data_format", "unregister_backend"]
 
 set_backend(os.environ.get("GPUKERAS_BACKEND", ""))

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from gpukeras import backend as _backend
 from gpukeras import ops
 from gpukeras.layers.layer import Layer
 
@@ -19,7 +20,7 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         if data_format not in _DATA_FORMATS:
             raise ValueError(f"Flatten: data_format must be one of {_DATA_FORMATS}, got {data_format!r}.")
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format or _backend.image_data_format()
 
     def call(self, inputs: Any) -> Any:
         if self.data_format == "channels_first" and inputs.ndim > 2:

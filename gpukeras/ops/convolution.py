@@ -51,9 +51,9 @@ def normalize_padding(padding: Any, allow_causal: bool = False) -> str:
 
 
 def normalize_data_format(data_format: Any) -> str:
-    """'channels_last' (the default for None) or 'channels_first'."""
+    """'channels_last' or 'channels_first'; None is keras.backend.image_data_format() ('channels_last')."""
     if data_format is None:
-        return "channels_last"
+        return _backend.image_data_format()
     key = data_format.lower() if isinstance(data_format, str) else data_format
     if key not in DATA_FORMATS:
         raise ValueError(f"The `data_format` argument must be one of {DATA_FORMATS} or None. "
