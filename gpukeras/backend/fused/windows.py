@@ -40,7 +40,7 @@ class WindowFusions:
     """conv (+ its epilogue), pooling and col2im, generic over `self.xp` and the required primitives."""
 
     xp: Any = None
-    col2im_chunk_bytes = 4 << 20  # host only: column-gradient block size for col2im
+    col2im_chunk_bytes = 4 << 20  # host only: one batch chunk's columns (im2col, col2im); 4 MiB was best on W6
 
     # ------------------------------------------------------------------ helpers
 
