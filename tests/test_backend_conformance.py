@@ -536,6 +536,129 @@ def test_required_and_fused_sets_are_disjoint_and_all_of_ops() -> None:
             "col2im_add", "normalize", "dropout"} <= fused
 
 
+
+# ------------------------------------------------------------------------------ more of NumPy's functions
+_MORE_UNARY = {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint, "tan": np.tan,
+               "sinh": np.sinh, "cosh": np.cosh, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan,
+               "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "expm1": np.expm1,
+               "log2": np.log2, "log10": np.log10, "exp2": np.exp2, "reciprocal": np.reciprocal,
+               "erf": np.vectorize(math.erf, otypes=[np.float64]), "signbit": np.signbit}
+
+
+@case("unary")
+def _more_unary(ops: Ops) -> None:
+    x = np.float32([[-2.5, -1.5, -0.5, 0.5], [1.5, 2.5, 0.3, -0.7], [1.9, -1.2, 0.05, 2.0]])
+    unit, above_one = np.clip(x, -0.9, 0.9) * np.float32(0.99), np.abs(x) + np.float32(1.1)
+    for name, ref in _MORE_UNARY.items():
+        src = unit if name in ("arcsin", "arccos", "arctanh") else above_one if name == "arccosh" else \
+            np.abs(x) + np.float32(0.05) if name in ("log2", "log10") else x
+        check(ops, ops.unary(name, ops.asarray(src)), ref(d64(src)), name)
+    infs = np.float32([1.0, np.inf, -np.inf, np.nan])
+    check(ops, ops.unary("isinf", ops.asarray(infs)), np.isinf(infs), "isinf")
+    y = np.float32([-0.999, -0.7, -0.1, 0.0, 0.2, 0.5, 0.9, 0.9999])
+    inverted = ops.to_numpy(ops.unary("erfinv", ops.asarray(y)))
+    round_trip = np.vectorize(math.erf)(inverted.astype(np.float64)).astype(inverted.dtype)  # in erfinv's precision
+    check(ops, ops.asarray(round_trip), d64(ops.to_numpy(ops.asarray(y))), "erf(erfinv(y)) == y")
+    with pytest.raises(ValueError):
+        ops.unary("exit", ops.asarray(x))
+
+
+@case("binary")
+def _more_binary(ops: Ops) -> None:
+    a, b = f32(3, 4), f32(4, positive=True) * np.float32([1, -1, 1, -1])
+    for name in ("arctan2", "floor_divide", "remainder", "fmod", "hypot", "logaddexp"):
+        check(ops, ops.binary(name, ops.asarray(a), ops.asarray(b)), getattr(np, name)(d64(a), d64(b)), name)
+    ia, ib = np.array([7, -7, 5, -5]), np.array([3, 3, -2, -2])
+    check(ops, ops.binary("remainder", ops.asarray(ia), ops.asarray(ib)), np.array([1, 2, -1, -1]))
+    check(ops, ops.binary("fmod", ops.asarray(ia), ops.asarray(ib)), np.array([1, -1, 1, -1]))
+
+
+@case("cumulative")
+def _cumulative(ops: Ops) -> None:
+    x = f32(3, 4, positive=True)
+    for axis in (0, 1, None):
+        want_sum = np.array([[d64(x).ravel()[:i + 1].sum() for i in range(12)]]).ravel() if axis is None else \
+            np.apply_along_axis(lambda v: np.array([v[:i + 1].sum() for i in range(len(v))]), axis, d64(x))
+        check(ops, ops.cumulative("sum", ops.asarray(x), axis), want_sum, f"cumsum axis={axis}")
+    want_prod = np.apply_along_axis(lambda v: np.array([np.prod(v[:i + 1]) for i in range(len(v))]), 1, d64(x))
+    check(ops, ops.cumulative("prod", ops.asarray(x), 1), want_prod, "cumprod")
+
+
+@case("argsort", "take_along_axis", "take_along_axis_backward")
+def _argsort_take_along(ops: Ops) -> None:
+    x = np.float32([[3.0, 1.0, 3.0, -2.0], [0.0, 0.0, 5.0, 0.0]])  # ties keep index order
+    check(ops, ops.argsort(ops.asarray(x), 1), np.array([[3, 1, 0, 2], [0, 1, 3, 2]]))
+    check(ops, ops.argsort(ops.asarray(x), 0), np.array([[1, 1, 0, 0], [0, 0, 1, 1]]))
+    idx = np.array([[2, 2, 0], [3, 1, 1]])
+    check(ops, ops.take_along_axis(ops.asarray(x), ops.asarray(idx), 1),
+          np.array([[3.0, 3.0, 3.0], [0.0, 0.0, 0.0]]))
+    dy = f32(2, 3)
+    want = np.zeros((2, 4))
+    for (i, j), k in np.ndenumerate(idx):
+        want[i, k] += d64(dy)[i, j]  # repeated indices add up
+    check(ops, ops.take_along_axis_backward(ops.asarray(dy), (2, 4), ops.asarray(idx), 1), want)
+    check(ops, ops.take_along_axis_backward(ops.asarray(dy), (2, 4), ops.asarray(idx), -1), want, "axis=-1")
+
+
+@case("searchsorted", "nonzero")
+def _search(ops: Ops) -> None:
+    seq = np.float32([-1.0, 0.0, 0.0, 2.0])
+    v = np.float32([-5.0, 0.0, 1.0, 9.0])
+    check(ops, ops.searchsorted(ops.asarray(seq), ops.asarray(v)), np.array([0, 1, 3, 4]))
+    check(ops, ops.searchsorted(ops.asarray(seq), ops.asarray(v), side="right"), np.array([0, 3, 3, 4]))
+    rows, cols = ops.nonzero(ops.asarray(np.array([[0, 3], [2, 0]])))
+    check(ops, rows, np.array([0, 1]))
+    check(ops, cols, np.array([1, 0]))
+
+
+@case("setitem")
+def _setitem(ops: Ops) -> None:
+    x = f32(3, 4)
+    src = ops.asarray(x)
+    out = ops.setitem(src, (slice(1, 3), slice(0, 2)), ops.asarray(np.float32([[1, 2], [3, 4]])))
+    want = d64(x).copy()
+    want[1:3, 0:2] = [[1, 2], [3, 4]]
+    check(ops, out, want)
+    check(ops, src, d64(x), "the input is left as it was")
+    key = (ops.asarray(np.array([0, 2])), ops.asarray(np.array([3, 1])))
+    want = d64(x).copy()
+    want[[0, 2], [3, 1]] = 0.0
+    check(ops, ops.setitem(src, key, 0.0), want, "fancy key")
+
+
+@case("linalg")
+def _linalg(ops: Ops) -> None:
+    a = (f32(2, 3, 3) + 3 * np.eye(3, dtype=np.float32))
+    b = f32(2, 3, 2)
+    a64 = d64(a)
+    rel = dict(relative=False)
+    check(ops, ops.matmul(ops.linalg("inv", ops.asarray(a)), ops.asarray(a)), np.broadcast_to(np.eye(3), (2, 3, 3)),
+          "inv(a) @ a", **rel)
+    det = [a64[k, 0, 0] * (a64[k, 1, 1] * a64[k, 2, 2] - a64[k, 1, 2] * a64[k, 2, 1])
+           - a64[k, 0, 1] * (a64[k, 1, 0] * a64[k, 2, 2] - a64[k, 1, 2] * a64[k, 2, 0])
+           + a64[k, 0, 2] * (a64[k, 1, 0] * a64[k, 2, 1] - a64[k, 1, 1] * a64[k, 2, 0]) for k in range(2)]
+    check(ops, ops.linalg("det", ops.asarray(a)), np.array(det), "det (cofactors)")
+    sign, logabs = ops.linalg("slogdet", ops.asarray(a))
+    check(ops, sign, np.sign(det), "slogdet sign")
+    check(ops, logabs, np.log(np.abs(det)), "slogdet log|det|")
+    x = ops.linalg("solve", ops.asarray(a), ops.asarray(b))
+    check(ops, ops.matmul(ops.asarray(a), x), d64(b), "a @ solve(a, b) == b")
+    spd = np.einsum("kij,klj->kil", a64, a64).astype(np.float32)
+    low = ops.linalg("cholesky", ops.asarray(spd))
+    check(ops, ops.matmul(low, ops.transpose(low, (0, 2, 1))), d64(spd), "L @ L^T")
+    check(ops, ops.getitem(low, (slice(None), 0, slice(1, None))), np.zeros((2, 2)), "cholesky is lower")
+    q, r = ops.linalg("qr", ops.asarray(a[0]))
+    check(ops, ops.matmul(q, r), a64[0], "q @ r")
+    s = ops.linalg("svd", ops.asarray(a[0]), compute_uv=False)
+    w = ops.linalg("eigh", ops.asarray(spd[0]))[0]
+    check(ops, s, np.sqrt(np.sort(np.real(np.roots(np.poly(a64[0] @ a64[0].T))))[::-1]), "singular values")
+    check(ops, w, np.sort(np.real(np.roots(np.poly(d64(spd[0]))))), "eigh eigenvalues")
+    p = ops.linalg("pinv", ops.asarray(a[0]))
+    check(ops, ops.matmul(p, ops.asarray(a[0])), np.eye(3), "pinv of an invertible matrix")
+    with pytest.raises(ValueError):
+        ops.linalg("lstsq", ops.asarray(a[0]), ops.asarray(b[0]))
+
+
 CHECKS = sorted(set(CASES.values()), key=lambda fn: fn.__name__)
 
 

@@ -514,6 +514,160 @@ _add("dot_product_attention-grouped-mask-causal", "dot_product_attention",
      lambda q, k, v: ops.dot_product_attention(q, k, v, mask=_ATTN_MASK, is_causal=True),
      [_rand((2, 3, 4, 2), seed=83), _rand((2, 4, 2, 2), seed=84), _rand((2, 4, 2, 2), seed=85)], _np_attention)
 
+# --- more of keras.ops (numpy-style, math, nn, linalg); forward values are checked against Keras 3 in
+# tests/test_ops_coverage.py, so most rows here check the gradient only.
+_MORE_UNARY = [
+    ("tan", ops.tan, np.tan, _rand((3, 4), -1.2, 1.2)), ("sinh", ops.sinh, np.sinh, _rand((3, 4))),
+    ("cosh", ops.cosh, np.cosh, _rand((3, 4))), ("arcsin", ops.arcsin, np.arcsin, _rand((3, 4), -0.9, 0.9)),
+    ("arccos", ops.arccos, np.arccos, _rand((3, 4), -0.9, 0.9)), ("arctan", ops.arctan, np.arctan, _rand((3, 4))),
+    ("arcsinh", ops.arcsinh, np.arcsinh, _rand((3, 4))), ("arccosh", ops.arccosh, np.arccosh, _pos((3, 4), 1.2, 3.0)),
+    ("arctanh", ops.arctanh, np.arctanh, _rand((3, 4), -0.9, 0.9)), ("expm1", ops.expm1, np.expm1, _rand((3, 4))),
+    ("exp2", ops.exp2, np.exp2, _rand((3, 4))), ("log2", ops.log2, np.log2, _pos((3, 4))),
+    ("log10", ops.log10, np.log10, _pos((3, 4))),
+    ("reciprocal", ops.reciprocal, np.reciprocal, _away((3, 4), margin=0.4)),
+    ("erf", ops.erf, _erf, _rand((3, 4))), ("rsqrt", ops.rsqrt, lambda x: 1 / np.sqrt(x), _pos((3, 4))),
+    ("erfinv", ops.erfinv, None, _rand((3, 4), -0.9, 0.9)),
+]
+for _name, _op, _ref, _x in _MORE_UNARY:
+    _add(_name, _name, _op, [_x], _ref)
+_MOD_A, _MOD_B = _rand((3, 4), 0.2, 0.8, seed=90) * np.sign(_rand((3, 4), seed=91)), _pos((4,), 1.0, 1.5, seed=92)
+for _name, _op, _ref, _inputs in [
+        ("arctan2", ops.arctan2, np.arctan2, [_rand((3, 4)), _away((4,), seed=93)]),
+        ("hypot", ops.hypot, np.hypot, [_away((3, 4)), _away((3, 1), seed=94)]),
+        ("logaddexp", ops.logaddexp, np.logaddexp, [_rand((3, 4)), _rand((4,), seed=95)]),
+        ("mod", ops.mod, np.mod, [_MOD_A, _MOD_B]), ("fmod", ops.fmod, np.fmod, [_MOD_A, _MOD_B]),
+        ("divide_no_nan", ops.divide_no_nan, np.divide, [_rand((3, 4)), _away((4,), margin=0.5, seed=96)])]:
+    _add(_name, _name, _op, _inputs, _ref)
+for _axis in (None, 0, -1):
+    _add(f"cumsum-axis{_axis}", "cumsum", lambda x, a=_axis: ops.cumsum(x, axis=a), [_rand((3, 4))],
+         lambda x, a=_axis: np.cumsum(x, axis=a))
+    _add(f"cumprod-axis{_axis}", "cumprod", lambda x, a=_axis: ops.cumprod(x, axis=a), [_away((3, 4), margin=0.5)],
+         lambda x, a=_axis: np.cumprod(x, axis=a))
+for _axis, _kd in ((None, False), (1, True), ((0, 2), False)):
+    _add(f"prod-axis{_axis}-kd{_kd}".replace(" ", ""), "prod",
+         lambda x, a=_axis, k=_kd: ops.prod(x, axis=a, keepdims=k),
+         [_away((2, 3, 4), margin=0.5)], lambda x, a=_axis, k=_kd: np.prod(x, axis=a, keepdims=k))
+_X34 = _rand((3, 4), seed=97)
+for _name, _fn, _ref in [
+        ("ravel", ops.ravel, np.ravel), ("moveaxis", lambda x: ops.moveaxis(x, 0, -1), lambda x: np.moveaxis(x, 0, -1)),
+        ("swapaxes", lambda x: ops.swapaxes(x, 0, 2), lambda x: np.swapaxes(x, 0, 2)),
+        ("flip", lambda x: ops.flip(x, axis=(0, 2)), lambda x: np.flip(x, axis=(0, 2))),
+        ("roll", lambda x: ops.roll(x, 2, axis=-1), lambda x: np.roll(x, 2, axis=-1)),
+        ("tile", lambda x: ops.tile(x, (2, 1, 2)), lambda x: np.tile(x, (2, 1, 2))),
+        ("repeat", lambda x: ops.repeat(x, np.array([2, 0, 1]), axis=1), lambda x: np.repeat(x, [2, 0, 1], axis=1)),
+        ("copy", ops.copy, np.copy), ("trace", lambda x: ops.trace(x, axis1=1, axis2=2),
+                                     lambda x: np.trace(x, axis1=1, axis2=2)),
+        ("diagonal", lambda x: ops.diagonal(x, 1, 1, 2), lambda x: np.diagonal(x, 1, 1, 2)),
+        ("unstack", lambda x: ops.stack(ops.unstack(x, axis=1)[::-1]), lambda x: np.stack(np.moveaxis(x, 1, 0)[::-1]))]:
+    _add(_name, _name, _fn, [_X234], _ref)
+for _mode in ("constant", "reflect", "symmetric", "edge", "wrap"):
+    _add(f"pad-{_mode}", "pad", lambda x, m=_mode: ops.pad(x, ((1, 2), (2, 1)), mode=m), [_X34],
+         lambda x, m=_mode: np.pad(x, ((1, 2), (2, 1)), mode=m))
+_add("pad-constant-value", "pad", lambda x: ops.pad(x, 1, constant_values=0.5), [_X34],
+     lambda x: np.pad(x, 1, constant_values=0.5))
+_add("sort", "sort", lambda x: ops.sort(x, axis=0), [_distinct((3, 4))], lambda x: np.sort(x, axis=0))
+_TAKE_IDX = np.array([[0, 3, 3], [1, 1, 0], [2, 0, 2]])
+_add("take_along_axis", "take_along_axis", lambda x: ops.take_along_axis(x, _TAKE_IDX, axis=1), [_X34],
+     lambda x: np.take_along_axis(x, _TAKE_IDX, axis=1))
+_add("take_along_axis-broadcast", "take_along_axis", lambda x: ops.take_along_axis(x, np.array([[2, 0, 0, 1]]), 0),
+     [_X34], lambda x: np.take_along_axis(x, np.array([[2, 0, 0, 1]]), 0))
+_add("tril", "tril", lambda x: ops.tril(x, -1), [_X234], lambda x: np.tril(x, -1))
+_add("triu", "triu", lambda x: ops.triu(x, 1), [_X34], lambda x: np.triu(x, 1))
+_add("diag-vector", "diag", lambda x: ops.diag(x, 1), [_rand((3,))], lambda x: np.diag(x, 1))
+_add("diag-matrix", "diag", lambda x: ops.diag(x, -1), [_X34], lambda x: np.diag(x, -1))
+_add("tensordot", "tensordot", lambda a, b: ops.tensordot(a, b, axes=([1, 2], [2, 0])),
+     [_X234, _rand((4, 2, 3), seed=98)], lambda a, b: np.tensordot(a, b, axes=([1, 2], [2, 0])))
+_add("outer", "outer", ops.outer, [_rand((3,)), _rand((2, 2), seed=99)], np.outer)
+_add("inner", "inner", ops.inner, [_X34, _rand((2, 4), seed=100)], np.inner)
+_add("split", "split", lambda x: ops.concatenate([p * (i + 1.0) for i, p in enumerate(ops.split(x, [1, 3], 1))], 1),
+     [_X34])
+_add("array_split", "array_split",
+     lambda x: ops.concatenate([p * (i + 1.0) for i, p in enumerate(ops.array_split(x, 3, axis=1))], axis=1), [_X34])
+_add("hstack", "hstack", lambda a, b: ops.hstack([a, b]), [_X34, _rand((3, 2), seed=101)],
+     lambda a, b: np.hstack([a, b]))
+_add("vstack", "vstack", lambda a, b: ops.vstack([a, b]), [_rand((4,)), _X34], lambda a, b: np.vstack([a, b]))
+_add("meshgrid", "meshgrid", lambda a, b: ops.multiply(*ops.meshgrid(a, b)), [_rand((3,)), _rand((2,), seed=102)],
+     lambda a, b: np.multiply(*np.meshgrid(a, b)))
+_add("nan_to_num", "nan_to_num", ops.nan_to_num, [_X34], np.nan_to_num)
+_add("ptp", "ptp", lambda x: ops.ptp(x, axis=1), [_distinct((3, 4))], lambda x: np.ptp(x, axis=1))
+_add("average", "average", lambda x, w: ops.average(x, axis=1, weights=w), [_X34, _pos((4,), seed=103)],
+     lambda x, w: np.average(x, axis=1, weights=w))
+_add("quantile", "quantile", lambda x: ops.quantile(x, np.array([0.3, 0.5]), axis=1), [_distinct((3, 4))],
+     lambda x: np.quantile(x, [0.3, 0.5], axis=1))
+_add("percentile", "percentile", lambda x: ops.percentile(x, 80.0), [_distinct((3, 4))],
+     lambda x: np.percentile(x, 80.0))
+_add("median", "median", lambda x: ops.median(x, axis=0, keepdims=True), [_distinct((4, 3))],
+     lambda x: np.median(x, axis=0, keepdims=True))
+_add("get_item", "get_item", lambda x: ops.get_item(x, (slice(None), 1)), [_X34], lambda x: x[:, 1])
+_add("slice", "slice", lambda x: ops.slice(x, (0, 1, 1), (2, 2, 3)), [_X234], lambda x: x[0:2, 1:3, 1:4])
+_add("slice_update", "slice_update", lambda x, u: ops.slice_update(x, (1, 2), u), [_X34, _rand((2, 2), seed=104)])
+_SCATTER_IDX = np.array([[0, 1], [2, 3], [0, 1]])
+_add("scatter", "scatter", lambda v: ops.scatter(_SCATTER_IDX, v, (3, 4)), [_rand((3,), seed=105)])
+_add("scatter_update", "scatter_update", lambda x, u: ops.scatter_update(x, np.array([[0, 1], [2, 3]]), u),
+     [_X34, _rand((2,), seed=106)])
+_add("scatter_update-add", "scatter_update", lambda x, u: ops.scatter_update(x, _SCATTER_IDX, u, reduction="add"),
+     [_X34, _rand((3,), seed=107)])
+_add("logsumexp", "logsumexp", lambda x: ops.logsumexp(x, axis=1), [_X34], lambda x: np.log(np.exp(x).sum(1)))
+_add("top_k", "top_k", lambda x: ops.top_k(x, 2)[0], [_distinct((3, 4))], lambda x: -np.sort(-x, axis=-1)[:, :2])
+_SEG = np.array([0, 2, 0, 1])
+_add("segment_sum", "segment_sum", lambda x: ops.segment_sum(x, _SEG, num_segments=3), [_rand((4, 2))])
+_add("segment_max", "segment_max", lambda x: ops.segment_max(x, _SEG, num_segments=3), [_distinct((4, 2))])
+
+_NN_MORE = [
+    ("log_sigmoid", ops.log_sigmoid, lambda x: -_np_softplus(-x), _rand((3, 4)), ()),
+    ("celu", lambda x: ops.celu(x, alpha=0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x / 0.7)),
+     _away((3, 4)), ()),
+    ("glu", ops.glu, None, _rand((3, 4)), ()),
+    ("hard_tanh", ops.hard_tanh, lambda x: np.clip(x, -1, 1), _away((3, 4), (-1.0, 1.0), 0.1), ()),
+    ("hard_shrink", ops.hard_shrink, lambda x: np.where(np.abs(x) > 0.5, x, 0.0), _away((3, 4), (-0.5, 0.5), 0.1), ()),
+    ("soft_shrink", ops.soft_shrink, lambda x: np.sign(x) * np.maximum(np.abs(x) - 0.5, 0),
+     _away((3, 4), (-0.5, 0.5), 0.1), ()),
+    ("tanh_shrink", ops.tanh_shrink, lambda x: x - np.tanh(x), _rand((3, 4)), ()),
+    ("squareplus", ops.squareplus, lambda x: (x + np.sqrt(x * x + 4)) / 2, _rand((3, 4)), ()),
+    ("sparse_plus", ops.sparse_plus, None, _away((3, 4), (-1.0, 1.0), 0.1, -3.0, 3.0), ()),
+    ("threshold", lambda x: ops.threshold(x, 0.3, -1.0), lambda x: np.where(x > 0.3, x, -1.0),
+     _away((3, 4), (0.3,)), ()),
+    ("sparsemax", ops.sparsemax, None, _distinct((3, 4)) * 0.4, ()),
+    ("normalize", ops.normalize, lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True), _rand((3, 4)), ()),
+    ("normalize-order1", lambda x: ops.normalize(x, axis=0, order=1), None, _away((3, 4)), ()),
+]
+for _name, _fn, _ref, _x, _ in _NN_MORE:
+    _add(_name, _name.split("-")[0], _fn, [_x], _ref)
+_add("layer_normalization", "layer_normalization", lambda x, g, b: ops.layer_normalization(x, g, b),
+     [_rand((3, 4)), _rand((4,), seed=110), _rand((4,), seed=111)])
+_add("rms_normalization", "rms_normalization", lambda x, s: ops.rms_normalization(x, s),
+     [_rand((3, 4)), _rand((4,), seed=112)])
+_add("psnr", "psnr", lambda a, b: ops.psnr(a, b, 2.0), [_rand((3, 4)), _rand((3, 4), seed=113)])
+_ONEHOT = np.eye(4)[[1, 3, 0]]
+_add("categorical_crossentropy", "categorical_crossentropy", lambda p: ops.categorical_crossentropy(_ONEHOT, p),
+     [_pos((3, 4), 0.1, 1.0)])
+_add("categorical_crossentropy-logits", "categorical_crossentropy",
+     lambda z: ops.categorical_crossentropy(_ONEHOT * 0.8 + 0.05, z, from_logits=True), [_rand((3, 4))])
+_add("sparse_categorical_crossentropy", "sparse_categorical_crossentropy",
+     lambda p: ops.sparse_categorical_crossentropy(np.array([1, 3, 0]), p), [_pos((3, 4), 0.1, 1.0)])
+_add("sparse_categorical_crossentropy-logits", "sparse_categorical_crossentropy",
+     lambda z: ops.sparse_categorical_crossentropy(np.array([1, 3, 0]), z, from_logits=True), [_rand((3, 4))])
+_BCE_T = (_rand((3, 4), seed=114) > 0).astype(np.float64)
+_add("binary_crossentropy", "binary_crossentropy", lambda p: ops.binary_crossentropy(_BCE_T, p),
+     [_pos((3, 4), 0.05, 0.95)])
+_add("binary_crossentropy-logits", "binary_crossentropy",
+     lambda z: ops.binary_crossentropy(_BCE_T, z, from_logits=True), [_away((3, 4))])
+
+_SQ = _rand((3, 3), seed=115) + 3 * np.eye(3)
+_SPD = _SQ @ _SQ.T
+_add("inv", "inv", ops.inv, [_SQ], np.linalg.inv)
+_add("det", "det", ops.det, [np.stack([_SQ, _SQ.T * 0.5])], np.linalg.det)
+_add("slogdet", "slogdet", lambda x: ops.slogdet(x)[1], [_SQ], lambda x: np.linalg.slogdet(x)[1])
+_add("logdet", "logdet", ops.logdet, [_SPD], lambda x: np.linalg.slogdet(x)[1])
+_add("solve", "solve", ops.solve, [_SQ, _rand((3, 2), seed=116)], np.linalg.solve)
+_add("solve-vector", "solve", ops.solve, [_SQ, _rand((3,), seed=117)], np.linalg.solve)
+_add("solve_triangular", "solve_triangular", lambda a, b: ops.solve_triangular(a, b, lower=True),
+     [_SQ, _rand((3, 2), seed=118)], lambda a, b: np.linalg.solve(np.tril(a), b))
+for _ord, _axis in ((None, None), (None, 1), (1, 0), (np.inf, 1), (3, 1), ("fro", (0, 1)), (1, (0, 1)),
+                    (np.inf, (0, 1))):
+    _add(f"norm-ord{_ord}-axis{_axis}".replace(" ", ""), "norm", lambda x, o=_ord, a=_axis: ops.norm(x, ord=o, axis=a),
+         [_distinct((3, 4), seed=119)], lambda x, o=_ord, a=_axis: np.linalg.norm(x, ord=o, axis=a))
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 
@@ -542,6 +696,12 @@ NOT_DIFFERENTIABLE = {
     "greater", "greater_equal", "is_tensor", "isfinite", "isnan", "less", "less_equal", "logical_and",
     "logical_not", "logical_or", "logical_xor", "not_equal",
     "one_hot", "ones", "ones_like", "shape", "sign", "stop_gradient", "zeros", "zeros_like",
+    # integer-valued, boolean, shape-valued or creation ops (gradient zero or undefined, as in Keras 3)
+    "floor", "ceil", "trunc", "round", "isinf", "floor_divide", "argsort", "count_nonzero", "isclose", "allclose",
+    "searchsorted", "digitize", "bincount", "nonzero", "unique", "isin", "unravel_index", "size", "ndim",
+    "full_like", "empty", "empty_like", "identity", "tri", "linspace", "logspace", "in_top_k", "multi_hot",
+    # linear algebra computed forward only (gpukeras/ops/linalg.py says so)
+    "cholesky", "qr", "svd", "eig", "eigh", "lstsq", "pinv", "matrix_rank",
 }
 
 

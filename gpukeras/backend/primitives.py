@@ -380,6 +380,86 @@ class Primitives(ActivationRules):
         return ranks < k
 
 
+    # ------------------------------------------------------------------ more of NumPy's functions (keras.ops)
+    def unary(self, op: str, x: Array) -> Array:
+        """Elementwise `op`, one of UNARY_FUNCTIONS (NumPy's function of that name; `erf`, `erfinv` computed here)."""
+        if op not in UNARY_FUNCTIONS:
+            raise ValueError(f"unary: unknown function {op!r}")
+        if op == "erf":
+            return self._erf(x)
+        if op == "erfinv":
+            return self._erfinv(x)
+        return getattr(self.xp, op)(x)
+
+    def _erfinv(self, x: Array) -> Array:
+        """Inverse error function: Giles' single-precision approximation, then two Newton steps on erf."""
+        xp = self.xp
+        w = -xp.log((1.0 - x) * (1.0 + x))
+        small = w < 5.0
+        ws = xp.where(small, w - 2.5, xp.sqrt(xp.where(small, 5.0, w)) - 3.0)
+        p = xp.where(small, 2.81022636e-08, -0.000200214257)
+        for a, b in ((3.43273939e-07, 0.000100950558), (-3.5233877e-06, 0.00134934322),
+                     (-4.39150654e-06, -0.00367342844), (0.00021858087, 0.00573950773),
+                     (-0.00125372503, -0.0076224613), (-0.00417768164, 0.00943887047),
+                     (0.246640727, 1.00167406), (1.50140941, 2.83297682)):
+            p = xp.where(small, a, b) + p * ws
+        y = p * x
+        for _ in range(2):
+            err = self._erf(y) - x
+            y = y - err / (2.0 / np.sqrt(np.pi) * xp.exp(-y * y))
+        return xp.where(xp.abs(x) == 1, x * np.inf, y).astype(x.dtype, copy=False)
+
+    def binary(self, op: str, a: Array, b: Array) -> Array:
+        """Elementwise `op(a, b)`, one of BINARY_FUNCTIONS (NumPy's function of that name)."""
+        if op not in BINARY_FUNCTIONS:
+            raise ValueError(f"binary: unknown function {op!r}")
+        return getattr(self.xp, op)(a, b)
+
+    def cumulative(self, op: str, x: Array, axis: int | None = None) -> Array:
+        """Running `op` ("sum" or "prod") along `axis` (the flattened array when None)."""
+        if op not in ("sum", "prod"):
+            raise ValueError(f"cumulative: unknown reduction {op!r}")
+        return getattr(self.xp, "cum" + op)(x, axis=axis)
+
+    def argsort(self, x: Array, axis: int = -1) -> Array:
+        """Indices that sort `x` along `axis`, ties in index order (a stable sort; CuPy's sorts are all stable
+        and accept kind="stable")."""
+        return self.xp.argsort(x, axis=axis, kind="stable")
+
+    def take_along_axis(self, x: Array, indices: Array, axis: int) -> Array:
+        return self.xp.take_along_axis(x, indices, axis=axis)
+
+    def take_along_axis_backward(self, dy: Array, x_shape: Shape, indices: Array, axis: int) -> Array:
+        """Scatter-add `dy` into zeros of `x_shape` where take_along_axis read (repeated indices add up)."""
+        xp = self.xp
+        axis = axis % len(x_shape)
+        shape = tuple(np.broadcast_shapes(tuple(dy.shape), tuple(indices.shape)))
+        grids = list(xp.meshgrid(*[xp.arange(n) for n in shape], indexing="ij", sparse=True))
+        grids[axis] = xp.broadcast_to(indices.astype("int64") % x_shape[axis], shape)
+        out = xp.zeros(x_shape, dtype=dy.dtype)
+        self.scatter_add(out, tuple(xp.broadcast_to(g, shape) for g in grids), xp.broadcast_to(dy, shape))
+        return out
+
+    def searchsorted(self, sorted_sequence: Array, values: Array, side: str = "left") -> Array:
+        """Insertion points of `values` into the 1-D ascending `sorted_sequence`."""
+        return self.xp.searchsorted(sorted_sequence, values, side=side)
+
+    def nonzero(self, x: Array) -> tuple[Array, ...]:
+        """Indices of the non-zero entries, one array per axis (the number of entries is data-dependent)."""
+        return tuple(self.xp.nonzero(x))
+
+    def setitem(self, x: Array, key: Any, values: Any) -> Array:
+        """A copy of `x` with `x[key] = values` (a repeated index keeps one of its values)."""
+        out = x.copy()
+        out[key] = values
+        return out
+
+    def linalg(self, op: str, *arrays: Array, **options: Any) -> Any:
+        """`op` of LINALG_FUNCTIONS over the trailing two axes (NumPy's linalg function of that name)."""
+        if op not in LINALG_FUNCTIONS:
+            raise ValueError(f"linalg: unknown function {op!r}")
+        return getattr(self.xp.linalg, op)(*arrays, **options)
+
     # ------------------------------------------------------------------ spatial padding (conv, pooling)
     # ------------------------------------------------------------------ helpers
     def pad_spatial(self, x: Array, pads: Pads, value: float = 0.0) -> Array:
@@ -396,6 +476,13 @@ class Primitives(ActivationRules):
         if not any(lo or hi for lo, hi in pads):
             return x
         return x[(slice(None),) + tuple(slice(lo, n - hi) for n, (lo, hi) in zip(x.shape[1:-1], pads))]
+
+
+UNARY_FUNCTIONS = frozenset({
+    "floor", "ceil", "trunc", "rint", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
+    "arctanh", "expm1", "log2", "log10", "exp2", "reciprocal", "isinf", "erf", "erfinv", "signbit"})
+BINARY_FUNCTIONS = frozenset({"arctan2", "floor_divide", "remainder", "fmod", "hypot", "logaddexp"})
+LINALG_FUNCTIONS = frozenset({"inv", "det", "solve", "cholesky", "qr", "svd", "eigh", "slogdet", "pinv"})
 
 
 def required_primitives() -> tuple[str, ...]:

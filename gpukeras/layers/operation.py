@@ -26,13 +26,15 @@ from gpukeras.tensor import Tensor
 # An op's parameters that are operands (call arguments in Keras 3's Operations); every other parameter
 # is static and goes to the config.
 OPERANDS = frozenset({"x", "x1", "x2", "xs", "condition", "indices", "key", "inputs", "kernel", "bias", "query",
-                      "value", "mask", "labels", "probs", "logits"})
+                      "value", "mask", "labels", "probs", "logits", "values", "weights", "target", "output", "data",
+                      "segment_ids", "gamma", "beta", "bins", "updates", "targets", "predictions", "sorted_sequence"})
 # Keras 3's class names whose snake_case is not the gpukeras op's name.
 _FUNCTION_OF = {"get_item": "getitem"}
 _CLASS_OF = {"getitem": "GetItem"}
 # gpukeras.ops submodule -> Keras 3's module of the Operation classes.
 _KERAS_MODULE = {"numpy": "keras.src.ops.numpy", "einsum": "keras.src.ops.numpy", "nn": "keras.src.ops.nn",
-                 "convolution": "keras.src.ops.nn", "attention": "keras.src.ops.nn", "core": "keras.src.ops.core"}
+                 "convolution": "keras.src.ops.nn", "attention": "keras.src.ops.nn", "core": "keras.src.ops.core",
+                 "math": "keras.src.ops.math", "linalg": "keras.src.ops.linalg"}
 
 
 class Operation(Layer):
@@ -96,8 +98,17 @@ class CoreOperation(Operation):
     """An Operation of keras.src.ops.core."""
 
 
+class MathOperation(Operation):
+    """An Operation of keras.src.ops.math."""
+
+
+class LinalgOperation(Operation):
+    """An Operation of keras.src.ops.linalg."""
+
+
 _BASES = {"keras.src.ops.numpy": NumpyOperation, "keras.src.ops.nn": NnOperation,
-          "keras.src.ops.core": CoreOperation}
+          "keras.src.ops.core": CoreOperation, "keras.src.ops.math": MathOperation,
+          "keras.src.ops.linalg": LinalgOperation}
 _classes: dict[str, type[Operation]] = {}
 
 

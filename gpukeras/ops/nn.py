@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
+from gpukeras.ops import linalg as _linalg
+from gpukeras.ops import math as _math
+from gpukeras.ops import numpy as _np
 from gpukeras.ops.core import data_of, promote_to
 from gpukeras.tensor import Tensor
 
@@ -129,3 +134,151 @@ def dropout(x: Any, rate: float, rng: Any) -> Tensor:
     a = data_of(x)
     mask = B.dropout_mask(a.shape, rate, rng, dtype=a.dtype)
     return attach(B.multiply(a, mask), (x,), lambda g: (B.multiply(g, mask),))
+
+
+# ---------------------------------------------------------------------------- more of keras.ops.nn
+# Composed from keras.ops' numpy-style ops, which carry the gradients.
+_EPSILON = 1e-7  # Keras's backend.epsilon(), the default of the losses and normalizations below
+
+
+def log_sigmoid(x: Any) -> Tensor:
+    return _np.negative(softplus(_np.negative(x)))
+
+
+def celu(x: Any, alpha: float = 1.0) -> Tensor:
+    return _np.add(relu(x), _np.multiply(_np.expm1(_np.divide(_np.minimum(x, 0.0), alpha)), alpha))
+
+
+def glu(x: Any, axis: int = -1) -> Tensor:
+    a, b = _np.split(x, 2, axis=axis)
+    return _np.multiply(a, sigmoid(b))
+
+
+def hard_tanh(x: Any) -> Tensor:
+    return _np.clip(x, -1.0, 1.0)
+
+
+def hard_shrink(x: Any, threshold: float = 0.5) -> Tensor:
+    return _np.where(_np.greater(_np.abs(x), threshold), x, 0.0)
+
+
+def soft_shrink(x: Any, threshold: float = 0.5) -> Tensor:
+    shrunk = _np.where(_np.greater(x, threshold), _np.subtract(x, threshold), 0.0)
+    return _np.where(_np.less(x, -threshold), _np.add(x, threshold), shrunk)
+
+
+def tanh_shrink(x: Any) -> Tensor:
+    return _np.subtract(x, tanh(x))
+
+
+def squareplus(x: Any, b: float = 4) -> Tensor:
+    return _np.divide(_np.add(x, _np.sqrt(_np.add(_np.square(x), float(b)))), 2.0)
+
+
+def sparse_plus(x: Any) -> Tensor:
+    """0 below -1, x above 1, (x + 1)^2 / 4 between."""
+    middle = _np.divide(_np.square(_np.add(x, 1.0)), 4.0)
+    return _np.where(_np.less_equal(x, -1.0), 0.0, _np.where(_np.greater_equal(x, 1.0), x, middle))
+
+
+def threshold(x: Any, threshold: float, default_value: float) -> Tensor:
+    return _np.where(_np.greater(x, threshold), x, default_value)
+
+
+def sparsemax(x: Any, axis: int = -1) -> Tensor:
+    """The Euclidean projection of x onto the probability simplex along `axis` (Martins & Astudillo, 2016)."""
+    z = _np.moveaxis(x, axis, -1)
+    ordered = _np.flip(_np.sort(z, axis=-1), axis=-1)
+    n = _np.shape(z)[-1]
+    ks = _np.arange(1, n + 1, dtype=data_of(ordered).dtype)
+    bound = _np.add(_np.multiply(ks, ordered), 1.0)
+    running = _np.cumsum(ordered, axis=-1)
+    support = _np.cast(_np.greater(bound, running), data_of(ordered).dtype)
+    k = _np.sum(support, axis=-1, keepdims=True)
+    tau = _np.divide(_np.subtract(_np.sum(_np.multiply(support, ordered), axis=-1, keepdims=True), 1.0), k)
+    return _np.moveaxis(_np.maximum(_np.subtract(z, tau), 0.0), -1, axis)
+
+
+def normalize(x: Any, axis: int = -1, order: int = 2, epsilon: float | None = None) -> Tensor:
+    """x divided by its `order`-norm along `axis`, the norm taken as at least `epsilon`."""
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"normalize: order must be an int >= 1, not {order!r}.")
+    eps = _EPSILON if epsilon is None else epsilon
+    if order == 2:
+        inverse = _math.rsqrt(_np.sum(_np.square(x), axis=axis, keepdims=True))
+        return _np.multiply(x, _np.minimum(inverse, 1.0 / eps))
+    return _np.divide(x, _np.maximum(_linalg.norm(x, ord=order, axis=axis, keepdims=True), eps))
+
+
+def multi_hot(inputs: Any, num_classes: int | None = None, axis: int = -1, dtype: Any = None, sparse: bool = False,
+              **kwargs: Any) -> Tensor:
+    """1 at every class listed along the last axis of `inputs` (a 1-D input is one sample)."""
+    if sparse:
+        raise ValueError("multi_hot(sparse=True): gpukeras has no sparse tensors.")
+    num_classes = kwargs.pop("num_tokens", num_classes)
+    B = _backend.active
+    labels = data_of(inputs)
+    single = labels.ndim == 1
+    labels = B.expand_dims(labels, 0) if single else labels
+    hot = B.max(B.one_hot(labels, num_classes, dtype=dtype or "float32"), axis=-2)
+    if axis != -1:
+        hot = B.transpose(hot, _moved_last(hot.ndim, axis))
+    return Tensor(B.squeeze(hot, 0) if single else hot)
+
+
+def _moved_last(ndim: int, axis: int) -> list[int]:
+    order = list(range(ndim - 1))
+    order.insert(axis % ndim, ndim - 1)
+    return order
+
+
+def layer_normalization(x: Any, gamma: Any = None, beta: Any = None, axis: int = -1, epsilon: float | None = None,
+                        **kwargs: Any) -> Tensor:
+    eps = _EPSILON if epsilon is None else epsilon
+    centered = _np.subtract(x, _np.mean(x, axis=axis, keepdims=True))
+    out = _np.multiply(centered, _math.rsqrt(_np.add(_np.mean(_np.square(centered), axis=axis, keepdims=True), eps)))
+    out = out if gamma is None else _np.multiply(out, gamma)
+    return out if beta is None else _np.add(out, beta)
+
+
+def rms_normalization(x: Any, scale: Any = None, axis: int = -1, epsilon: float | None = None) -> Tensor:
+    eps = _EPSILON if epsilon is None else epsilon
+    out = _np.multiply(x, _math.rsqrt(_np.add(_np.mean(_np.square(x), axis=axis, keepdims=True), eps)))
+    return out if scale is None else _np.multiply(out, scale)
+
+
+def psnr(x1: Any, x2: Any, max_val: float) -> Tensor:
+    """Peak signal-to-noise ratio in dB: 20 log10(max_val) - 10 log10(mean((x1 - x2)^2))."""
+    mse = _np.mean(_np.square(_np.subtract(x1, x2)))
+    return _np.subtract(20.0 * float(np.log10(max_val)), _np.multiply(_np.log10(mse), 10.0))
+
+
+def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False, axis: int = -1) -> Tensor:
+    """-sum(target * log p) along `axis`; probabilities are renormalized and clipped to [1e-7, 1 - 1e-7]."""
+    if from_logits:
+        log_p = log_softmax(output, axis=axis)
+    else:
+        p = _np.divide(output, _np.sum(output, axis=axis, keepdims=True))
+        log_p = _np.log(_np.clip(p, _EPSILON, 1.0 - _EPSILON))
+    return _np.negative(_np.sum(_np.multiply(_np.cast(target, data_of(log_p).dtype), log_p), axis=axis))
+
+
+def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False, axis: int = -1) -> Tensor:
+    """categorical_crossentropy with integer class targets (a trailing axis of size 1 is dropped)."""
+    labels = data_of(target)
+    if labels.ndim == len(_np.shape(output)) and labels.shape[-1] == 1:
+        labels = _backend.active.squeeze(labels, -1)
+    n = _np.shape(output)[axis]
+    hot = one_hot(Tensor(labels), n, axis=axis, dtype=str(data_of(output).dtype))
+    return categorical_crossentropy(hot, output, from_logits=from_logits, axis=axis)
+
+
+def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> Tensor:
+    """Elementwise -(t log p + (1 - t) log(1 - p)), p clipped to [1e-7, 1 - 1e-7] (or sigmoid(logits))."""
+    t = _np.cast(target, data_of(output).dtype) if hasattr(data_of(output), "dtype") else target
+    if from_logits:  # max(z, 0) - z t + log(1 + exp(-|z|))
+        return _np.add(_np.subtract(relu(output), _np.multiply(output, t)),
+                       _np.log1p(_np.exp(_np.negative(_np.abs(output)))))
+    p = _np.clip(output, _EPSILON, 1.0 - _EPSILON)
+    return _np.negative(_np.add(_np.multiply(t, _np.log(p)),
+                                _np.multiply(_np.subtract(1.0, t), _np.log(_np.subtract(1.0, p)))))

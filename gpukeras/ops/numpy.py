@@ -10,9 +10,11 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from gpukeras import backend as _backend
 from gpukeras.autodiff import attach
-from gpukeras.ops.core import convert_to_tensor, data_of
+from gpukeras.ops.core import convert_to_numpy, convert_to_tensor, data_of
 from gpukeras.tensor import Tensor
 
 
@@ -486,3 +488,775 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+
+# ---------------------------------------------------------------------------- more of keras.ops.numpy
+# Composed from the ops above where that gives the gradient for free; index arrays that depend only on
+# shapes are made on the host (like a slice key), numbers are computed by the backend.
+def _host_int_array(x: Any) -> np.ndarray:
+    """Indices or repeats given as a tensor, list or int, on the host (they decide output shapes)."""
+    return np.asarray(convert_to_numpy(x) if isinstance(x, Tensor) else x).astype(np.int64)
+
+
+def _float_of(a: Any) -> Any:
+    """`a` as floatx when it holds integers or booleans (Keras 3 answers float32 for their float functions)."""
+    return _backend.active.cast(a, "float32") if a.dtype.kind in "biu" else a
+
+
+def _unary(op: str, x: Any, derivative: Any = None, integers_stay: bool = False) -> Tensor:
+    """Elementwise `op`; `derivative(a, out)` gives dy/dx (None: not differentiable)."""
+    B = _backend.active
+    a = data_of(x)
+    a = a if integers_stay and a.dtype.kind in "iu" else _float_of(a)
+    out = B.unary(op, a)
+    if derivative is None:
+        return Tensor(out)
+    return attach(out, (x,), lambda g: (B.multiply(g, derivative(a, out)),))
+
+
+def floor(x: Any) -> Tensor:
+    return _unary("floor", x)
+
+
+def ceil(x: Any) -> Tensor:
+    return _unary("ceil", x)
+
+
+def trunc(x: Any) -> Tensor:
+    return _unary("trunc", x, integers_stay=True)
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001 - Keras's name
+    """Round half to even at `decimals` places (integers are kept, as Keras 3 keeps them)."""
+    B = _backend.active
+    a = data_of(x)
+    if a.dtype.kind in "biu" and decimals >= 0:
+        return Tensor(a)
+    scale = 10.0 ** decimals
+    return Tensor(B.divide(B.unary("rint", B.multiply(_float_of(a), scale)), scale) if decimals
+                  else B.unary("rint", _float_of(a)))
+
+
+def tan(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("tan", x, lambda a, out: B.add(B.square(out), 1))
+
+
+def sinh(x: Any) -> Tensor:
+    return _unary("sinh", x, lambda a, out: _backend.active.unary("cosh", a))
+
+
+def cosh(x: Any) -> Tensor:
+    return _unary("cosh", x, lambda a, out: _backend.active.unary("sinh", a))
+
+
+def _inverse_sqrt(value: Any) -> Any:
+    B = _backend.active
+    return B.unary("reciprocal", B.sqrt(value))
+
+
+def arcsin(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("arcsin", x, lambda a, out: _inverse_sqrt(B.subtract(1, B.square(a))))
+
+
+def arccos(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("arccos", x, lambda a, out: B.negative(_inverse_sqrt(B.subtract(1, B.square(a)))))
+
+
+def arctan(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("arctan", x, lambda a, out: B.unary("reciprocal", B.add(B.square(a), 1)))
+
+
+def arcsinh(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("arcsinh", x, lambda a, out: _inverse_sqrt(B.add(B.square(a), 1)))
+
+
+def arccosh(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("arccosh", x, lambda a, out: _inverse_sqrt(B.subtract(B.square(a), 1)))
+
+
+def arctanh(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("arctanh", x, lambda a, out: B.unary("reciprocal", B.subtract(1, B.square(a))))
+
+
+def expm1(x: Any) -> Tensor:
+    return _unary("expm1", x, lambda a, out: _backend.active.add(out, 1))
+
+
+def exp2(x: Any) -> Tensor:
+    return _unary("exp2", x, lambda a, out: _backend.active.multiply(out, float(np.log(2.0))))
+
+
+def log2(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("log2", x, lambda a, out: B.unary("reciprocal", B.multiply(a, float(np.log(2.0)))))
+
+
+def log10(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("log10", x, lambda a, out: B.unary("reciprocal", B.multiply(a, float(np.log(10.0)))))
+
+
+def reciprocal(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("reciprocal", x, lambda a, out: B.negative(B.square(out)))
+
+
+def isinf(x: Any) -> Tensor:
+    return Tensor(_backend.active.unary("isinf", data_of(x)))
+
+
+def _binary(op: str, x1: Any, x2: Any, backward: Any = None, integers_stay: bool = False) -> Tensor:
+    """Elementwise `op(x1, x2)`; `backward(g, a, b, out)` gives both operands' gradients before unbroadcasting."""
+    B = _backend.active
+    a, b = _operands(x1, x2)
+    if not integers_stay:
+        a, b = (_float_of(v) if hasattr(v, "dtype") else v for v in (a, b))
+        if not builtins.any(hasattr(v, "dtype") for v in (a, b)):
+            a = B.asarray(np.float32(a))
+    out = B.binary(op, a, b)
+    if backward is None:
+        return Tensor(out)
+    return attach(out, (x1, x2), lambda g: tuple(_unbroadcast(d, v) for d, v in zip(backward(g, a, b, out), (a, b))))
+
+
+def arctan2(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+
+    def backward(g, a, b, out):
+        scale = B.divide(g, B.add(B.square(a), B.square(b)))
+        return B.multiply(scale, b), B.negative(B.multiply(scale, a))
+
+    return _binary("arctan2", x1, x2, backward)
+
+
+def hypot(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    return _binary("hypot", x1, x2, lambda g, a, b, out: (B.multiply(g, B.divide(a, out)),
+                                                           B.multiply(g, B.divide(b, out))))
+
+
+def logaddexp(x1: Any, x2: Any) -> Tensor:
+    B = _backend.active
+    return _binary("logaddexp", x1, x2, lambda g, a, b, out: (B.multiply(g, B.exp(B.subtract(a, out))),
+                                                               B.multiply(g, B.exp(B.subtract(b, out)))))
+
+
+def floor_divide(x1: Any, x2: Any) -> Tensor:
+    return _binary("floor_divide", x1, x2, integers_stay=True)
+
+
+def mod(x1: Any, x2: Any) -> Tensor:
+    """x1 - floor(x1 / x2) * x2 (the sign of x2); d/dx1 = 1, d/dx2 = -floor(x1 / x2)."""
+    B = _backend.active
+    return _binary("remainder", x1, x2, lambda g, a, b, out: (
+        g, B.negative(B.multiply(g, B.unary("floor", B.divide(a, b))))), integers_stay=True)
+
+
+def fmod(x1: Any, x2: Any) -> Tensor:
+    """x1 - trunc(x1 / x2) * x2 (the sign of x1); d/dx1 = 1, d/dx2 = -trunc(x1 / x2)."""
+    B = _backend.active
+    return _binary("fmod", x1, x2, lambda g, a, b, out: (
+        g, B.negative(B.multiply(g, B.unary("trunc", B.divide(a, b))))), integers_stay=True)
+
+
+def divide_no_nan(x1: Any, x2: Any) -> Tensor:
+    """x1 / x2, and 0 where x2 == 0 (the gradient there too)."""
+    B = _backend.active
+    a, b = (_float_of(v) if hasattr(v, "dtype") else v for v in _operands(x1, x2))
+    out = B.divide_no_nan(a, b)
+
+    def backward(g):
+        ga = B.divide_no_nan(g, b)
+        return _unbroadcast(ga, a), _unbroadcast(B.negative(B.multiply(ga, out)), b)
+
+    return attach(out, (x1, x2), backward)
+
+
+def _reversed_cumsum(g: Any, axis: int) -> Any:
+    B = _backend.active
+    flip_key = (builtins.slice(None),) * (axis % g.ndim) + (builtins.slice(None, None, -1),)
+    return B.getitem(B.cumulative("sum", B.getitem(g, flip_key), axis), flip_key)
+
+
+def _cumulative(op: str, x: Any, axis: int | None, dtype: Any) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    if dtype is not None:
+        a = B.cast(a, dtype)
+    elif a.dtype.kind == "b":
+        a = B.cast(a, "int32")
+    flat = axis is None
+    src = B.reshape(a, (-1,)) if flat else a
+    ax = 0 if flat else axis
+    out = B.cast(B.cumulative(op, src, ax), a.dtype)  # NumPy widens int32 to int64; Keras keeps the dtype
+
+    def backward(g):
+        if op == "sum":
+            gx = _reversed_cumsum(g, ax)
+        else:  # d out_j / d x_i = out_j / x_i for j >= i (x_i != 0)
+            gx = B.divide(_reversed_cumsum(B.multiply(g, out), ax), src)
+        return (B.reshape(gx, a.shape),)
+
+    return attach(out, (x,), backward)
+
+
+def cumsum(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
+    return _cumulative("sum", x, axis, dtype)
+
+
+def cumprod(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """Running product; its gradient divides by x, so it needs non-zero entries."""
+    return _cumulative("prod", x, axis, dtype)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
+    """Product over `axis`; its gradient (out / x) needs non-zero entries."""
+    B = _backend.active
+    a = data_of(x)
+    if dtype is not None:
+        a = B.cast(a, dtype)
+    elif a.dtype.kind == "b":
+        a = B.cast(a, "int32")
+    out = B.cast(B.prod(a, axis=axis, keepdims=keepdims), a.dtype)
+
+    def backward(g):
+        full = B.reduce_backward(B.multiply(g, out), a.shape, axis, keepdims)
+        return (B.divide(full, a),)
+
+    return attach(out, (x,), backward)
+
+
+# ---------------------------------------------------------------------------- rearranging
+def ravel(x: Any) -> Tensor:
+    return reshape(x, (-1,))
+
+
+def size(x: Any) -> int:
+    return int(np.prod(data_of(x).shape))
+
+
+def ndim(x: Any) -> int:
+    return len(data_of(x).shape)
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
+    n = ndim(x)
+    src = [s % n for s in ((source,) if isinstance(source, int) else source)]
+    dst = [d % n for d in ((destination,) if isinstance(destination, int) else destination)]
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    order = list(range(ndim(x)))
+    order[axis1], order[axis2] = order[axis2], order[axis1]
+    return transpose(x, order)
+
+
+def flip(x: Any, axis: Any = None) -> Tensor:
+    n = ndim(x)
+    axes = range(n) if axis is None else [a % n for a in ((axis,) if isinstance(axis, int) else axis)]
+    key = tuple(builtins.slice(None, None, -1) if i in axes else builtins.slice(None) for i in range(n))
+    return getitem(x, key)
+
+
+def roll(x: Any, shift: Any, axis: Any = None) -> Tensor:
+    if axis is None:
+        return reshape(roll(ravel(x), shift, 0), shape(x))
+    shifts = np.broadcast_to(_host_int_array(shift), np.shape(axis))
+    out = x
+    for s, ax in zip(np.atleast_1d(shifts), np.atleast_1d(axis)):
+        n = shape(x)[int(ax)]
+        out = take(out, (np.arange(n) - int(s)) % builtins.max(n, 1), axis=int(ax))
+    return out
+
+
+def tile(x: Any, repeats: Any) -> Tensor:
+    reps = tuple(int(r) for r in np.atleast_1d(_host_int_array(repeats)))
+    dims = builtins.max(len(reps), ndim(x))
+    reps = (1,) * (dims - len(reps)) + reps
+    src = (1,) * (dims - ndim(x)) + shape(x)
+    interleaved = reshape(x, [v for n in src for v in (1, n)])
+    spread = broadcast_to(interleaved, [v for r, n in zip(reps, src) for v in (r, n)])
+    return reshape(spread, [r * n for r, n in zip(reps, src)])
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Tensor:
+    if axis is None:
+        x, axis = ravel(x), 0
+    n = shape(x)[axis]
+    return take(x, np.repeat(np.arange(n), _host_int_array(repeats)), axis=axis)
+
+
+_PAD_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = None) -> Tensor:
+    """np.pad for the modes constant, edge, reflect, symmetric and wrap."""
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width)
+                             else np.asarray(pad_width), (ndim(x), 2))
+    if mode != "constant" and constant_values is not None:
+        raise ValueError(f"pad: constant_values is only for mode='constant', not {mode!r}.")
+    if mode not in ("constant",) + _PAD_MODES:
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported (constant, {', '.join(_PAD_MODES)}).")
+    out = x
+    for axis, (lo, hi) in enumerate(widths.tolist()):
+        if not lo and not hi:
+            continue
+        if mode == "constant":
+            out = _pad_constant(out, axis, lo, hi, 0 if constant_values is None else constant_values)
+        else:
+            out = take(out, np.pad(np.arange(shape(out)[axis]), (lo, hi), mode=mode), axis=axis)
+    return out
+
+
+def _pad_constant(x: Any, axis: int, lo: int, hi: int, value: Any) -> Tensor:
+    a = data_of(x)
+    edge = list(a.shape)
+    parts = []
+    for width in (lo, hi):
+        edge[axis] = width
+        parts.append(full(edge, value, dtype=a.dtype))
+    return concatenate([parts[0], x, parts[1]], axis=axis)
+
+
+def sort(x: Any, axis: int = -1) -> Tensor:
+    return take_along_axis(x, argsort(x, axis), axis)
+
+
+def argsort(x: Any, axis: int = -1) -> Tensor:
+    """Indices that sort `x` along `axis` (None: the flattened array), ties in index order, as int32."""
+    B = _backend.active
+    a = data_of(x)
+    if axis is None:
+        a, axis = B.reshape(a, (-1,)), 0
+    return Tensor(B.cast(B.argsort(a, axis), "int32"))
+
+
+def take_along_axis(x: Any, indices: Any, axis: int | None = None) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    idx = data_of(indices)
+    idx = idx if hasattr(idx, "dtype") else B.asarray(np.asarray(idx))
+    if axis is None:
+        a, axis = B.reshape(a, (-1,)), 0
+        idx = B.reshape(idx, (-1,))
+    shape_in = a.shape
+    wide = tuple(np.broadcast_shapes(tuple(shape_in[:axis % a.ndim]) + (1,) + tuple(shape_in[axis % a.ndim + 1:]),
+                                     tuple(idx.shape)))
+    full_shape = wide[:axis % a.ndim] + (shape_in[axis % a.ndim],) + wide[axis % a.ndim + 1:]
+    src = B.broadcast_to(a, full_shape) if full_shape != tuple(shape_in) else a
+    out = B.take_along_axis(src, B.broadcast_to(idx, wide), axis)
+
+    def backward(g):
+        gx = B.take_along_axis_backward(g, full_shape, B.broadcast_to(idx, wide), axis)
+        return (B.reshape(B.sum_to_shape(gx, shape_in), data_of(x).shape),)
+
+    return attach(out, (x,), backward)
+
+
+# ---------------------------------------------------------------------------- creation
+def full_like(x: Any, fill_value: Any, dtype: Any = None) -> Tensor:
+    a = data_of(x)
+    return full(a.shape, fill_value, dtype or a.dtype)
+
+
+def empty(shape: Sequence[int], dtype: Any = None) -> Tensor:
+    return zeros(shape, dtype or "float32")
+
+
+def empty_like(x: Any, dtype: Any = None) -> Tensor:
+    return zeros_like(x, dtype)
+
+
+def identity(n: int, dtype: Any = None) -> Tensor:
+    return eye(n, dtype=dtype or "float32")
+
+
+def copy(x: Any) -> Tensor:
+    B = _backend.active
+    return attach(B.copy(data_of(x)), (x,), lambda g: (g,))
+
+
+def _tri_mask(rows: int, cols: int, k: int) -> Any:
+    """True on and below diagonal k of a rows x cols matrix (on the backend)."""
+    B = _backend.active
+    r = B.reshape(B.arange(rows, dtype="int32"), (rows, 1))
+    c = B.reshape(B.arange(cols, dtype="int32"), (1, cols))
+    return B.compare("greater_equal", B.add(r, k), c)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Tensor:  # noqa: N803 - Keras's names
+    return Tensor(_backend.active.cast(_tri_mask(N, N if M is None else M, k), dtype or "float32"))
+
+
+def tril(x: Any, k: int = 0) -> Tensor:
+    rows, cols = shape(x)[-2:]
+    return where(_tri_mask(rows, cols, k), x, zeros((), data_of(x).dtype))
+
+
+def triu(x: Any, k: int = 0) -> Tensor:
+    rows, cols = shape(x)[-2:]
+    return where(_tri_mask(rows, cols, k - 1), zeros((), data_of(x).dtype), x)
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False,
+             dtype: Any = None, axis: int = 0) -> Any:
+    """`num` evenly spaced values from start to stop (float32 unless `dtype` says otherwise)."""
+    B = _backend.active
+    lo, hi = (convert_to_tensor(v, "float32") for v in (start, stop))
+    div = (num - 1) if endpoint else num
+    step = divide(subtract(hi, lo), float(builtins.max(div, 1)))
+    steps = B.arange(num, dtype="float32")
+    lead = len(shape(step))
+    steps_t = Tensor(B.reshape(steps, (num,) + (1,) * lead))
+    out = add(multiply(steps_t, step), lo)
+    if endpoint and num > 1:
+        last = np.arange(num) == num - 1
+        out = where(B.asarray(last.reshape((num,) + (1,) * lead)), broadcast_to(hi, shape(out)[1:]), out)
+    if lead and axis % (lead + 1):
+        out = moveaxis(out, 0, axis)
+    out = out if dtype is None else cast(out, dtype)
+    return (out, step) if retstep else out
+
+
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: float = 10, dtype: Any = None,
+             axis: int = 0) -> Tensor:
+    out = power(convert_to_tensor(float(base), "float32"), linspace(start, stop, num, endpoint, dtype=None, axis=axis))
+    return out if dtype is None else cast(out, dtype)
+
+
+def meshgrid(*x: Any, indexing: str = "xy") -> list[Tensor]:
+    vectors = [ravel(v) for v in x]
+    sizes = [shape(v)[0] for v in vectors]
+    if indexing == "xy" and len(vectors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for i, v in enumerate(vectors):
+        where_ = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(vectors) >= 2 else i
+        dims = [1] * len(vectors)
+        dims[where_] = shape(v)[0]
+        grids.append(broadcast_to(reshape(v, dims), sizes))
+    return grids
+
+
+# ---------------------------------------------------------------------------- diagonals and products
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    moved = moveaxis(x, (axis1, axis2), (-2, -1))
+    rows, cols = shape(moved)[-2:]
+    n = builtins.max(0, builtins.min(rows + builtins.min(offset, 0), cols - builtins.max(offset, 0)))
+    r = np.arange(n) - builtins.min(offset, 0)
+    c = np.arange(n) + builtins.max(offset, 0)
+    return getitem(moved, (Ellipsis, r, c))
+
+
+def diag(x: Any, k: int = 0) -> Tensor:
+    """The k-th diagonal of a matrix, or a square matrix with a vector on its k-th diagonal."""
+    if ndim(x) == 2:
+        return diagonal(x, k)
+    n = shape(x)[0]
+    size_ = n + builtins.abs(k)
+    source = np.full((size_, size_), n)  # index n reads the appended zero
+    source[np.arange(n) + builtins.max(-k, 0), np.arange(n) + builtins.max(k, 0)] = np.arange(n)
+    padded = concatenate([x, zeros((1,), data_of(x).dtype)], axis=0)
+    return take(padded, source)
+
+
+def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    d = diagonal(x, offset, axis1, axis2)
+    total = sum(d, axis=-1)
+    kind = data_of(d).dtype.kind
+    return cast(total, "int32" if kind == "b" else data_of(d).dtype) if kind in "biu" else total
+
+
+def tensordot(x1: Any, x2: Any, axes: Any = 2) -> Tensor:
+    """Sum of products over `axes` (an int: the last of x1 with the first of x2; or two lists of axes)."""
+    n1, n2 = ndim(x1), ndim(x2)
+    if isinstance(axes, int):
+        ax1, ax2 = list(range(n1 - axes, n1)), list(range(axes))
+    else:
+        ax1, ax2 = ([a] if isinstance(a, int) else list(a) for a in axes)
+    ax1, ax2 = [a % n1 for a in ax1], [a % n2 for a in ax2]
+    free1, free2 = [i for i in range(n1) if i not in ax1], [i for i in range(n2) if i not in ax2]
+    s1, s2 = shape(x1), shape(x2)
+    inner_size = int(np.prod([s1[i] for i in ax1]))
+    a = reshape(transpose(x1, free1 + ax1), (-1, inner_size))
+    b = reshape(transpose(x2, ax2 + free2), (inner_size, -1))
+    return reshape(matmul(a, b), [s1[i] for i in free1] + [s2[i] for i in free2])
+
+
+def outer(x1: Any, x2: Any) -> Tensor:
+    return multiply(reshape(x1, (-1, 1)), reshape(x2, (1, -1)))
+
+
+def inner(x1: Any, x2: Any) -> Tensor:
+    if ndim(x1) == 0 or ndim(x2) == 0:
+        return multiply(x1, x2)
+    return tensordot(x1, x2, axes=([-1], [-1]))
+
+
+# ---------------------------------------------------------------------------- splitting and joining
+def _split_bounds(n: int, indices_or_sections: Any, even: bool) -> list[int]:
+    if isinstance(indices_or_sections, int):
+        parts = indices_or_sections
+        if even and n % parts:
+            raise ValueError(f"split: {n} entries do not divide into {parts} equal sections; use array_split.")
+        base, extra = divmod(n, parts)
+        sizes = [base + 1] * extra + [base] * (parts - extra)
+        return np.cumsum([0] + sizes).tolist()
+    return [0] + [int(i) for i in indices_or_sections] + [n]
+
+
+def _split(x: Any, indices_or_sections: Any, axis: int, even: bool) -> list[Tensor]:
+    n = shape(x)[axis]
+    bounds = _split_bounds(n, indices_or_sections, even)
+    lead = (builtins.slice(None),) * (axis % ndim(x))
+    return [getitem(x, lead + (builtins.slice(builtins.min(lo, n), builtins.min(builtins.max(lo, hi), n)),))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    return _split(x, indices_or_sections, axis, even=True)
+
+
+def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    return _split(x, indices_or_sections, axis, even=False)
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Tensor]:
+    return [squeeze(p, axis=axis) for p in split(x, shape(x)[axis], axis)]
+
+
+def hstack(xs: Sequence[Any]) -> Tensor:
+    xs = [reshape(x, (1,)) if ndim(x) == 0 else x for x in xs]
+    return concatenate(xs, axis=0 if ndim(xs[0]) == 1 else 1)
+
+
+def vstack(xs: Sequence[Any]) -> Tensor:
+    return concatenate([reshape(x, (1, -1)) if ndim(x) < 2 else x for x in xs], axis=0)
+
+
+# ---------------------------------------------------------------------------- tests, counts, statistics
+def count_nonzero(x: Any, axis: Any = None) -> Tensor:
+    B = _backend.active
+    nonzero_ = B.compare("not_equal", data_of(x), 0)
+    return Tensor(B.cast(B.sum(B.cast(nonzero_, "int32"), axis=axis), "int32"))
+
+
+def isclose(x1: Any, x2: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+    B = _backend.active
+    a, b = _operands(x1, x2)
+    a, b = (B.asarray(np.float32(v)) if not hasattr(v, "dtype") else v for v in (a, b))
+    close = B.compare("less_equal", B.abs(B.subtract(a, b)), B.add(atol, B.multiply(rtol, B.abs(b))))
+    close = B.logical("or", close, B.compare("equal", a, b))  # equal infinities
+    if equal_nan:
+        close = B.logical("or", close, B.logical("and", B.isnan(a), B.isnan(b)))
+    return Tensor(close)
+
+
+def allclose(x1: Any, x2: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+    return all(isclose(x1, x2, rtol, atol, equal_nan))
+
+
+def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    B = _backend.active
+    a = data_of(x)
+    if a.dtype.kind != "f":
+        return Tensor(a)
+    big = float(np.finfo(np.dtype(a.dtype)).max)
+    out = where(Tensor(B.isnan(a)), nan, x)
+    out = where(Tensor(B.logical("and", B.unary("isinf", a), B.compare("greater", a, 0))),
+                big if posinf is None else posinf, out)
+    return where(Tensor(B.logical("and", B.unary("isinf", a), B.compare("less", a, 0))),
+                 -big if neginf is None else neginf, out)
+
+
+def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return subtract(max(x, axis=axis, keepdims=keepdims), min(x, axis=axis, keepdims=keepdims))
+
+
+def average(x: Any, axis: int | None = None, weights: Any = None) -> Tensor:
+    a = data_of(x)
+    x = cast(x, "float32") if a.dtype.kind in "biu" else x
+    if weights is None:
+        return mean(x, axis=axis)
+    w = cast(weights, data_of(x).dtype)
+    if axis is not None and ndim(w) == 1 and ndim(x) > 1:
+        dims = [1] * ndim(x)
+        dims[axis] = shape(w)[0]
+        w = reshape(w, dims)
+    return divide(sum(multiply(x, w), axis=axis), sum(broadcast_to(w, shape(x)), axis=axis))
+
+
+def _reduce_last(x: Any, axis: Any) -> tuple[Tensor, tuple[int, ...]]:
+    """`x` with the axes in `axis` moved last and flattened into one; also the kept-dims shape."""
+    n = ndim(x)
+    axes = list(range(n)) if axis is None else sorted(a % n for a in ((axis,) if isinstance(axis, int) else axis))
+    kept = [i for i in range(n) if i not in axes]
+    moved = transpose(x, kept + axes) if n else reshape(x, (1,))
+    keep_shape = tuple(1 if i in axes else shape(x)[i] for i in range(n))
+    return reshape(moved, [shape(x)[i] for i in kept] + [-1]), keep_shape
+
+
+def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False) -> Tensor:
+    """Quantiles q (in [0, 1]) over `axis`, linear interpolation between order statistics (methods linear,
+    lower, higher, nearest, midpoint); a vector q puts its axis first."""
+    a = data_of(x)
+    x = cast(x, "float32") if a.dtype.kind in "biu" else x
+    flat, keep_shape = _reduce_last(x, axis)
+    ordered = sort(flat, axis=-1)
+    n = shape(flat)[-1]
+    qs = np.atleast_1d(convert_to_numpy(q) if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64))
+    results = []
+    for qv in qs.astype(np.float64):
+        pos = qv * (n - 1)
+        lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+        frac = float({"linear": pos - lo, "lower": 0.0, "higher": 1.0, "midpoint": 0.5,
+                      "nearest": np.rint(pos) - lo}[method])
+        low, high = take(ordered, lo, axis=-1), take(ordered, hi, axis=-1)
+        value = low if frac == 0.0 or lo == hi else add(low, multiply(subtract(high, low), frac))
+        results.append(reshape(value, keep_shape) if keepdims else value)
+    return results[0] if np.ndim(q) == 0 else stack(results, axis=0)
+
+
+def percentile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False) -> Tensor:
+    qs = (convert_to_numpy(q) if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64)) / 100.0
+    return quantile(x, qs, axis=axis, method=method, keepdims=keepdims)
+
+
+def median(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+# ---------------------------------------------------------------------------- searching and indexing
+def searchsorted(sorted_sequence: Any, values: Any, side: str = "left") -> Tensor:
+    B = _backend.active
+    a, v = _operands(sorted_sequence, values)
+    return Tensor(B.cast(B.searchsorted(a, v, side=side), "int32"))
+
+
+def digitize(x: Any, bins: Any) -> Tensor:
+    """Index of the bin each x falls in, for increasing `bins` (bins[i-1] <= x < bins[i]), as int32."""
+    return searchsorted(bins, x, side="right")
+
+
+def bincount(x: Any, weights: Any = None, minlength: int = 0, sparse: bool = False) -> Tensor:
+    """Counts (or summed weights) of each non-negative integer in the 1-D `x`; its length is read on the host."""
+    if sparse:
+        raise ValueError("bincount(sparse=True): gpukeras has no sparse tensors.")
+    B = _backend.active
+    idx = data_of(x)
+    length = builtins.max(int(B.item(B.max(idx))) + 1 if idx.size else 0, minlength)
+    if weights is None:
+        w, dtype = B.ones(idx.shape, "int32"), "int32"
+    else:
+        w = data_of(weights)
+        dtype = w.dtype if w.dtype.kind == "f" else "int32"
+    return Tensor(B.cast(B.take_backward(w, (length,), idx, 0), dtype))
+
+
+def nonzero(x: Any) -> tuple[Tensor, ...]:
+    B = _backend.active
+    return tuple(Tensor(B.cast(i, "int32")) for i in B.nonzero(data_of(x)))
+
+
+def unique(x: Any, sorted: bool = True, return_index: bool = False, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, axis: int | None = None, size: int | None = None,
+           fill_value: Any = None) -> Any:
+    """np.unique on the host (its size depends on the values); `size` pads with `fill_value` (default the
+    minimum) or truncates, as Keras 3 does for static shapes."""
+    host = convert_to_numpy(x)
+    found = np.unique(host, return_index=return_index, return_inverse=return_inverse,
+                      return_counts=return_counts, axis=axis)
+    parts = list(found) if isinstance(found, tuple) else [found]
+    if size is not None:
+        values = parts[0]
+        fill = values.min() if fill_value is None and values.size else (fill_value or 0)
+        pad_rows = builtins.max(size - values.shape[0], 0)
+        parts[0] = np.concatenate([values[:size], np.full((pad_rows,) + values.shape[1:], fill, values.dtype)])
+    out = [convert_to_tensor(parts[0])] + [convert_to_tensor(p.astype(np.int32)) for p in parts[1:]]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def isin(x1: Any, x2: Any, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    B = _backend.active
+    a, b = _operands(x1, x2)
+    hits = B.compare("equal", B.expand_dims(a, -1), B.reshape(b, (-1,)))
+    found = B.max(hits, axis=-1) if B.reshape(b, (-1,)).shape[0] else B.zeros(a.shape, "bool")
+    return Tensor(B.logical("not", found) if invert else found)
+
+
+def unravel_index(indices: Any, shape: Sequence[int]) -> tuple[Tensor, ...]:  # noqa: A002
+    B = _backend.active
+    idx = data_of(indices)
+    out = []
+    for n in reversed(tuple(shape)):
+        out.append(B.cast(B.binary("remainder", idx, n), "int32"))
+        idx = B.binary("floor_divide", idx, n)
+    return tuple(Tensor(i) for i in reversed(out))
+
+
+def get_item(x: Any, key: Any) -> Tensor:
+    return getitem(x, key)
+
+
+def slice(inputs: Any, start_indices: Sequence[int], shape: Sequence[int]) -> Tensor:  # noqa: A001
+    """The block of `shape` starting at `start_indices`."""
+    starts = [int(s) for s in np.asarray(convert_to_numpy(start_indices) if isinstance(start_indices, Tensor)
+                                         else start_indices).reshape(-1)]
+    return getitem(inputs, tuple(builtins.slice(s, s + int(n)) for s, n in zip(starts, shape)))
+
+
+def _set_block(x: Any, key: Any, values: Any) -> Tensor:
+    """x with x[key] = values; gradients: x's outside the block, the values' inside it."""
+    B = _backend.active
+    a = data_of(x)
+    v = B.cast(data_of(values), a.dtype)
+    out = B.setitem(a, key, v)
+
+    def backward(g):
+        gv = B.getitem(g, key)
+        return B.setitem(g, key, 0), B.sum_to_shape(gv, v.shape) if gv.shape != v.shape else gv
+
+    return attach(out, (x, values), backward)
+
+
+def slice_update(inputs: Any, start_indices: Sequence[int], updates: Any) -> Tensor:
+    starts = [int(s) for s in np.asarray(convert_to_numpy(start_indices) if isinstance(start_indices, Tensor)
+                                         else start_indices).reshape(-1)]
+    key = tuple(builtins.slice(s, s + n) for s, n in zip(starts, shape(updates)))
+    return _set_block(inputs, key, updates)
+
+
+def _index_key(indices: Any) -> tuple[Any, ...]:
+    """Keras's scatter indices, (..., k) coordinates into the first k axes, as a getitem key."""
+    idx = data_of(indices)
+    idx = idx if hasattr(idx, "dtype") else _backend.active.asarray(np.asarray(idx))
+    return tuple(_backend.active.getitem(idx, (Ellipsis, i)) for i in range(idx.shape[-1]))
+
+
+def scatter(indices: Any, values: Any, shape: Sequence[int]) -> Tensor:
+    """Zeros of `shape` with `values` added at `indices` (repeated indices add up)."""
+    B = _backend.active
+    v = data_of(values)
+    key = _index_key(indices)
+    return attach(B.getitem_backward(v, tuple(shape), key), (values,), lambda g: (B.getitem(g, key),))
+
+
+def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | None = None) -> Tensor:
+    """`inputs` with its entries at `indices` replaced by `updates` (reduction="add": added to)."""
+    key = _index_key(indices)
+    if reduction is None:
+        return _set_block(inputs, key, updates)
+    if reduction != "add":
+        raise NotImplementedError(f"scatter_update: reduction {reduction!r} (gpukeras has None and 'add').")
+    return add(inputs, scatter(indices, cast(updates, data_of(inputs).dtype), shape(inputs)))

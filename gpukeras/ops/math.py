@@ -1,0 +1,100 @@
+"""keras.ops' math family (Keras 3's keras.src.ops.math): error functions, logsumexp, top-k, segment reductions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gpukeras import backend as _backend
+from gpukeras.autodiff import attach
+from gpukeras.ops import numpy as _np_ops
+from gpukeras.ops.core import data_of
+from gpukeras.tensor import Tensor
+
+
+def erf(x: Any) -> Tensor:
+    B = _backend.active
+    scale = 2.0 / float(np.sqrt(np.pi))
+    return _np_ops._unary("erf", x, lambda a, out: B.multiply(B.exp(B.negative(B.square(a))), scale))
+
+
+def erfinv(x: Any) -> Tensor:
+    B = _backend.active
+    scale = float(np.sqrt(np.pi)) / 2.0
+    return _np_ops._unary("erfinv", x, lambda a, out: B.multiply(B.exp(B.square(out)), scale))
+
+
+def rsqrt(x: Any) -> Tensor:
+    """1 / sqrt(x); d/dx = -out**3 / 2."""
+    B = _backend.active
+    out = B.unary("reciprocal", B.sqrt(_np_ops._float_of(data_of(x))))
+    return attach(out, (x,), lambda g: (B.multiply(g, B.multiply(B.power(out, 3), -0.5)),))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, shifted by the (constant) maximum so it cannot overflow."""
+    B = _backend.active
+    a = data_of(x)
+    top = B.max(a, axis=axis, keepdims=True)
+    top = B.where(B.isfinite(top), top, B.zeros((), top.dtype))
+    shifted = _np_ops.subtract(x, Tensor(top))
+    out = _np_ops.add(_np_ops.log(_np_ops.sum(_np_ops.exp(shifted), axis=axis, keepdims=True)), Tensor(top))
+    return out if keepdims else _np_ops.squeeze(out, axis=axis) if axis is not None else _np_ops.reshape(out, ())
+
+
+def top_k(x: Any, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]:  # noqa: A002 - Keras's name
+    """The k largest entries along the last axis and their int32 indices (ties: the lower index first)."""
+    order = _np_ops.argsort(_np_ops.negative(x) if data_of(x).dtype.kind != "b" else _np_ops.logical_not(x), -1)
+    indices = _np_ops.getitem(order, (Ellipsis, slice(0, k)))
+    return _np_ops.take_along_axis(x, indices, axis=-1), indices
+
+
+def in_top_k(targets: Any, predictions: Any, k: int) -> Tensor:
+    """Whether each row's target class is among its k largest predictions (a tie with the k-th counts)."""
+    B = _backend.active
+    p = data_of(predictions)
+    t = B.cast(data_of(targets), "int64")
+    at_target = B.take_along_axis(p, B.expand_dims(t, -1), -1)
+    larger = B.sum(B.cast(B.compare("greater", p, at_target), "int32"), axis=-1)
+    return Tensor(B.logical("and", B.compare("less", larger, k), B.squeeze(B.isfinite(at_target), -1)))
+
+
+def _num_segments(ids: Any, num_segments: int | None) -> int:
+    B = _backend.active
+    return int(num_segments) if num_segments is not None else int(B.item(B.max(ids))) + 1
+
+
+def segment_sum(data: Any, segment_ids: Any, num_segments: int | None = None, sorted: bool = False) -> Tensor:  # noqa: A002
+    """Sums of `data`'s rows per segment id (ids outside [0, num_segments) are dropped)."""
+    B = _backend.active
+    a = data_of(data)
+    ids = data_of(segment_ids)
+    n = _num_segments(ids, num_segments)
+    valid = B.logical("and", B.compare("greater_equal", ids, 0), B.compare("less", ids, n))
+    safe = B.where(valid, ids, n)  # invalid rows go to an extra segment, dropped below
+    rows = a.shape[:ids.ndim]
+    flat = B.reshape(a, (int(np.prod(rows)),) + a.shape[ids.ndim:])
+    flat_ids = B.reshape(safe, (-1,))
+    out = B.take_backward(flat, (n + 1,) + a.shape[ids.ndim:], flat_ids, 0)[:n]
+
+    def backward(g):
+        padded = B.concatenate([g, B.zeros((1,) + g.shape[1:], g.dtype)], axis=0)
+        return (B.reshape(B.take(padded, flat_ids, axis=0), a.shape),)
+
+    return attach(out, (data,), backward)
+
+
+def segment_max(data: Any, segment_ids: Any, num_segments: int | None = None, sorted: bool = False) -> Tensor:  # noqa: A002
+    """Maxima of `data`'s rows per segment id; an empty segment holds the dtype's lowest value, as in JAX.
+
+    Built as a masked max over a (segments, rows, ...) grid: memory grows with segments x rows."""
+    B = _backend.active
+    a = data_of(data)
+    ids = data_of(segment_ids)
+    n = _num_segments(ids, num_segments)
+    member = B.compare("equal", B.reshape(B.arange(n, dtype=ids.dtype), (n, 1)), B.reshape(ids, (1, -1)))
+    member = B.reshape(member, member.shape + (1,) * (a.ndim - 1))
+    lowest = -np.inf if a.dtype.kind == "f" else np.iinfo(np.dtype(a.dtype)).min
+    grid = _np_ops.where(Tensor(member), _np_ops.expand_dims(data, 0), Tensor(B.full((), lowest, a.dtype)))
+    return _np_ops.max(grid, axis=1)

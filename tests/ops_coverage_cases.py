@@ -1,0 +1,280 @@
+"""Inputs for keras.ops calls whose results are recorded from Keras 3 (tests/reference/record_keras3_ops.py)
+and replayed on gpukeras (tests/test_ops_coverage.py). Shared by both, so the two call the same op the same way.
+
+Each case: (id, op name, positional args, keyword args, compare), args as NumPy arrays or Python values;
+`compare` is "values" or "abs" (an eigenvector's sign is arbitrary: compare magnitudes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_rng = np.random.default_rng(31)
+
+
+def _f(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
+    return _rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def _i(*shape: int, lo: int = -5, hi: int = 6) -> np.ndarray:
+    return _rng.integers(lo, hi, size=shape).astype(np.int32)
+
+
+X = _f(3, 4)
+X3 = _f(2, 3, 4)
+XI = _i(3, 4)
+POS = _f(3, 4, lo=0.5, hi=3.0)
+UNIT = _f(3, 4, lo=-0.9, hi=0.9)
+BIG = _f(3, 4, lo=1.2, hi=3.0)
+TIES = np.float32([[1.0, 3.0, 3.0, 0.5], [2.0, 2.0, -1.0, 2.0], [0.0, -1.0, 4.0, 4.0]])
+NANS = np.float32([0.5, np.nan, np.inf, -np.inf, -2.0])
+HALVES = np.float32([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 1.2345, -3.7])
+SPD = (lambda a: (a @ a.T + 4 * np.eye(4)).astype(np.float32))(_f(4, 4))
+SQ = _f(4, 4) + 3 * np.eye(4, dtype=np.float32)
+RHS = _f(4, 2)
+TALL = _f(5, 3)
+PROBS = (lambda p: (p / p.sum(-1, keepdims=True)).astype(np.float32))(_f(3, 5, lo=0.05, hi=1.0))
+ONEHOT = np.eye(5, dtype=np.float32)[[1, 4, 0]]
+LABELS = np.array([1, 4, 0], dtype=np.int32)
+BINARY_T = (_f(3, 4) > 0).astype(np.float32)
+BINARY_P = _f(3, 4, lo=0.02, hi=0.98)
+
+CASES: list[tuple[str, str, list[Any], dict[str, Any], str]] = []
+
+
+def _c(case_id: str, name: str, *args: Any, compare: str = "values", **kwargs: Any) -> None:
+    CASES.append((case_id, name, list(args), kwargs, compare))
+
+
+# --- elementwise
+for _n in ("floor", "ceil", "trunc", "tan", "sinh", "cosh", "arctan", "arcsinh", "expm1", "exp2", "reciprocal",
+           "erf", "sign"):
+    _c(_n, _n, X)
+for _n in ("floor", "ceil", "trunc", "reciprocal", "log2", "exp2"):
+    _c(f"{_n}-int32", _n, np.abs(XI) + 1)
+for _n in ("log2", "log10", "rsqrt", "arccosh"):
+    _c(_n, _n, BIG if _n == "arccosh" else POS)
+for _n in ("arcsin", "arccos", "arctanh", "erfinv"):
+    _c(_n, _n, UNIT)
+_c("round", "round", HALVES)
+_c("round-decimals", "round", HALVES, decimals=1)
+_c("round-int32", "round", XI)
+_c("isinf", "isinf", NANS)
+_c("nan_to_num", "nan_to_num", NANS)
+_c("nan_to_num-values", "nan_to_num", NANS, nan=1.5, posinf=9.0, neginf=-9.0)
+for _n in ("arctan2", "hypot", "logaddexp", "floor_divide", "mod", "fmod"):
+    _c(_n, _n, X, POS if _n in ("floor_divide", "mod", "fmod") else _f(3, 4))
+for _n in ("floor_divide", "mod", "fmod"):
+    _c(f"{_n}-negative", _n, X, -POS)
+    _c(f"{_n}-int32", _n, XI, np.int32([3, -2, 4, 5]))
+_c("divide_no_nan", "divide_no_nan", X, np.float32([0.0, 2.0, -1.0, 0.0]))
+_c("isclose", "isclose", np.float32([1.0, 1.0, np.nan, np.inf, 0.0]),
+   np.float32([1.0 + 1e-6, 1.1, np.nan, np.inf, 1e-9]))
+_c("isclose-equal_nan", "isclose", np.float32([np.nan, 1.0]), np.float32([np.nan, 1.0]), equal_nan=True)
+_c("allclose", "allclose", X, X + 1e-7)
+_c("allclose-false", "allclose", X, X + 1e-2)
+
+# --- reductions and scans
+for _axis in (None, 0, 1, -1):
+    _c(f"cumsum-axis{_axis}", "cumsum", X, axis=_axis)
+    _c(f"cumprod-axis{_axis}", "cumprod", X, axis=_axis)
+_c("cumsum-int32", "cumsum", XI, axis=1)
+_c("cumsum-bool", "cumsum", XI > 0, axis=0)
+_c("cumprod-int32", "cumprod", XI, axis=0)
+for _axis, _kd in ((None, False), (1, False), (0, True), ((0, 2), False)):
+    _c(f"prod-axis{_axis}-kd{_kd}".replace(" ", ""), "prod", X3, axis=_axis, keepdims=_kd)
+_c("prod-int32", "prod", XI, axis=1)
+_c("count_nonzero", "count_nonzero", XI)
+_c("count_nonzero-axis", "count_nonzero", XI, axis=0)
+_c("ptp", "ptp", X, axis=1)
+_c("ptp-int32", "ptp", XI)
+_c("average", "average", X)
+_c("average-weights", "average", X, axis=1, weights=np.float32([1.0, 2.0, 0.5, 3.0]))
+_c("average-int32", "average", XI, axis=0)
+for _axis in (None, 0, -1, (0, 2)):
+    _c(f"median-axis{_axis}".replace(" ", ""), "median", X3, axis=_axis)
+_c("median-keepdims", "median", X3, axis=1, keepdims=True)
+_c("median-int32", "median", XI, axis=1)
+_c("quantile", "quantile", X3, 0.3, axis=-1)
+_c("quantile-vector", "quantile", X3, np.float32([0.1, 0.5, 0.95]), axis=1, keepdims=True)
+for _m in ("lower", "higher", "nearest", "midpoint"):
+    _c(f"quantile-{_m}", "quantile", X, 0.4, axis=1, method=_m)
+_c("percentile", "percentile", X, 37.0)
+_c("percentile-vector", "percentile", X, np.float32([25.0, 75.0]), axis=0)
+_c("logsumexp", "logsumexp", X)
+_c("logsumexp-axis", "logsumexp", X3 * 40, axis=-1, keepdims=True)
+
+# --- sorting and searching
+for _axis in (-1, 0):
+    _c(f"sort-axis{_axis}", "sort", TIES, axis=_axis)
+    _c(f"argsort-axis{_axis}", "argsort", TIES, axis=_axis)
+_c("sort-int32", "sort", XI)
+_c("argsort-None", "argsort", X, axis=None)
+_c("top_k", "top_k", TIES, 2)
+_c("top_k-int32", "top_k", XI, 3)
+_c("in_top_k", "in_top_k", np.int32([1, 0, 2]), TIES, 1)
+_c("in_top_k-2", "in_top_k", np.int32([3, 2, 3]), TIES, 2)
+_c("searchsorted", "searchsorted", np.float32([-1.0, 0.0, 0.5, 2.0]), np.float32([-3.0, 0.0, 0.7, 5.0]))
+_c("searchsorted-right", "searchsorted", np.float32([-1.0, 0.0, 0.5, 2.0]), np.float32([0.0, 2.0]), side="right")
+_c("digitize", "digitize", X, np.float32([-1.0, 0.0, 1.0]))
+_c("bincount", "bincount", np.int32([0, 3, 3, 1, 5]))
+_c("bincount-weights-minlength", "bincount", np.int32([0, 3, 3, 1]), weights=np.float32([0.5, 1.0, 2.0, 3.0]),
+   minlength=6)
+_c("nonzero", "nonzero", XI)
+_c("unique", "unique", np.int32([3, 1, 3, 0, 1, 7]))
+_c("unique-all", "unique", np.int32([3, 1, 3, 0, 1, 7]), return_inverse=True, return_counts=True)
+_c("isin", "isin", XI, np.int32([0, 2, -3]))
+_c("isin-invert", "isin", XI, np.int32([0, 2, -3]), invert=True)
+_c("unravel_index", "unravel_index", np.int32([0, 5, 11, 7]), (3, 4))
+_c("take_along_axis", "take_along_axis", X, np.int32([[0, 3], [1, 1], [2, 0]]), axis=1)
+_c("take_along_axis-axis0", "take_along_axis", X, np.int32([[2, 0, 1, 1]]), axis=0)
+_c("take_along_axis-None", "take_along_axis", X, np.int32([11, 0, 5]), axis=None)
+
+# --- shapes and rearranging
+_c("ravel", "ravel", X3)
+_c("moveaxis", "moveaxis", X3, 0, -1)
+_c("moveaxis-pairs", "moveaxis", X3, [0, 1], [2, 0])
+_c("swapaxes", "swapaxes", X3, 0, 2)
+for _axis in (None, 0, (1, 2), -1):
+    _c(f"flip-axis{_axis}".replace(" ", ""), "flip", X3, axis=_axis)
+_c("roll", "roll", X, 2, axis=1)
+_c("roll-flat", "roll", X, -5)
+_c("roll-pair", "roll", X, (1, -1), axis=(0, 1))
+_c("tile", "tile", X, 2)
+_c("tile-pair", "tile", X, (2, 1))
+_c("tile-3", "tile", X, (2, 1, 3))
+_c("repeat", "repeat", X, 2)
+_c("repeat-axis", "repeat", X, 3, axis=1)
+_c("repeat-counts", "repeat", X, np.int32([1, 0, 2]), axis=0)
+_c("pad-constant", "pad", X, ((1, 2), (0, 3)))
+_c("pad-constant-values", "pad", X, 1, constant_values=2.5)
+for _m in ("edge", "reflect", "symmetric", "wrap"):
+    _c(f"pad-{_m}", "pad", X, ((2, 1), (1, 3)), mode=_m)
+_c("pad-int32", "pad", XI, ((0, 1), (2, 0)))
+_c("split", "split", X3, 2, axis=0)
+_c("split-sections", "split", X, 2, axis=1)
+_c("split-indices", "split", X, [1, 3], axis=1)
+_c("array_split", "array_split", X, 3, axis=1)
+_c("unstack", "unstack", X3, axis=1)
+_c("hstack", "hstack", [X, POS])
+_c("hstack-1d", "hstack", [X[0], POS[1]])
+_c("vstack", "vstack", [X, POS])
+_c("vstack-1d", "vstack", [X[0], POS[1]])
+_c("size", "size", X3)
+_c("ndim", "ndim", X3)
+_c("copy", "copy", X)
+
+# --- creation
+_c("full_like", "full_like", X, 1.5)
+_c("full_like-int", "full_like", XI, 3)
+_c("full_like-dtype", "full_like", X, 2, dtype="int32")
+_c("identity", "identity", 3)
+_c("identity-int", "identity", 2, dtype="int32")
+_c("tri", "tri", 3, 4, k=1)
+_c("tri-default", "tri", 3)
+for _k in (0, 1, -1):
+    _c(f"tril-k{_k}", "tril", X, k=_k)
+    _c(f"triu-k{_k}", "triu", X3, k=_k)
+_c("linspace", "linspace", 0.0, 1.0, 5)
+_c("linspace-no-endpoint", "linspace", -2.0, 3.0, 7, endpoint=False)
+_c("linspace-arrays", "linspace", np.float32([0.0, 1.0]), np.float32([1.0, -3.0]), 4, axis=1)
+_c("logspace", "logspace", 0.0, 2.0, 5)
+_c("logspace-base2", "logspace", 1.0, 4.0, 4, base=2)
+_c("meshgrid", "meshgrid", np.float32([1.0, 2.0, 3.0]), np.float32([-1.0, 5.0]))
+_c("meshgrid-ij", "meshgrid", np.float32([1.0, 2.0, 3.0]), np.float32([-1.0, 5.0]), indexing="ij")
+
+# --- diagonals and products
+_c("diag-vector", "diag", np.float32([1.0, -2.0, 3.0]))
+_c("diag-vector-k", "diag", np.float32([1.0, -2.0]), k=-1)
+_c("diag-matrix", "diag", X)
+_c("diag-matrix-k", "diag", X, k=1)
+_c("diagonal", "diagonal", X3)
+_c("diagonal-offset-axes", "diagonal", X3, offset=1, axis1=1, axis2=2)
+_c("trace", "trace", X)
+_c("trace-3d", "trace", X3, offset=-1, axis1=1, axis2=2)
+_c("trace-int32", "trace", XI)
+_c("tensordot", "tensordot", X3, _f(4, 5), axes=1)
+_c("tensordot-2", "tensordot", X3, _f(3, 4, 2), axes=2)
+_c("tensordot-pairs", "tensordot", X3, _f(4, 2, 3), axes=([1, 2], [2, 0]))
+_c("outer", "outer", np.float32([1.0, 2.0, -1.0]), np.float32([0.5, 3.0]))
+_c("inner", "inner", X, POS)
+_c("inner-vectors", "inner", X[0], POS[0])
+
+# --- indexing and updates
+_c("get_item", "get_item", X, 1)
+_c("slice", "slice", X3, (0, 1, 1), (2, 2, 3))
+_c("slice_update", "slice_update", X, (1, 1), np.float32([[9.0, 8.0], [7.0, 6.0]]))
+_c("scatter", "scatter", np.int32([[0, 1], [2, 3], [0, 1]]), np.float32([1.0, 2.0, 3.0]), (3, 4))
+_c("scatter-rows", "scatter", np.int32([[2], [0]]), np.float32([[1, 2, 3, 4], [5, 6, 7, 8]]), (3, 4))
+_c("scatter_update", "scatter_update", X, np.int32([[0, 1], [2, 3]]), np.float32([10.0, 20.0]))
+_c("scatter_update-rows", "scatter_update", X, np.int32([[1]]), np.float32([[1.0, 2.0, 3.0, 4.0]]))
+_c("segment_sum", "segment_sum", X, np.int32([0, 2, 0]), num_segments=3)
+_c("segment_max", "segment_max", X, np.int32([1, 1, 0]), num_segments=2)
+_c("segment_max-empty", "segment_max", X, np.int32([0, 2, 0]), num_segments=3)
+
+# --- nn
+for _n in ("log_sigmoid", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus",
+           "celu", "glu"):
+    _c(_n, _n, X * 1.5)
+_c("celu-alpha", "celu", X, alpha=0.5)
+_c("glu-axis0", "glu", _f(4, 3), axis=0)
+_c("hard_shrink-threshold", "hard_shrink", X, threshold=1.0)
+_c("soft_shrink-threshold", "soft_shrink", X, threshold=1.0)
+_c("squareplus-b", "squareplus", X, b=1)
+_c("threshold", "threshold", X, 0.3, -1.0)
+_c("normalize", "normalize", X)
+_c("normalize-axis0-order1", "normalize", X, axis=0, order=1)
+_c("normalize-tiny", "normalize", np.float32([[1e-5, -1e-5, 0.0]]))
+_c("multi_hot", "multi_hot", np.int32([[0, 2], [3, 3]]), 5)
+_c("multi_hot-1d", "multi_hot", np.int32([1, 4]), 6)
+_c("layer_normalization", "layer_normalization", X, np.float32([1.0, 2.0, 0.5, -1.0]),
+   np.float32([0.0, 0.1, 0.2, 0.3]))
+_c("layer_normalization-tiny", "layer_normalization", np.float32([[1e-3, 2e-3, 0.0]]))
+_c("rms_normalization", "rms_normalization", X, np.float32([1.0, 2.0, 0.5, -1.0]))
+_c("rms_normalization-tiny", "rms_normalization", np.float32([[1e-3, 2e-3, 0.0]]))
+_c("psnr", "psnr", X, X + 0.1 * POS, 2.0)
+_c("categorical_crossentropy", "categorical_crossentropy", ONEHOT, PROBS)
+_c("categorical_crossentropy-unnormalized", "categorical_crossentropy", ONEHOT, PROBS * 2.0)
+_c("categorical_crossentropy-logits", "categorical_crossentropy", ONEHOT, _f(3, 5), from_logits=True)
+_c("categorical_crossentropy-axis0", "categorical_crossentropy", ONEHOT.T, PROBS.T, axis=0)
+_c("categorical_crossentropy-clip", "categorical_crossentropy", ONEHOT, np.eye(5, dtype=np.float32)[[0, 1, 2]])
+_c("sparse_categorical_crossentropy", "sparse_categorical_crossentropy", LABELS, PROBS)
+_c("sparse_categorical_crossentropy-logits", "sparse_categorical_crossentropy", LABELS, _f(3, 5), from_logits=True)
+_c("sparse_categorical_crossentropy-column", "sparse_categorical_crossentropy", LABELS[:, None], PROBS)
+_c("binary_crossentropy", "binary_crossentropy", BINARY_T, BINARY_P)
+_c("binary_crossentropy-logits", "binary_crossentropy", BINARY_T, X * 3, from_logits=True)
+_c("binary_crossentropy-clip", "binary_crossentropy", np.float32([1.0, 0.0, 1.0]), np.float32([1.0, 1.0, 0.0]))
+
+# --- linear algebra
+for _n in ("inv", "det", "logdet", "slogdet", "cholesky"):
+    _c(_n, _n, SPD)
+_c("inv-batch", "inv", np.stack([SQ, SPD]))
+_c("det-batch", "det", np.stack([SQ, SPD]))
+_c("cholesky-upper", "cholesky", SPD, upper=True)
+_c("solve", "solve", SQ, RHS)
+_c("solve-batch", "solve", np.stack([SQ, SPD]), np.stack([RHS, RHS * 2]))
+_c("solve_triangular", "solve_triangular", SQ, RHS)
+_c("solve_triangular-lower", "solve_triangular", SQ, RHS, lower=True)
+_c("qr", "qr", TALL, compare="abs")
+_c("qr-complete", "qr", TALL, mode="complete", compare="abs")
+_c("svd-values", "svd", TALL, compute_uv=False)
+_c("eigh-values", "eigh", SPD, compare="abs")
+_c("pinv", "pinv", TALL)
+_c("lstsq", "lstsq", TALL, _f(5, 2))
+_c("matrix_rank", "matrix_rank", np.float32([[1, 2, 3], [2, 4, 6], [0, 1, 1]]))
+_c("norm", "norm", X)
+_c("norm-int32", "norm", XI)
+for _ord in (None, 1, 2, np.inf, -np.inf, 0, 3):
+    _c(f"norm-vector-ord{_ord}", "norm", X, ord=_ord, axis=1)
+for _ord in ("fro", 1, -1, np.inf, -np.inf, "nuc", 2, -2):
+    _c(f"norm-matrix-ord{_ord}", "norm", X3, ord=_ord, axis=(1, 2))
+_c("norm-keepdims", "norm", X3, axis=(0, 2), keepdims=True)
+_c("norm-vector-keepdims", "norm", X, ord=1, axis=0, keepdims=True)
+
+
+def flatten(out: Any) -> list[np.ndarray]:
+    """An op's result as a list of host arrays (one per output)."""
+    parts = list(out) if isinstance(out, (tuple, list)) else [out]
+    return [np.asarray(p) for p in parts]
