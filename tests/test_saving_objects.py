@@ -187,3 +187,12 @@ def test_a_process_killed_while_saving_leaves_no_temporary_file(tmp_path) -> Non
         child.send_signal(sig)
         child.wait(timeout=30)
         assert set(os.listdir(out)) <= {"m.keras", "m.weights.h5"}, os.listdir(out)
+
+
+@pytest.mark.any_backend
+def test_keras_utils_exposes_the_custom_object_helpers():
+    """Keras 3 programs reach these through keras.utils as well as keras.saving."""
+    for name in ("register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
+                 "get_registered_name", "get_registered_object", "get_custom_objects", "custom_object_scope",
+                 "CustomObjectScope"):
+        assert getattr(keras.utils, name) is getattr(keras.saving, name)
