@@ -542,7 +542,9 @@ _MORE_UNARY = {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "rint": np
                "sinh": np.sinh, "cosh": np.cosh, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan,
                "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "expm1": np.expm1,
                "log2": np.log2, "log10": np.log10, "exp2": np.exp2, "reciprocal": np.reciprocal,
-               "erf": np.vectorize(math.erf, otypes=[np.float64]), "signbit": np.signbit}
+               "erf": np.vectorize(math.erf, otypes=[np.float64]), "signbit": np.signbit,
+               "cbrt": lambda v: np.sign(v) * np.abs(v) ** (1.0 / 3.0),
+               "sinc": lambda v: np.where(v == 0, 1.0, np.sin(np.pi * v) / np.where(v == 0, 1.0, np.pi * v))}
 
 
 @case("unary")
@@ -571,6 +573,10 @@ def _more_binary(ops: Ops) -> None:
     ia, ib = np.array([7, -7, 5, -5]), np.array([3, 3, -2, -2])
     check(ops, ops.binary("remainder", ops.asarray(ia), ops.asarray(ib)), np.array([1, 2, -1, -1]))
     check(ops, ops.binary("fmod", ops.asarray(ia), ops.asarray(ib)), np.array([1, -1, 1, -1]))
+    check(ops, ops.binary("gcd", ops.asarray(np.array([12, -18, 7, 0])), ops.asarray(np.array([8, 12, 5, 4]))),
+          np.array([4, 6, 1, 4]))
+    check(ops, ops.binary("lcm", ops.asarray(np.array([4, -6, 7])), ops.asarray(np.array([6, 4, 5]))),
+          np.array([12, 12, 35]))
 
 
 @case("cumulative")

@@ -668,6 +668,70 @@ for _ord, _axis in ((None, None), (None, 1), (1, 0), (np.inf, 1), (3, 1), ("fro"
     _add(f"norm-ord{_ord}-axis{_axis}".replace(" ", ""), "norm", lambda x, o=_ord, a=_axis: ops.norm(x, ord=o, axis=a),
          [_distinct((3, 4), seed=119)], lambda x, o=_ord, a=_axis: np.linalg.norm(x, ord=o, axis=a))
 
+def _weighted_join(parts: list[Any], axis: int) -> Any:
+    """The pieces of a split joined again, piece i times i + 1 (so each piece's gradient is told apart)."""
+    return ops.concatenate([p * (i + 1.0) for i, p in enumerate(parts)], axis)
+
+
+# --- second batch: more elementwise, NaN-ignoring reductions (finite inputs here), rearranging, control flow
+for _name, _fn, _ref, _inputs in [
+        ("cbrt", ops.cbrt, np.cbrt, [_away((3, 4), margin=0.3)]),
+        ("sinc", ops.sinc, np.sinc, [np.concatenate([_rand((11,), seed=120), [0.0]])]),
+        ("deg2rad", ops.deg2rad, np.deg2rad, [_rand((3, 4))]), ("rad2deg", ops.rad2deg, np.rad2deg, [_rand((3, 4))]),
+        ("fabs", ops.fabs, np.fabs, [_away((3, 4))]),
+        ("fmax", ops.fmax, np.fmax, list(_pair_apart((3, 4), (4,)))),
+        ("fmin", ops.fmin, np.fmin, list(_pair_apart((3, 4), (3, 1)))),
+        ("logaddexp2", ops.logaddexp2, np.logaddexp2, [_rand((3, 4)), _rand((4,), seed=121)]),
+        ("ldexp", lambda x: ops.ldexp(x, np.array([0, 1, -2, 3])), lambda x: np.ldexp(x, [0, 1, -2, 3]),
+         [_rand((3, 4))]),
+        ("select", lambda a, b: ops.select([_COND, ~_COND], [a, b], 0.5), None,
+         [_rand((3, 4)), _rand((3, 4), seed=122)]),
+        ("nansum", lambda x: ops.nansum(x, axis=1), lambda x: np.nansum(x, axis=1), [_X34]),
+        ("nanprod", lambda x: ops.nanprod(x, axis=0), lambda x: np.nanprod(x, axis=0), [_away((3, 4), margin=0.5)]),
+        ("nanmean", lambda x: ops.nanmean(x, axis=1), lambda x: np.nanmean(x, axis=1), [_X34]),
+        ("nanvar", ops.nanvar, np.nanvar, [_X34]), ("nanstd", lambda x: ops.nanstd(x, axis=0), None, [_X34]),
+        ("nanmax", lambda x: ops.nanmax(x, axis=1), None, [_distinct((3, 4))]),
+        ("nanmin", ops.nanmin, None, [_distinct((3, 4))]),
+        ("nancumsum", lambda x: ops.nancumsum(x, axis=1), None, [_X34]),
+        ("nancumprod", ops.nancumprod, None, [_away((3, 4), margin=0.5)]),
+        ("fliplr", ops.fliplr, np.fliplr, [_X34]), ("flipud", ops.flipud, np.flipud, [_X34]),
+        ("rot90", lambda x: ops.rot90(x, 3, (1, 2)), lambda x: np.rot90(x, 3, (1, 2)), [_X234]),
+        ("diff", lambda x: ops.diff(x, 2, 0), lambda x: np.diff(x, 2, 0), [_rand((4, 3))]),
+        ("append", ops.append, np.append, [_X34, _rand((2,), seed=123)]),
+        ("dstack", lambda a, b: ops.dstack([a, b]), lambda a, b: np.dstack([a, b]), [_X34, _rand((3, 4), seed=124)]),
+        ("hsplit", lambda x: _weighted_join(ops.hsplit(x, 2), 1), None, [_X34]),
+        ("vsplit", lambda x: _weighted_join(ops.vsplit(x, [1]), 0), None, [_X34]),
+        ("dsplit", lambda x: _weighted_join(ops.dsplit(x, 2), 2), None, [_X234]),
+        ("diagflat", lambda x: ops.diagflat(x, -1), lambda x: np.diagflat(x, -1), [_rand((2, 2))]),
+        ("vdot", ops.vdot, np.vdot, [_X34, _rand((3, 4), seed=125)]),
+        ("kron", ops.kron, np.kron, [_rand((2, 3)), _rand((2, 2), seed=126)]),
+        ("cross", ops.cross, np.cross, [_rand((4, 3)), _rand((4, 3), seed=127)]),
+        ("trapezoid", lambda y, x: ops.trapezoid(y, x), lambda y, x: np.trapezoid(y, x), [_X34, _distinct((4,))]),
+        ("vander", lambda x: ops.vander(x, 4), lambda x: np.vander(x, 4), [_rand((3,))]),
+        ("corrcoef", ops.corrcoef, np.corrcoef, [_rand((3, 5))]),
+        ("correlate", lambda a, b: ops.correlate(a, b, "same"), lambda a, b: np.correlate(a, b, "same"),
+         [_rand((5,)), _rand((3,), seed=128)]),
+        ("segment_min", lambda x: ops.segment_min(x, _SEG, num_segments=3), None, [_distinct((4, 2))]),
+        ("segment_prod", lambda x: ops.segment_prod(x, _SEG, num_segments=3), None, [_away((4, 2), margin=0.5)]),
+        ("extract_sequences", lambda x: ops.extract_sequences(x, 3, 2), None, [_rand((2, 7))]),
+        ("hard_swish", ops.hard_swish, NP_ACTIVATIONS["hard_silu"], [_away((3, 4), (-3.0, 3.0), 0.2, -5.0, 5.0)]),
+        ("sparse_sigmoid", ops.sparse_sigmoid, lambda x: np.clip((x + 1) / 2, 0, 1), [_away((3, 4), (-1.0, 1.0), 0.1)]),
+        ("depth_to_space", lambda x: ops.depth_to_space(x, 2), None, [_rand((1, 2, 1, 8))]),
+        ("depth_to_space-channels_first", lambda x: ops.depth_to_space(x, 2, "channels_first"), None,
+         [_rand((1, 8, 1, 2))]),
+        ("space_to_depth", lambda x: ops.space_to_depth(x, 2), None, [_rand((1, 2, 4, 2))]),
+        ("cond", lambda x: ops.cond(True, lambda: x * 2.0, lambda: x), None, [_X34]),
+        ("switch", lambda x: ops.switch(1, [lambda v: v, lambda v: ops.sin(v)], x), None, [_X34]),
+        ("fori_loop", lambda x: ops.fori_loop(0, 3, lambda i, v: v * v * 0.5 + i, x), None, [_rand((3, 2))]),
+        ("while_loop", lambda x: ops.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, ops.sin(v)), (0, x))[1],
+         None, [_rand((3, 2))]),
+        ("scan", lambda x: ops.scan(lambda c, r: (c * r, c + r), ops.ones((2,), "float64"), x)[1], None,
+         [_rand((3, 2))]),
+        ("map", lambda x: ops.map(lambda r: ops.sum(r * r), x), None, [_rand((3, 2))]),
+        ("vectorized_map", lambda x: ops.vectorized_map(lambda r: r[::-1] * r, x), None, [_rand((3, 2))]),
+        ("associative_scan", lambda x: ops.associative_scan(lambda a, b: a * b, x, axis=1), None, [_rand((2, 4))])]:
+    _add(_name, _name.split("-")[0], _fn, _inputs, _ref)
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 
@@ -702,6 +766,8 @@ NOT_DIFFERENTIABLE = {
     "full_like", "empty", "empty_like", "identity", "tri", "linspace", "logspace", "in_top_k", "multi_hot",
     # linear algebra computed forward only (gpukeras/ops/linalg.py says so)
     "cholesky", "qr", "svd", "eig", "eigh", "lstsq", "pinv", "matrix_rank",
+    "signbit", "isposinf", "isneginf", "heaviside", "gcd", "lcm", "saturate_cast", "nanargmax", "nanargmin",
+    "geomspace", "argpartition", "histogram",
 }
 
 

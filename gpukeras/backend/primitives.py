@@ -480,8 +480,8 @@ class Primitives(ActivationRules):
 
 UNARY_FUNCTIONS = frozenset({
     "floor", "ceil", "trunc", "rint", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
-    "arctanh", "expm1", "log2", "log10", "exp2", "reciprocal", "isinf", "erf", "erfinv", "signbit"})
-BINARY_FUNCTIONS = frozenset({"arctan2", "floor_divide", "remainder", "fmod", "hypot", "logaddexp"})
+    "arctanh", "expm1", "log2", "log10", "exp2", "reciprocal", "isinf", "erf", "erfinv", "signbit", "cbrt", "sinc"})
+BINARY_FUNCTIONS = frozenset({"arctan2", "floor_divide", "remainder", "fmod", "hypot", "logaddexp", "gcd", "lcm"})
 LINALG_FUNCTIONS = frozenset({"inv", "det", "solve", "cholesky", "qr", "svd", "eigh", "slogdet", "pinv"})
 
 

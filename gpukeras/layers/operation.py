@@ -27,14 +27,15 @@ from gpukeras.tensor import Tensor
 # is static and goes to the config.
 OPERANDS = frozenset({"x", "x1", "x2", "xs", "condition", "indices", "key", "inputs", "kernel", "bias", "query",
                       "value", "mask", "labels", "probs", "logits", "values", "weights", "target", "output", "data",
-                      "segment_ids", "gamma", "beta", "bins", "updates", "targets", "predictions", "sorted_sequence"})
+                      "segment_ids", "gamma", "beta", "bins", "updates", "targets", "predictions", "sorted_sequence",
+                      "array", "y"})
 # Keras 3's class names whose snake_case is not the gpukeras op's name.
 _FUNCTION_OF = {"get_item": "getitem"}
 _CLASS_OF = {"getitem": "GetItem"}
 # gpukeras.ops submodule -> Keras 3's module of the Operation classes.
 _KERAS_MODULE = {"numpy": "keras.src.ops.numpy", "einsum": "keras.src.ops.numpy", "nn": "keras.src.ops.nn",
                  "convolution": "keras.src.ops.nn", "attention": "keras.src.ops.nn", "core": "keras.src.ops.core",
-                 "math": "keras.src.ops.math", "linalg": "keras.src.ops.linalg"}
+                 "math": "keras.src.ops.math", "linalg": "keras.src.ops.linalg", "flow": "keras.src.ops.core"}
 
 
 class Operation(Layer):

@@ -98,3 +98,53 @@ def segment_max(data: Any, segment_ids: Any, num_segments: int | None = None, so
     lowest = -np.inf if a.dtype.kind == "f" else np.iinfo(np.dtype(a.dtype)).min
     grid = _np_ops.where(Tensor(member), _np_ops.expand_dims(data, 0), Tensor(B.full((), lowest, a.dtype)))
     return _np_ops.max(grid, axis=1)
+
+
+def _segment_grid(data: Any, segment_ids: Any, num_segments: int | None, fill: Any) -> Tensor:
+    """(segments, rows, ...): each row where its segment is, `fill` elsewhere (the masked reductions' input)."""
+    B = _backend.active
+    a = data_of(data)
+    ids = data_of(segment_ids)
+    n = _num_segments(ids, num_segments)
+    member = B.compare("equal", B.reshape(B.arange(n, dtype=ids.dtype), (n, 1)), B.reshape(ids, (1, -1)))
+    member = B.reshape(member, member.shape + (1,) * (a.ndim - 1))
+    return _np_ops.where(Tensor(member), _np_ops.expand_dims(data, 0), Tensor(B.full((), fill, a.dtype)))
+
+
+def _highest(dtype: Any, sign: int) -> Any:
+    dtype = np.dtype(dtype)
+    return sign * np.inf if dtype.kind == "f" else (np.iinfo(dtype).max if sign > 0 else np.iinfo(dtype).min)
+
+
+def segment_min(data: Any, segment_ids: Any, num_segments: int | None = None, sorted: bool = False) -> Tensor:  # noqa: A002
+    """Minima of `data`'s rows per segment id; an empty segment holds the dtype's highest value, as in JAX."""
+    return _np_ops.min(_segment_grid(data, segment_ids, num_segments, _highest(data_of(data).dtype, 1)), axis=1)
+
+
+def segment_prod(data: Any, segment_ids: Any, num_segments: int | None = None, sorted: bool = False) -> Tensor:  # noqa: A002
+    """Products of `data`'s rows per segment id (1 for an empty segment); the gradient needs non-zero data."""
+    return _np_ops.prod(_segment_grid(data, segment_ids, num_segments, 1), axis=1)
+
+
+def extract_sequences(x: Any, sequence_length: int, sequence_stride: int) -> Tensor:
+    """Frames of `sequence_length` along the last axis, one every `sequence_stride` (..., frames, length)."""
+    n = _np_ops.shape(x)[-1]
+    count = 1 + (n - sequence_length) // sequence_stride
+    starts = np.arange(count) * sequence_stride
+    return _np_ops.take(x, starts[:, None] + np.arange(sequence_length)[None, :], axis=-1)
+
+
+def histogram(x: Any, bins: int = 10, range: tuple[float, float] | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+    """Counts of x in `bins` equal bins over `range` (default: x's min to max), the last bin closed; and
+    the bin edges. Both float32, as Keras 3 returns them."""
+    B = _backend.active
+    a = B.cast(B.reshape(data_of(x), (-1,)), "float32")
+    lo, hi = (float(B.item(B.min(a))), float(B.item(B.max(a)))) if range is None else (float(range[0]),
+                                                                                      float(range[1]))
+    edges = _np_ops.linspace(lo, hi, bins + 1)
+    inside = B.logical("and", B.compare("greater_equal", a, lo), B.compare("less_equal", a, hi))
+    index = B.cast(B.searchsorted(edges.data, a, side="right"), "int64")
+    index = B.where(B.compare("equal", a, hi), bins, index)  # the last bin includes its right edge
+    index = B.where(inside, B.subtract(index, 1), bins)  # outside values go to a dropped extra bin
+    counts = B.take_backward(B.ones(a.shape, "float32"), (bins + 1,), index, 0)
+    return Tensor(B.getitem(counts, slice(0, bins))), edges

@@ -282,3 +282,37 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
     p = _np.clip(output, _EPSILON, 1.0 - _EPSILON)
     return _np.negative(_np.add(_np.multiply(t, _np.log(p)),
                                 _np.multiply(_np.subtract(1.0, t), _np.log(_np.subtract(1.0, p)))))
+
+
+def hard_swish(x: Any) -> Tensor:
+    return hard_silu(x)
+
+
+def sparse_sigmoid(x: Any) -> Tensor:
+    """0 below -1, 1 above 1, (x + 1) / 2 between."""
+    return _np.clip(_np.divide(_np.add(x, 1.0), 2.0), 0.0, 1.0)
+
+
+def depth_to_space(x: Any, block_size: int, data_format: str = "channels_last") -> Tensor:
+    """Channels moved into block_size x block_size spatial blocks. As Keras 3: channels_last reads the channel
+    as (row, col, c) (TensorFlow's order), channels_first as (c, row, col) (PyTorch's pixel shuffle)."""
+    b = int(block_size)
+    if data_format == "channels_first":
+        n, c, h, w = _np.shape(x)
+        z = _np.transpose(_np.reshape(x, (n, c // (b * b), b, b, h, w)), (0, 1, 4, 2, 5, 3))
+        return _np.reshape(z, (n, c // (b * b), h * b, w * b))
+    n, h, w, c = _np.shape(x)
+    z = _np.transpose(_np.reshape(x, (n, h, w, b, b, c // (b * b))), (0, 1, 3, 2, 4, 5))
+    return _np.reshape(z, (n, h * b, w * b, c // (b * b)))
+
+
+def space_to_depth(x: Any, block_size: int, data_format: str = "channels_last") -> Tensor:
+    """The inverse of depth_to_space: each block_size x block_size block becomes channels."""
+    b = int(block_size)
+    if data_format == "channels_first":
+        n, c, h, w = _np.shape(x)
+        z = _np.transpose(_np.reshape(x, (n, c, h // b, b, w // b, b)), (0, 1, 3, 5, 2, 4))
+        return _np.reshape(z, (n, c * b * b, h // b, w // b))
+    n, h, w, c = _np.shape(x)
+    z = _np.transpose(_np.reshape(x, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+    return _np.reshape(z, (n, h // b, w // b, b * b * c))

@@ -1260,3 +1260,354 @@ def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | Non
     if reduction != "add":
         raise NotImplementedError(f"scatter_update: reduction {reduction!r} (gpukeras has None and 'add').")
     return add(inputs, scatter(indices, cast(updates, data_of(inputs).dtype), shape(inputs)))
+
+
+# ---------------------------------------------------------------------------- more elementwise
+def cbrt(x: Any) -> Tensor:
+    B = _backend.active
+    return _unary("cbrt", x, lambda a, out: B.unary("reciprocal", B.multiply(B.square(out), 3.0)))
+
+
+def sinc(x: Any) -> Tensor:
+    """sin(pi x) / (pi x), 1 at 0; d/dx = (cos(pi x) - sinc(x)) / x, 0 at 0."""
+    B = _backend.active
+
+    def derivative(a, out):
+        zero = B.compare("equal", a, 0)
+        safe = B.where(zero, B.ones((), a.dtype), a)
+        return B.where(zero, B.zeros((), a.dtype), B.divide(B.subtract(B.cos(B.multiply(safe, np.pi)), out), safe))
+
+    return _unary("sinc", x, derivative)
+
+
+def deg2rad(x: Any) -> Tensor:
+    return multiply(_to_float(x), float(np.pi / 180.0))
+
+
+def rad2deg(x: Any) -> Tensor:
+    return multiply(_to_float(x), float(180.0 / np.pi))
+
+
+def fabs(x: Any) -> Tensor:
+    return abs(_to_float(x))
+
+
+def _to_float(x: Any) -> Any:
+    """`x` itself, or as float32 when it holds integers or booleans (differentiable)."""
+    return cast(x, "float32") if data_of(x).dtype.kind in "biu" else x
+
+
+def signbit(x: Any) -> Tensor:
+    return Tensor(_backend.active.unary("signbit", data_of(x)))
+
+
+def isposinf(x: Any) -> Tensor:
+    return logical_and(isinf(x), greater(x, 0))
+
+
+def isneginf(x: Any) -> Tensor:
+    return logical_and(isinf(x), less(x, 0))
+
+
+def heaviside(x1: Any, x2: Any) -> Tensor:
+    """0 where x1 < 0, 1 where x1 > 0, x2 where x1 == 0 (float32 for integer inputs)."""
+    a, b = _to_float(convert_to_tensor(x1)), _to_float(convert_to_tensor(x2))
+    return Tensor(where(less(a, 0), 0.0, where(greater(a, 0), 1.0, b)).data)
+
+
+def fmax(x1: Any, x2: Any) -> Tensor:
+    """maximum, ignoring a NaN operand."""
+    return where(isnan(x2), x1, where(isnan(x1), x2, maximum(x1, x2)))
+
+
+def fmin(x1: Any, x2: Any) -> Tensor:
+    """minimum, ignoring a NaN operand."""
+    return where(isnan(x2), x1, where(isnan(x1), x2, minimum(x1, x2)))
+
+
+def logaddexp2(x1: Any, x2: Any) -> Tensor:
+    ln2 = float(np.log(2.0))
+    return divide(logaddexp(multiply(_to_float(x1), ln2), multiply(_to_float(x2), ln2)), ln2)
+
+
+def ldexp(x1: Any, x2: Any) -> Tensor:
+    """x1 * 2 ** x2."""
+    return multiply(_to_float(x1), exp2(cast(x2, data_of(_to_float(x1)).dtype)))
+
+
+def gcd(x1: Any, x2: Any) -> Tensor:
+    return _binary("gcd", x1, x2, integers_stay=True)
+
+
+def lcm(x1: Any, x2: Any) -> Tensor:
+    return _binary("lcm", x1, x2, integers_stay=True)
+
+
+def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Tensor:
+    """choicelist[i] where condlist[i] is the first true condition, else `default`."""
+    out = broadcast_to(cast(default, data_of(choicelist[0]).dtype) if hasattr(data_of(default), "dtype")
+                       else full((), default, data_of(choicelist[0]).dtype), shape(choicelist[0]))
+    for cond, choice in reversed(list(zip(condlist, choicelist))):
+        out = where(cond, choice, out)
+    return out
+
+
+def saturate_cast(x: Any, dtype: Any) -> Tensor:
+    """Cast with values clipped to the target dtype's range (no wrap-around)."""
+    a = data_of(x)
+    target = np.dtype(dtype)
+    if target.kind not in "iu" or a.dtype.kind not in "iuf":
+        return cast(x, dtype)
+    info = np.iinfo(target)
+    if a.dtype.kind in "iu":
+        own = np.iinfo(a.dtype)
+        if own.min >= info.min and own.max <= info.max:
+            return cast(x, dtype)
+        return cast(clip(x, int(builtins.max(info.min, own.min)), int(builtins.min(info.max, own.max))), dtype)
+    # a float: clip to the largest float below the range's end, then the end itself at or above it
+    top = np.asarray(info.max, dtype=a.dtype)
+    while float(top) > info.max:
+        top = np.nextafter(top, np.asarray(0, dtype=a.dtype))
+    clipped = cast(clip(x, float(info.min), float(top)), dtype)
+    return where(greater_equal(x, float(info.max)), full((), info.max, dtype), clipped)
+
+
+# ---------------------------------------------------------------------------- NaN-ignoring reductions
+def _without_nan(x: Any, fill: float) -> Tensor:
+    return where(isnan(x), fill, x) if data_of(x).dtype.kind == "f" else x
+
+
+def nansum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _same_int(sum(_without_nan(x, 0.0), axis=axis, keepdims=keepdims), x)
+
+
+def _same_int(out: Tensor, x: Any) -> Tensor:
+    """Keras keeps an integer input's dtype where NumPy would widen it."""
+    return cast(out, data_of(x).dtype) if data_of(x).dtype.kind in "iu" else out
+
+
+def nanprod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return prod(_without_nan(x, 1.0), axis=axis, keepdims=keepdims)
+
+
+def _count_valid(x: Any, axis: Any, keepdims: bool) -> Tensor:
+    valid = logical_not(isnan(x)) if data_of(x).dtype.kind == "f" else ones_like(x, "bool")
+    return sum(cast(valid, data_of(_to_float(x)).dtype), axis=axis, keepdims=keepdims)
+
+
+def nanmean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    x = _to_float(x)
+    return divide(sum(_without_nan(x, 0.0), axis=axis, keepdims=keepdims), _count_valid(x, axis, keepdims))
+
+
+def nanvar(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    x = _to_float(x)
+    centered = subtract(x, nanmean(x, axis=axis, keepdims=True))
+    return nanmean(square(centered), axis=axis, keepdims=keepdims)
+
+
+def nanstd(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return sqrt(nanvar(x, axis=axis, keepdims=keepdims))
+
+
+def _nan_extremum(reduce: Any, x: Any, fill: float, axis: Any, keepdims: bool) -> Tensor:
+    """max/min over the non-NaN entries; NaN where all are NaN."""
+    if data_of(x).dtype.kind != "f":
+        return reduce(x, axis=axis, keepdims=keepdims)
+    out = reduce(_without_nan(x, fill), axis=axis, keepdims=keepdims)
+    return where(equal(_count_valid(x, axis, keepdims), 0), float("nan"), out)
+
+
+def nanmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _nan_extremum(max, x, -np.inf, axis, keepdims)
+
+
+def nanmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _nan_extremum(min, x, np.inf, axis, keepdims)
+
+
+def _nan_arg(arg: Any, x: Any, fill: float, axis: Any, keepdims: bool) -> Tensor:
+    src = _without_nan(x, fill)
+    if axis is None:
+        out = arg(ravel(src), axis=0)
+        return reshape(out, (1,) * ndim(x)) if keepdims else out
+    out = arg(src, axis=axis)
+    return expand_dims(out, axis) if keepdims else out
+
+
+def nanargmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _nan_arg(argmax, x, -np.inf, axis, keepdims)
+
+
+def nanargmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return _nan_arg(argmin, x, np.inf, axis, keepdims)
+
+
+def nancumsum(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
+    return cumsum(_without_nan(x, 0.0), axis=axis, dtype=dtype)
+
+
+def nancumprod(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
+    return cumprod(_without_nan(x, 1.0), axis=axis, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------- more rearranging
+def fliplr(x: Any) -> Tensor:
+    return flip(x, axis=1)
+
+
+def flipud(x: Any) -> Tensor:
+    return flip(x, axis=0)
+
+
+def rot90(array: Any, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Tensor:
+    """`array` rotated by 90 degrees k times in the plane of `axes` (from the first axis towards the second)."""
+    k %= 4
+    first, second = axes
+    if k == 0:
+        return convert_to_tensor(array)
+    if k == 2:
+        return flip(array, axis=(first, second))
+    swapped = swapaxes(array, first, second)
+    return flip(swapped, axis=first) if k == 1 else flip(swapaxes(array, first, second), axis=second)
+
+
+def diff(a: Any, n: int = 1, axis: int = -1) -> Tensor:
+    out = a
+    for _ in range(n):
+        lead = (builtins.slice(None),) * (axis % ndim(out))
+        upper, lower = getitem(out, lead + (builtins.slice(1, None),)), getitem(out, lead + (builtins.slice(None, -1),))
+        out = subtract(upper, lower)
+    return out
+
+
+def append(x1: Any, x2: Any, axis: int | None = None) -> Tensor:
+    if axis is None:
+        return concatenate([ravel(x1), ravel(x2)], axis=0)
+    return concatenate([x1, x2], axis=axis)
+
+
+def _at_least_3d(x: Any) -> Tensor:
+    dims = ndim(x)
+    if dims >= 3:
+        return x
+    return reshape(x, (1, 1, 1) if dims == 0 else (1, shape(x)[0], 1) if dims == 1 else shape(x) + (1,))
+
+
+def dstack(xs: Sequence[Any]) -> Tensor:
+    return concatenate([_at_least_3d(x) for x in xs], axis=2)
+
+
+def hsplit(x: Any, indices_or_sections: Any) -> list[Tensor]:
+    return split(x, indices_or_sections, axis=1 if ndim(x) > 1 else 0)
+
+
+def vsplit(x: Any, indices_or_sections: Any) -> list[Tensor]:
+    return split(x, indices_or_sections, axis=0)
+
+
+def dsplit(x: Any, indices_or_sections: Any) -> list[Tensor]:
+    return split(x, indices_or_sections, axis=2)
+
+
+def diagflat(x: Any, k: int = 0) -> Tensor:
+    return diag(ravel(x), k)
+
+
+def vdot(x1: Any, x2: Any) -> Tensor:
+    return _same_int(sum(multiply(ravel(x1), ravel(x2))), x1)
+
+
+def kron(x1: Any, x2: Any) -> Tensor:
+    """The Kronecker product: blocks x1[i] * x2."""
+    dims = builtins.max(ndim(x1), ndim(x2))
+    s1 = (1,) * (dims - ndim(x1)) + shape(x1)
+    s2 = (1,) * (dims - ndim(x2)) + shape(x2)
+    a = reshape(x1, [v for n in s1 for v in (n, 1)])
+    b = reshape(x2, [v for n in s2 for v in (1, n)])
+    return reshape(multiply(a, b), [m * n for m, n in zip(s1, s2)])
+
+
+def cross(x1: Any, x2: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Tensor:
+    """The cross product of 3-vectors (or 2-vectors, whose product is the scalar z component)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(x1, axisa, -1), moveaxis(x2, axisb, -1)
+    na, nb = shape(a)[-1], shape(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError(f"cross: vectors must have 2 or 3 components, not {na} and {nb}.")
+
+    def part(v: Any, i: int, size: int) -> Tensor:
+        return take(v, i, axis=-1) if i < size else zeros((), data_of(v).dtype)
+
+    a0, a1, a2 = (part(a, i, na) for i in range(3))
+    b0, b1, b2 = (part(b, i, nb) for i in range(3))
+    z = subtract(multiply(a0, b1), multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return z
+    x_part, y_part = subtract(multiply(a1, b2), multiply(a2, b1)), subtract(multiply(a2, b0), multiply(a0, b2))
+    out = stack([x_part, y_part, broadcast_to(z, shape(x_part))], axis=-1)
+    return moveaxis(out, -1, axisc)
+
+
+def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Tensor:
+    """The integral of y by the trapezoidal rule, over sample points x (or a spacing dx)."""
+    y = _to_float(y)
+    lead = (builtins.slice(None),) * (axis % ndim(y))
+    upper, lower = getitem(y, lead + (builtins.slice(1, None),)), getitem(y, lead + (builtins.slice(None, -1),))
+    widths = dx if x is None else diff(_to_float(convert_to_tensor(x)), axis=axis if ndim(x) > 1 else -1)
+    if x is not None and ndim(x) == 1 and ndim(y) > 1:
+        dims = [1] * ndim(y)
+        dims[axis] = shape(widths)[0]
+        widths = reshape(widths, dims)
+    return sum(multiply(divide(add(upper, lower), 2.0), widths), axis=axis)
+
+
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Tensor:  # noqa: N803 - Keras's name
+    n = shape(x)[0] if N is None else N
+    powers = np.arange(n) if increasing else np.arange(n)[::-1]
+    exps = convert_to_tensor(powers.astype(data_of(x).dtype.name if data_of(x).dtype.kind == "f" else np.int32))
+    return power(reshape(x, (-1, 1)), reshape(exps, (1, -1)))
+
+
+def corrcoef(x: Any) -> Tensor:
+    """Pearson correlation of the rows of x (each row a variable)."""
+    x = _to_float(x)
+    x = reshape(x, (1, -1)) if ndim(x) == 1 else x
+    centered = subtract(x, mean(x, axis=1, keepdims=True))
+    cov = matmul(centered, transpose(centered))
+    scale = sqrt(diagonal(cov))
+    out = clip(divide(divide(cov, reshape(scale, (-1, 1))), reshape(scale, (1, -1))), -1.0, 1.0)
+    return reshape(out, ()) if shape(out) == (1, 1) else out
+
+
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
+              axis: int = 0) -> Tensor:
+    """`num` values from start to stop spaced evenly on a log scale (start and stop of one sign)."""
+    lo, hi = (convert_to_tensor(v, "float32") for v in (start, stop))
+    sign_ = Tensor(_backend.active.sign(lo.data))
+    out = multiply(exp(linspace(log(abs(lo)), log(abs(hi)), num, endpoint, axis=axis)), sign_)
+    return out if dtype is None else cast(out, dtype)
+
+
+def argpartition(x: Any, kth: int, axis: int = -1) -> Tensor:
+    """Indices that put the kth entry where a sort would, smaller ones before, larger after (a full sort
+    satisfies this; the order within each side is the sort's, which Keras leaves unspecified)."""
+    return argsort(x, axis=axis)
+
+
+def correlate(x1: Any, x2: Any, mode: str = "valid") -> Tensor:
+    """Cross-correlation of two 1-D sequences: c[k] = sum_n x1[n + k] x2[n] (modes valid, same, full)."""
+    n, m = shape(x1)[0], shape(x2)[0]
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"correlate: mode must be 'valid', 'same' or 'full', not {mode!r}.")
+    if m > n:  # as NumPy: the longer sequence slides, the result reversed
+        return flip(correlate(x2, x1, mode))
+    lo = {"valid": 0, "same": m // 2, "full": m - 1}[mode]
+    hi = {"valid": 0, "same": m - 1 - m // 2, "full": m - 1}[mode]
+    padded = pad(x1, ((lo, hi),))
+    count = n + lo + hi - m + 1
+    windows = take(padded, np.arange(count)[:, None] + np.arange(m)[None, :])
+    a = data_of(x1)
+    out = matmul(windows, cast(x2, data_of(windows).dtype))
+    return out if a.dtype.kind == "f" else cast(out, "float32")
