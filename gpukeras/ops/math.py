@@ -89,15 +89,7 @@ def segment_max(data: Any, segment_ids: Any, num_segments: int | None = None, so
     """Maxima of `data`'s rows per segment id; an empty segment holds the dtype's lowest value, as in JAX.
 
     Built as a masked max over a (segments, rows, ...) grid: memory grows with segments x rows."""
-    B = _backend.active
-    a = data_of(data)
-    ids = data_of(segment_ids)
-    n = _num_segments(ids, num_segments)
-    member = B.compare("equal", B.reshape(B.arange(n, dtype=ids.dtype), (n, 1)), B.reshape(ids, (1, -1)))
-    member = B.reshape(member, member.shape + (1,) * (a.ndim - 1))
-    lowest = -np.inf if a.dtype.kind == "f" else np.iinfo(np.dtype(a.dtype)).min
-    grid = _np_ops.where(Tensor(member), _np_ops.expand_dims(data, 0), Tensor(B.full((), lowest, a.dtype)))
-    return _np_ops.max(grid, axis=1)
+    return _np_ops.max(_segment_grid(data, segment_ids, num_segments, _highest(data_of(data).dtype, -1)), axis=1)
 
 
 def _segment_grid(data: Any, segment_ids: Any, num_segments: int | None, fill: Any) -> Tensor:
