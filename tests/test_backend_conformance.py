@@ -544,7 +544,8 @@ _MORE_UNARY = {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "rint": np
                "log2": np.log2, "log10": np.log10, "exp2": np.exp2, "reciprocal": np.reciprocal,
                "erf": np.vectorize(math.erf, otypes=[np.float64]), "signbit": np.signbit,
                "cbrt": lambda v: np.sign(v) * np.abs(v) ** (1.0 / 3.0),
-               "sinc": lambda v: np.where(v == 0, 1.0, np.sin(np.pi * v) / np.where(v == 0, 1.0, np.pi * v))}
+               "sinc": lambda v: np.where(v == 0, 1.0, np.sin(np.pi * v) / np.where(v == 0, 1.0, np.pi * v)),
+               "i0": lambda v: sum((v / 2.0) ** (2 * k) / math.factorial(k) ** 2 for k in range(30))}
 
 
 @case("unary")
@@ -577,6 +578,14 @@ def _more_binary(ops: Ops) -> None:
           np.array([4, 6, 1, 4]))
     check(ops, ops.binary("lcm", ops.asarray(np.array([4, -6, 7])), ops.asarray(np.array([6, 4, 5]))),
           np.array([12, 12, 35]))
+    p, q = np.array([12, 5, -8], dtype=np.int32), np.array([10, 3, 1], dtype=np.int32)
+    for name, want in (("bitwise_and", [8, 1, 0]), ("bitwise_or", [14, 7, -7]), ("bitwise_xor", [6, 6, -7]),
+                       ("left_shift", [12288, 40, -16]), ("right_shift", [0, 0, -4])):
+        check(ops, ops.binary(name, ops.asarray(p), ops.asarray(q)), np.array(want), name)
+    check(ops, ops.unary("invert", ops.asarray(p)), np.array([-13, -6, 7]), "invert")
+    one = np.float32([1.0])
+    check(ops, ops.binary("nextafter", ops.asarray(one), ops.asarray(np.float32([2.0]))),
+          np.array([1.0 + np.finfo(ops.to_numpy(ops.asarray(one)).dtype).eps]), "nextafter")
 
 
 @case("cumulative")

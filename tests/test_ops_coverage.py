@@ -49,7 +49,7 @@ def test_matches_keras3(case: tuple) -> None:
             assert str(g.dtype) == dtype, f"{case_id}[{i}]: dtype {g.dtype}, Keras 3 {dtype}"
         if compare == "abs":
             g, w = np.abs(g), np.abs(w)
-        if w.dtype.kind in "biu":
+        if w.dtype.kind in "biuU":
             np.testing.assert_array_equal(g, w, err_msg=case_id)
         else:
             np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=tol, atol=tol, err_msg=case_id)
@@ -110,3 +110,19 @@ def test_new_ops_record_graph_nodes_on_symbolic_tensors() -> None:
     np.testing.assert_allclose(model.predict([xv, lv], verbose=0), want, rtol=1e-5, atol=1e-6)
     modules = {layer["module"] for layer in model.get_config()["layers"]}
     assert {"keras.src.ops.numpy", "keras.src.ops.math", "keras.src.ops.linalg", "keras.src.ops.nn"} <= modules
+
+
+def test_custom_gradient_replaces_the_gradient() -> None:
+    """The wrapped function's value is f's output; its gradient is grad_fn's, not the true one."""
+    import gpukeras
+
+    @ops.custom_gradient
+    def clipped_identity(x):
+        return x * 1.0, lambda upstream: ops.clip(upstream, -0.5, 0.5)
+
+    v = gpukeras.Variable(np.float32([1.0, -2.0, 3.0]))
+    with gpukeras.GradientTape() as tape:
+        y = clipped_identity(v)
+        loss = ops.sum(y * np.float32([2.0, -0.1, 0.3]))
+    np.testing.assert_allclose(ops.convert_to_numpy(y), [1.0, -2.0, 3.0])
+    np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(loss, v)), [0.5, -0.1, 0.3])

@@ -732,6 +732,27 @@ for _name, _fn, _ref, _inputs in [
         ("associative_scan", lambda x: ops.associative_scan(lambda a, b: a * b, x, axis=1), None, [_rand((2, 4))])]:
     _add(_name, _name.split("-")[0], _fn, _inputs, _ref)
 
+# --- third batch
+@ops.custom_gradient
+def _log1pexp(x: Any) -> Any:
+    e = ops.exp(x)
+    return ops.log(1.0 + e), lambda upstream: upstream * (1.0 - 1.0 / (1.0 + e))
+
+
+_add("custom_gradient", "custom_gradient", _log1pexp, [_rand((3, 4))], lambda x: np.log1p(np.exp(x)))
+_add("cdist", "cdist", ops.cdist, [_rand((3, 2)), _rand((4, 2), seed=130)],
+     lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)))
+_add("cholesky_inverse", "cholesky_inverse", ops.cholesky_inverse, [np.tril(_SQ)],
+     lambda x: np.linalg.inv(x @ x.T))
+_NAN_ROWS = _distinct((3, 5), seed=131)
+_NAN_MASK = np.array([[False, True, False, False, False], [False] * 5, [True, False, False, True, False]])
+_add("nanquantile", "nanquantile", lambda x: ops.nanquantile(ops.where(_NAN_MASK, float("nan"), x), 0.3, axis=1),
+     [_NAN_ROWS], lambda x: np.nanquantile(np.where(_NAN_MASK, np.nan, x), 0.3, axis=1))
+_add("nanpercentile", "nanpercentile", lambda x: ops.nanpercentile(x, [20.0, 70.0], axis=0), [_NAN_ROWS],
+     lambda x: np.percentile(x, [20.0, 70.0], axis=0))
+_add("nanmedian", "nanmedian", lambda x: ops.nanmedian(ops.where(_NAN_MASK, float("nan"), x)), [_NAN_ROWS],
+     lambda x: np.nanmedian(np.where(_NAN_MASK, np.nan, x)))
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 
@@ -768,6 +789,9 @@ NOT_DIFFERENTIABLE = {
     "cholesky", "qr", "svd", "eig", "eigh", "lstsq", "pinv", "matrix_rank",
     "signbit", "isposinf", "isneginf", "heaviside", "gcd", "lcm", "saturate_cast", "nanargmax", "nanargmin",
     "geomspace", "argpartition", "histogram",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
+    "right_shift", "bitwise_invert", "bitwise_not", "nextafter", "i0", "hanning", "hamming", "blackman", "bartlett",
+    "kaiser", "dtype", "array",
 }
 
 

@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gpukeras import tree
+from gpukeras.autodiff import attach
 from gpukeras.ops import numpy as _np_ops
-from gpukeras.ops.core import convert_to_numpy, convert_to_tensor
+from gpukeras.ops.core import convert_to_numpy, convert_to_tensor, data_of
+from gpukeras.tensor import Tensor
 
 
 def _tensors(nest: Any) -> Any:
@@ -107,3 +109,22 @@ def associative_scan(f: Callable[[Any, Any], Any], elems: Any, reverse: bool = F
         outs.reverse()
     stacked = _stack_nests(outs)
     return tree.pack_sequence_as(elems, [_np_ops.moveaxis(s, 0, axis) for s in tree.flatten(stacked)])
+
+
+def custom_gradient(f: Callable[..., tuple[Any, Callable[..., Any]]]) -> Callable[..., Any]:
+    """Decorator: `f(*args)` returns `(output, grad_fn)`; the wrapped function returns `output` and its
+    gradient is `grad_fn(upstream)` (one value per argument), as under Keras 3's JAX backend."""
+
+    def wrapped(*args: Any) -> Tensor:
+        output, grad_fn = f(*args)
+
+        def backward(upstream: Any) -> tuple[Any, ...]:
+            grads = grad_fn(Tensor(upstream))
+            grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+            return tuple(None if g is None else data_of(g) for g in grads)
+
+        return attach(data_of(output), args, backward)
+
+    wrapped.__name__ = getattr(f, "__name__", "custom_gradient")
+    wrapped.__doc__ = f.__doc__
+    return wrapped

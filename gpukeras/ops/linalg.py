@@ -182,3 +182,9 @@ def _matrix_norm(x: Any, axes: tuple[int, ...], ord: Any, keepdims: bool) -> Ten
             out = _np_ops.expand_dims(_np_ops.expand_dims(out, min(r, c)), max(r, c))
         return out
     raise ValueError(f"norm: invalid ord {ord!r} for a matrix norm.")
+
+
+def cholesky_inverse(x: Any, upper: bool = False) -> Tensor:
+    """The inverse of A from its Cholesky factor x (A = x x^T, or x^T x when upper)."""
+    factor = _np_ops.swapaxes(x, -1, -2) if upper else x
+    return inv(_np_ops.matmul(factor, _np_ops.swapaxes(factor, -1, -2)))

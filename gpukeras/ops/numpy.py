@@ -1108,29 +1108,13 @@ def _reduce_last(x: Any, axis: Any) -> tuple[Tensor, tuple[int, ...]]:
 
 
 def quantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False) -> Tensor:
-    """Quantiles q (in [0, 1]) over `axis`, linear interpolation between order statistics (methods linear,
-    lower, higher, nearest, midpoint); a vector q puts its axis first."""
-    a = data_of(x)
-    x = cast(x, "float32") if a.dtype.kind in "biu" else x
-    flat, keep_shape = _reduce_last(x, axis)
-    ordered = sort(flat, axis=-1)
-    n = shape(flat)[-1]
-    qs = np.atleast_1d(convert_to_numpy(q) if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64))
-    results = []
-    for qv in qs.astype(np.float64):
-        pos = qv * (n - 1)
-        lo, hi = int(np.floor(pos)), int(np.ceil(pos))
-        frac = float({"linear": pos - lo, "lower": 0.0, "higher": 1.0, "midpoint": 0.5,
-                      "nearest": np.rint(pos) - lo}[method])
-        low, high = take(ordered, lo, axis=-1), take(ordered, hi, axis=-1)
-        value = low if frac == 0.0 or lo == hi else add(low, multiply(subtract(high, low), frac))
-        results.append(reshape(value, keep_shape) if keepdims else value)
-    return results[0] if np.ndim(q) == 0 else stack(results, axis=0)
+    """Quantiles q (in [0, 1]) over `axis`, interpolating between order statistics (methods linear, lower,
+    higher, nearest, midpoint); a vector q puts its axis first."""
+    return _quantile(x, q, axis, method, keepdims, skip_nan=False)
 
 
 def percentile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False) -> Tensor:
-    qs = (convert_to_numpy(q) if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64)) / 100.0
-    return quantile(x, qs, axis=axis, method=method, keepdims=keepdims)
+    return quantile(x, _fractions(q), axis=axis, method=method, keepdims=keepdims)
 
 
 def median(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -1611,3 +1595,149 @@ def correlate(x1: Any, x2: Any, mode: str = "valid") -> Tensor:
     a = data_of(x1)
     out = matmul(windows, cast(x2, data_of(windows).dtype))
     return out if a.dtype.kind == "f" else cast(out, "float32")
+
+
+# ---------------------------------------------------------------------------- bits, windows, odds and ends
+def _integer_op(op: str, name: str) -> Any:
+    """The Keras op `name`: NumPy's `op` on two integer tensors (or Python ints)."""
+    def fn(x: Any, y: Any) -> Tensor:
+        return _binary(op, x, y, integers_stay=True)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {op} of integers."
+    return fn
+
+
+bitwise_and = _integer_op("bitwise_and", "bitwise_and")
+bitwise_or = _integer_op("bitwise_or", "bitwise_or")
+bitwise_xor = _integer_op("bitwise_xor", "bitwise_xor")
+bitwise_left_shift = _integer_op("left_shift", "bitwise_left_shift")
+bitwise_right_shift = _integer_op("right_shift", "bitwise_right_shift")
+left_shift = bitwise_left_shift
+right_shift = bitwise_right_shift
+
+
+def bitwise_invert(x: Any) -> Tensor:
+    return Tensor(_backend.active.unary("invert", data_of(x)))
+
+
+bitwise_not = bitwise_invert
+
+
+def nextafter(x1: Any, x2: Any) -> Tensor:
+    """The next float after x1 towards x2 (float32 for integer inputs)."""
+    return _binary("nextafter", x1, x2)
+
+
+def i0(x: Any) -> Tensor:
+    """The modified Bessel function of the first kind, order 0."""
+    return _unary("i0", x)
+
+
+def _window(m: int, terms: Sequence[float]) -> Tensor:
+    """sum_k terms[k] cos(2 pi k n / (m - 1)) for n in [0, m): the cosine-sum windows (float32)."""
+    if m <= 1:
+        return ones((builtins.max(m, 0),))
+    n = arange(m, dtype="float32")
+    out = full((m,), terms[0])
+    for k, weight in enumerate(terms[1:], start=1):
+        out = add(out, multiply(cos(multiply(n, float(2.0 * np.pi * k / (m - 1)))), weight))
+    return out
+
+
+def hanning(x: int) -> Tensor:
+    return _window(int(x), (0.5, -0.5))
+
+
+def hamming(x: int) -> Tensor:
+    return _window(int(x), (0.54, -0.46))
+
+
+def blackman(x: int) -> Tensor:
+    return _window(int(x), (0.42, -0.5, 0.08))
+
+
+def bartlett(x: int) -> Tensor:
+    """The triangular window: 1 - |2n / (m - 1) - 1|."""
+    m = int(x)
+    if m <= 1:
+        return ones((builtins.max(m, 0),))
+    return subtract(1.0, abs(subtract(multiply(arange(m, dtype="float32"), 2.0 / (m - 1)), 1.0)))
+
+
+def kaiser(x: int, beta: float) -> Tensor:
+    """i0(beta sqrt(1 - (2n / (m - 1) - 1)^2)) / i0(beta)."""
+    m = int(x)
+    if m <= 1:
+        return ones((builtins.max(m, 0),))
+    ratio = subtract(multiply(arange(m, dtype="float32"), 2.0 / (m - 1)), 1.0)
+    inner = sqrt(clip(subtract(1.0, square(ratio)), 0.0, 1.0))
+    return divide(i0(multiply(inner, float(beta))), i0(full((), float(beta))))
+
+
+def cdist(x: Any, y: Any) -> Tensor:
+    """Euclidean distances between the rows of x (..., m, d) and of y (..., n, d): (..., m, n)."""
+    gap = subtract(expand_dims(_to_float(x), -2), expand_dims(_to_float(y), -3))
+    return sqrt(sum(square(gap), axis=-1))
+
+
+def dtype(x: Any) -> str:
+    """The name of x's dtype ("float32", "int32", ...)."""
+    return str(data_of(x).dtype) if hasattr(data_of(x), "dtype") else str(convert_to_tensor(x).dtype)
+
+
+def array(x: Any, dtype: Any = None) -> Tensor:  # noqa: A002 - Keras's name
+    return convert_to_tensor(x, dtype)
+
+
+def _quantile(x: Any, q: Any, axis: Any, method: str, keepdims: bool, skip_nan: bool) -> Tensor:
+    """quantile and nanquantile: positions q * (count - 1) in x sorted along the reduced axes (NaN sorts
+    last, so the first `count` entries are the non-NaN ones when `skip_nan`)."""
+    B = _backend.active
+    flat, keep_shape = _reduce_last(_to_float(x), axis)
+    ordered = sort(flat, axis=-1)
+    count = _count_valid(flat, -1, True) if skip_nan else full((), shape(flat)[-1], data_of(flat).dtype)
+    last = maximum(subtract(count, 1.0), 0.0)
+    qs = np.atleast_1d(convert_to_numpy(q) if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64))
+    results = []
+    for qv in qs.astype(np.float64):
+        pos = broadcast_to(multiply(last, float(qv)), shape(ordered)[:-1] + (1,))
+        lo, hi = floor(pos), ceil(pos)
+        frac = _quantile_fraction(method, pos, lo, hi)
+        low = take_along_axis(ordered, Tensor(B.cast(lo.data, "int64")), axis=-1)
+        high = take_along_axis(ordered, Tensor(B.cast(hi.data, "int64")), axis=-1)
+        value = add(low, multiply(subtract(high, low), frac))
+        value = squeeze(where(equal(count, 0.0), float("nan"), value) if skip_nan else value, axis=-1)
+        results.append(reshape(value, keep_shape) if keepdims else value)
+    return results[0] if np.ndim(q) == 0 else stack(results, axis=0)
+
+
+def _quantile_fraction(method: str, pos: Any, lo: Any, hi: Any) -> Any:
+    """How far between the order statistics lo and hi the quantile at `pos` lies, per `method`."""
+    if method == "linear":
+        return subtract(pos, lo)
+    if method == "nearest":
+        return subtract(round(pos), lo)
+    if method == "midpoint":  # halfway, unless both neighbours are the same entry
+        return multiply(cast(not_equal(lo, hi), data_of(lo).dtype), 0.5)
+    return {"lower": 0.0, "higher": 1.0}[method]
+
+
+def _fractions(q: Any) -> np.ndarray:
+    """Percentages as fractions, on the host (they decide which entries are read)."""
+    return (convert_to_numpy(q) if isinstance(q, Tensor) else np.asarray(q, dtype=np.float64)) / 100.0
+
+
+def nanquantile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False) -> Tensor:
+    """quantile over the non-NaN entries (NaN where all are NaN)."""
+    return _quantile(x, q, axis, method, keepdims, skip_nan=True)
+
+
+def nanpercentile(x: Any, q: Any, axis: Any = None, method: str = "linear", keepdims: bool = False) -> Tensor:
+    """percentile over the non-NaN entries."""
+    return _quantile(x, _fractions(q), axis, method, keepdims, skip_nan=True)
+
+
+def nanmedian(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """median over the non-NaN entries."""
+    return _quantile(x, 0.5, axis, "linear", keepdims, skip_nan=True)
