@@ -239,3 +239,12 @@ def test_backup_and_restore_resumes_every_rank_from_rank_zeros_backup(one_proces
         np.testing.assert_allclose(got[key], one_process[key], rtol=2e-6, atol=2e-7, err_msg=key)
     np.testing.assert_allclose(got["loss"], one_process["loss"][2:], rtol=2e-6, err_msg="epochs 2 and 3 only")
     assert not (tmp_path / "backup").exists()  # deleted by rank 0 once training finished
+
+
+@needs_mpi
+@pytest.mark.any_backend
+def test_streams_that_end_at_different_batches_end_the_epoch_everywhere(tmp_path):
+    code, log, seconds = _run(2, "short-stream", tmp_path / "short.npz")
+    assert code == 0 and seconds < 30, log
+    assert "ended at different batches (ranks with a batch left: [0])" in log
+    assert int(np.load(tmp_path / "short.npz")["steps"]) == 6  # 3 agreed batches in each of 2 epochs

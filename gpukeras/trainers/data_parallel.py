@@ -9,13 +9,14 @@ the same points, which is why decisions that could differ between ranks are agre
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from gpukeras.backend.collectives import OverlappedReduction, ProcessGroup
 from gpukeras.tracing import host_step
-from gpukeras.trainers.data_sources import ArraySource, HostBatch
+from gpukeras.trainers.data_sources import ArraySource, HostBatch, StreamSource
 from gpukeras.trainers.logs import host_logs
 
 
@@ -53,6 +54,28 @@ def check_same_model(model: Any, group: ProcessGroup) -> None:
                      f"{len(mine)} entries on rank {group.rank} vs {len(theirs)} on rank {rank}")
         raise ValueError(f"The model differs between the processes of the data-parallel job: {first}. Every "
                          "process must build the same model (same layers, shapes, dtypes, optimizer).")
+
+
+def batches(group: ProcessGroup | None, source: Any, steps: int | None) -> Iterable[HostBatch]:
+    """`source.epoch(steps)`; across processes, a generator or PyDataset is read in lockstep: before each
+    batch the ranks agree that every one of them has one, so a stream that ends early on one rank ends the
+    epoch everywhere (with a warning) instead of leaving the others waiting in the next gradient sum."""
+    if group is None or not isinstance(source, StreamSource):
+        return source.epoch(steps)
+    return _lockstep(group, source.epoch(steps))
+
+
+def _lockstep(group: ProcessGroup, stream: Iterator[HostBatch]) -> Iterator[HostBatch]:
+    while True:
+        batch = next(stream, None)
+        have = group.allgather(batch is not None)
+        if not all(have):
+            if any(have):
+                warnings.warn(f"The data-parallel ranks' data streams ended at different batches (ranks with a "
+                              f"batch left: {[r for r, h in enumerate(have) if h]}); the epoch ends on every rank. "
+                              "Every rank must read the same batches.", stacklevel=3)
+            return
+        yield batch
 
 
 def rows(n: int, rank: int, size: int) -> tuple[int, int]:

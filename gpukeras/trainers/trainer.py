@@ -591,7 +591,7 @@ class Trainer:
                 cbs.on_epoch_begin(epoch)
                 last_logs = None
                 begun = None  # first step of the execution (steps_per_execution steps) under way
-                for step, batch in enumerate(source.epoch(steps_per_epoch)):
+                for step, batch in enumerate(data_parallel.batches(group, source, steps_per_epoch)):
                     if group is not None and (batch := data_parallel.shard(group, batch)) is None:
                         continue
                     bx, by, bsw = batch
@@ -647,7 +647,7 @@ class Trainer:
         check_batches = isinstance(source, StreamSource)
         last_logs = None
         k, begun = self.steps_per_execution, None
-        for step, batch in enumerate(source.epoch(steps)):
+        for step, batch in enumerate(data_parallel.batches(self._group, source, steps)):
             if self._group is not None:
                 batch = data_parallel.shard(self._group, batch, training=False)
             bx, by, bsw = batch
