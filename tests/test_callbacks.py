@@ -367,3 +367,19 @@ def test_terminate_on_nan_huge_learning_rate_and_raise_error() -> None:
     with pytest.raises(RuntimeError, match="NaN or Inf loss"):
         x[0] = np.inf
         _model().fit(x, y, batch_size=16, shuffle=False, verbose=0, callbacks=[TerminateOnNaN(raise_error=True)])
+
+
+@pytest.mark.any_backend
+def test_utils_progbar_averages_values_over_steps_as_keras():
+    """keras.utils.Progbar in a custom loop: (name, value) pairs averaged by step count, stateful ones shown
+    as given, the final line printed when the target is reached."""
+    import io
+
+    out = io.StringIO()
+    bar = keras.utils.Progbar(4, verbose=2, stateful_metrics=["lr"], stream=out)
+    bar.update(1, [("loss", 4.0), ("lr", 0.5)])
+    bar.add(2, [("loss", 1.0), ("lr", 0.25)])  # two steps at 1.0: average (4 + 2) / 3
+    assert out.getvalue() == ""
+    bar.update(4, [("loss", 2.0), ("lr", 0.125)])
+    line = out.getvalue().strip()
+    assert line.startswith("4/4") and "loss: 2.0000" in line and "lr: 0.1250" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpukeras.callbacks.callback import Callback
-from gpukeras.utils.progbar import Progbar
+from gpukeras.utils.progbar import ProgressLine
 
 
 class ProgbarLogger(Callback):
@@ -15,7 +15,7 @@ class ProgbarLogger(Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self.progbar: Progbar | None = None
+        self.progbar: ProgressLine | None = None
         self.verbose = 1
         self.epochs = 1
 
@@ -25,7 +25,7 @@ class ProgbarLogger(Callback):
         self.epochs = params.get("epochs", 1)
 
     def _start(self, target: int | None) -> None:
-        self.progbar = Progbar(target, verbose=self.verbose)
+        self.progbar = ProgressLine(target, verbose=self.verbose)
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         if self.verbose and self.epochs > 1:

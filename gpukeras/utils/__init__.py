@@ -12,12 +12,13 @@ from gpukeras.saving.object_registry import (
 from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 from gpukeras.utils.batches import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from gpukeras.utils.labels import normalize, to_categorical
+from gpukeras.utils.progbar import Progbar
 from gpukeras.utils.py_dataset import PyDataset, Sequence
 from gpukeras.utils.seeding import set_random_seed
 from gpukeras.utils.sequences import pad_sequences
 from gpukeras.utils.timeseries import timeseries_dataset_from_array
 
-__all__ = ["CustomObjectScope", "PyDataset", "Sequence", "custom_object_scope", "deserialize_keras_object",
+__all__ = ["CustomObjectScope", "Progbar", "PyDataset", "Sequence", "custom_object_scope", "deserialize_keras_object",
            "get_custom_objects", "get_registered_name", "get_registered_object", "normalize", "pack_x_y_sample_weight",
            "pad_sequences", "register_keras_serializable", "serialize_keras_object", "set_random_seed",
            "timeseries_dataset_from_array", "to_categorical", "unpack_x_y_sample_weight"]

@@ -1,6 +1,8 @@
 """Keras-style progress lines: `38/38 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - accuracy: 0.9717 - loss: 0.1384`.
 
-Logs may be lazy (values still on the device): they are read only when a line is printed.
+`ProgressLine` draws them for fit/evaluate/predict from their logs (which may be lazy: values still on the
+device are read only when a line is printed). `Progbar` is keras.utils.Progbar on top of it, for custom
+training loops: values given as (name, value) pairs are averaged over the steps they cover.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def format_time_per_step(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
-class Progbar:
+class ProgressLine:
     """A progress line for `target` steps (None when unknown)."""
 
     def __init__(self, target: int | None, verbose: int = 1, interval: float = 0.05, stream: Any = None):
@@ -98,3 +100,41 @@ class Progbar:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class Progbar:
+    """keras.utils.Progbar: `update(current, values)` with values as (name, value) pairs; a name not in
+    `stateful_metrics` shows its average over the steps so far (weighted by each update's step count)."""
+
+    def __init__(self, target: int | None, width: int = 20, verbose: int = 1, interval: float = 0.05,
+                 stateful_metrics: Any = None, unit_name: str = "step", stream: Any = None):
+        self.target, self.width, self.verbose, self.interval = target, width, verbose, interval
+        self.stateful_metrics = set(stateful_metrics or ())
+        self.unit_name = unit_name
+        self._line = ProgressLine(target, verbose=verbose, interval=interval, stream=stream)
+        self._totals: dict[str, list[float]] = {}
+        self._seen = 0
+
+    def update(self, current: int, values: Any = None, finalize: bool | None = None) -> None:
+        """Progress to step `current`; print the final line when `finalize` (default: target reached)."""
+        steps = max(current - self._seen, 1)
+        for name, value in (values.items() if isinstance(values, Mapping) else values or ()):
+            if name in self.stateful_metrics:
+                self._totals[name] = [float(value), 1.0]
+            else:
+                total = self._totals.setdefault(name, [0.0, 0.0])
+                total[0] += float(value) * steps
+                total[1] += steps
+        self._seen = current
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        logs = {name: s / max(n, 1.0) for name, (s, n) in self._totals.items()}
+        if finalize:
+            self._line.seen = current
+            self._line.finish(logs)
+        else:
+            self._line.update(current, logs)
+
+    def add(self, n: int, values: Any = None) -> None:
+        """`update` by `n` more steps."""
+        self.update(self._seen + n, values)
