@@ -405,3 +405,12 @@ _c("nanquantile-axis0-keepdims", "nanquantile", WITH_NAN, 0.25, axis=0, keepdims
 for _m in ("lower", "higher", "nearest", "midpoint"):
     _c(f"nanquantile-{_m}", "nanquantile", WITH_NAN, 0.4, axis=1, method=_m)
 _c("nanpercentile", "nanpercentile", WITH_NAN, 40.0, axis=1)
+
+# --- CTC
+CTC_LOGITS = _f(3, 6, 5)
+CTC_TARGET = np.int32([[1, 2, 2], [3, 4, 0], [4, 0, 0]])
+_c("ctc_loss", "ctc_loss", CTC_TARGET, CTC_LOGITS, np.int32([3, 2, 1]), np.int32([6, 5, 3]))
+_c("ctc_loss-blank4", "ctc_loss", np.int32([[1, 2, 2], [3, 0, 1], [0, 0, 0]]), CTC_LOGITS, np.int32([3, 3, 1]),
+   np.int32([6, 6, 2]), mask_index=4)
+_c("ctc_decode", "ctc_decode", CTC_LOGITS, np.int32([6, 4, 2]))
+_c("ctc_decode-no-merge", "ctc_decode", CTC_LOGITS, np.int32([6, 5, 1]), merge_repeated=False, mask_index=2)

@@ -753,6 +753,9 @@ _add("nanpercentile", "nanpercentile", lambda x: ops.nanpercentile(x, [20.0, 70.
 _add("nanmedian", "nanmedian", lambda x: ops.nanmedian(ops.where(_NAN_MASK, float("nan"), x)), [_NAN_ROWS],
      lambda x: np.nanmedian(np.where(_NAN_MASK, np.nan, x)))
 
+_add("ctc_loss", "ctc_loss", lambda z: ops.ctc_loss(np.array([[1, 2, 2], [3, 0, 0]]), z, np.array([3, 1]),
+                                                     np.array([6, 4])), [_rand((2, 6, 4), seed=132)])
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 
@@ -791,7 +794,7 @@ NOT_DIFFERENTIABLE = {
     "geomspace", "argpartition", "histogram",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
     "right_shift", "bitwise_invert", "bitwise_not", "nextafter", "i0", "hanning", "hamming", "blackman", "bartlett",
-    "kaiser", "dtype", "array",
+    "kaiser", "dtype", "array", "ctc_decode",
 }
 
 

@@ -66,6 +66,8 @@ from gpukeras.ops.nn import (
     binary_crossentropy,
     categorical_crossentropy,
     celu,
+    ctc_decode,
+    ctc_loss,
     dense,
     depth_to_space,
     dropout,

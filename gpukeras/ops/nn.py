@@ -316,3 +316,67 @@ def space_to_depth(x: Any, block_size: int, data_format: str = "channels_last") 
     n, h, w, c = _np.shape(x)
     z = _np.transpose(_np.reshape(x, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
     return _np.reshape(z, (n, h // b, w // b, b * b * c))
+
+
+# ---------------------------------------------------------------------------- CTC
+_LOG_ZERO = -1e30  # log(0) for alignments that cannot happen: finite, so logaddexp's gradient stays finite
+
+
+def ctc_loss(target: Any, output: Any, target_length: Any, output_length: Any, mask_index: int = 0) -> Tensor:
+    """Per-sample connectionist temporal classification loss: -log p(target | output), output the logits
+    (batch, time, classes), `mask_index` the blank class. The forward algorithm over the blank-interleaved
+    labels, written with ops so the tape carries its gradient."""
+    B = _backend.active
+    labels = B.cast(data_of(target), "int64")
+    batch, max_len = labels.shape
+    steps = _np.shape(output)[1]
+    log_p = log_softmax(_np.cast(output, "float32") if data_of(output).dtype.kind in "biu" else output, axis=-1)
+    blanks = B.full(labels.shape, mask_index, "int64")
+    ext = B.concatenate([B.reshape(B.stack([blanks, labels], axis=2), (batch, 2 * max_len)),
+                         B.full((batch, 1), mask_index, "int64")], axis=1)  # (batch, 2L + 1)
+    size = 2 * max_len + 1
+    emit = _np.take_along_axis(log_p, Tensor(B.broadcast_to(B.expand_dims(ext, 1), (batch, steps, size))), axis=2)
+    prev2 = B.concatenate([B.full((batch, 2), -1, "int64"), ext[:, :-2]], axis=1)
+    skip = Tensor(B.logical("and", B.compare("not_equal", ext, mask_index), B.compare("not_equal", ext, prev2)))
+    dtype = data_of(emit).dtype
+    floor_ = _np.full((), _LOG_ZERO, dtype)
+    first_two = Tensor(B.compare("less", B.reshape(B.arange(size), (1, size)), 2))
+    alpha = _np.where(first_two, _np.take(emit, 0, axis=1), floor_)
+    out_len = B.reshape(B.cast(data_of(output_length), "int64"), (batch, 1))
+    for t in range(1, steps):
+        one_back = _np.concatenate([_np.full((batch, 1), _LOG_ZERO, dtype), _np.getitem(alpha, (slice(None),
+                                                                                              slice(0, -1)))], axis=1)
+        two_back = _np.concatenate([_np.full((batch, 2), _LOG_ZERO, dtype), _np.getitem(alpha, (slice(None),
+                                                                                              slice(0, -2)))], axis=1)
+        total = _np.logaddexp(_np.logaddexp(alpha, one_back), _np.where(skip, two_back, floor_))
+        alpha = _np.where(Tensor(B.compare("less", t, out_len)), _np.add(total, _np.take(emit, t, axis=1)), alpha)
+    ends = B.reshape(B.multiply(B.cast(data_of(target_length), "int64"), 2), (batch, 1))
+    last = _np.take_along_axis(alpha, Tensor(ends), axis=1)
+    before = _np.take_along_axis(alpha, Tensor(B.maximum(B.subtract(ends, 1), 0)), axis=1)
+    before = _np.where(Tensor(B.compare("greater", ends, 0)), before, floor_)
+    return _np.negative(_np.reshape(_np.logaddexp(last, before), (batch,)))
+
+
+def ctc_decode(inputs: Any, sequence_lengths: Any, strategy: str = "greedy", beam_width: int = 100,
+               top_paths: int = 1, merge_repeated: bool = True, mask_index: int = 0) -> tuple[Tensor, Tensor]:
+    """Greedy CTC decoding: the best class per step, repeats merged, blanks dropped, padded with -1;
+    returns (decoded (1, batch, time) int32, scores (batch, 1)). The score is Keras 3's: minus the sum over the
+    valid steps of the largest input (the inputs as given, not log-softmaxed). Beam search is not supported."""
+    if strategy != "greedy":
+        raise NotImplementedError(f"ctc_decode: strategy {strategy!r}; gpukeras decodes greedily only.")
+    B = _backend.active
+    log_p = data_of(_np.cast(inputs, "float32") if data_of(inputs).dtype.kind in "biu" else inputs)
+    batch, steps = log_p.shape[:2]
+    best = B.cast(B.argmax(log_p, axis=-1), "int64")
+    valid = B.compare("less", B.reshape(B.arange(steps), (1, steps)),
+                      B.reshape(B.cast(data_of(sequence_lengths), "int64"), (batch, 1)))
+    keep = B.logical("and", valid, B.compare("not_equal", best, mask_index))
+    if merge_repeated:
+        previous = B.concatenate([B.full((batch, 1), -1, "int64"), best[:, :-1]], axis=1)
+        keep = B.logical("and", keep, B.compare("not_equal", best, previous))
+    slots = B.subtract(B.cumulative("sum", B.cast(keep, "int64"), 1), 1)
+    rows, cols = B.nonzero(keep)
+    decoded = B.setitem(B.full((batch, steps), -1, "int32"), (rows, B.getitem(slots, (rows, cols))),
+                        B.cast(B.getitem(best, (rows, cols)), "int32"))
+    score = B.negative(B.sum(B.where(valid, B.max(log_p, axis=-1), 0.0), axis=1, keepdims=True))
+    return Tensor(B.expand_dims(decoded, 0)), Tensor(score)
