@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gpukeras
-from gpukeras import initializers, ops
+from gpukeras import backend, initializers, ops
 
 
 def _np(x):
@@ -130,3 +130,14 @@ def test_get_and_serialize():
     assert "glorot_uniformm" in str(info.value)
     with pytest.raises(ValueError, match="negative"):
         initializers.Zeros()((2, -1))
+
+
+def test_large_draws_equal_one_draw_of_the_generator():
+    """Draws over a million values are cast a chunk at a time (no float64 copy of the whole kernel): the
+    values are still those of one draw of the same generator."""
+    B = backend.active
+    shape = (1030, 1031)
+    got_u = B.to_numpy(B.random_uniform(shape, -0.5, 0.5, np.random.default_rng(3)))
+    got_n = B.to_numpy(B.random_normal(shape, 1.0, 2.0, np.random.default_rng(4)))
+    np.testing.assert_array_equal(got_u, np.random.default_rng(3).uniform(-0.5, 0.5, size=shape).astype("float32"))
+    np.testing.assert_array_equal(got_n, np.random.default_rng(4).normal(1.0, 2.0, size=shape).astype("float32"))

@@ -68,11 +68,11 @@ class Primitives(ActivationRules):
     # the device, so the same seed gives the same weights on every backend.
     def random_normal(self, shape: Shape, mean: float, stddev: float, rng: np.random.Generator,
                       dtype: Any = "float32") -> Array:
-        return self.asarray(rng.normal(mean, stddev, size=shape).astype(dtype))
+        return self.asarray(_drawn_in_chunks(lambda n: rng.normal(mean, stddev, size=n), shape, dtype))
 
     def random_uniform(self, shape: Shape, minval: float, maxval: float, rng: np.random.Generator,
                        dtype: Any = "float32") -> Array:
-        return self.asarray(rng.uniform(minval, maxval, size=shape).astype(dtype))
+        return self.asarray(_drawn_in_chunks(lambda n: rng.uniform(minval, maxval, size=n), shape, dtype))
 
     def truncated_normal(self, shape: Shape, mean: float, stddev: float, rng: np.random.Generator,
                          dtype: Any = "float32") -> Array:
@@ -485,6 +485,23 @@ UNARY_FUNCTIONS = frozenset({
 BINARY_FUNCTIONS = frozenset({"arctan2", "floor_divide", "remainder", "fmod", "hypot", "logaddexp", "gcd", "lcm",
                               "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "nextafter"})
 LINALG_FUNCTIONS = frozenset({"inv", "det", "solve", "cholesky", "qr", "svd", "eigh", "slogdet", "pinv"})
+
+
+_DRAW_CHUNK = 1 << 20
+
+
+def _drawn_in_chunks(draw: Any, shape: Shape, dtype: Any) -> np.ndarray:
+    """draw(n) (float64 host values) for the whole shape, cast to `dtype` a million at a time: the values
+    of one big draw (a generator's stream does not depend on how it is cut) without its float64
+    temporary, which for VGG16's first Dense kernel was 800 MB and most of the time spent on it."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if size <= _DRAW_CHUNK:
+        return draw(size).astype(dtype).reshape(shape)
+    out = np.empty(size, dtype=dtype)
+    for start in range(0, size, _DRAW_CHUNK):
+        stop = min(start + _DRAW_CHUNK, size)
+        out[start:stop] = draw(stop - start)
+    return out.reshape(shape)
 
 
 def required_primitives() -> tuple[str, ...]:
