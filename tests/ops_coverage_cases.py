@@ -414,3 +414,11 @@ _c("ctc_loss-blank4", "ctc_loss", np.int32([[1, 2, 2], [3, 0, 1], [0, 0, 0]]), C
    np.int32([6, 6, 2]), mask_index=4)
 _c("ctc_decode", "ctc_decode", CTC_LOGITS, np.int32([6, 4, 2]))
 _c("ctc_decode-no-merge", "ctc_decode", CTC_LOGITS, np.int32([6, 5, 1]), merge_repeated=False, mask_index=2)
+
+# --- adaptive pooling
+_c("adaptive_average_pool-2d", "adaptive_average_pool", _f(2, 5, 7, 3), (2, 3))
+_c("adaptive_average_pool-1d", "adaptive_average_pool", _f(2, 10, 2), 3)
+_c("adaptive_average_pool-channels_first", "adaptive_average_pool", _f(1, 2, 7, 5), (3, 4),
+   data_format="channels_first")
+_c("adaptive_max_pool-2d", "adaptive_max_pool", _f(2, 5, 7, 3), (4, 2))
+_c("adaptive_max_pool-3d", "adaptive_max_pool", _f(1, 4, 5, 6, 2), 2)

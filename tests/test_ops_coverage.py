@@ -126,3 +126,17 @@ def test_custom_gradient_replaces_the_gradient() -> None:
         loss = ops.sum(y * np.float32([2.0, -0.1, 0.3]))
     np.testing.assert_allclose(ops.convert_to_numpy(y), [1.0, -2.0, 3.0])
     np.testing.assert_allclose(ops.convert_to_numpy(tape.gradient(loss, v)), [0.5, -0.1, 0.3])
+
+
+def test_vectorize_maps_over_the_loop_axes() -> None:
+    """ops.vectorize as np.vectorize: elementwise by default, core axes from a signature, excluded arguments."""
+    a, b = np.float32([1.0, 2.0]), np.float32(3.0)
+    np.testing.assert_allclose(ops.convert_to_numpy(ops.vectorize(lambda u, v: u + v)(a, b)), [4.0, 5.0])
+    rows = np.random.default_rng(8).normal(size=(4, 2, 3)).astype(np.float32)
+    vec = np.float32([1.0, -2.0, 0.5])
+    matvec = ops.vectorize(lambda m, v: ops.matmul(m, v), signature="(n,m),(m)->(n)")
+    np.testing.assert_allclose(ops.convert_to_numpy(matvec(rows, vec)), rows @ vec, rtol=1e-6)
+    total = ops.vectorize(lambda r: ops.sum(r), signature="(n)->()")
+    np.testing.assert_allclose(ops.convert_to_numpy(total(rows)), rows.sum(-1), rtol=1e-6)
+    scaled = ops.vectorize(lambda u, k: u * k, excluded={1})
+    np.testing.assert_allclose(ops.convert_to_numpy(scaled(a, 10.0)), [10.0, 20.0])

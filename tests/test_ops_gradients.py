@@ -756,6 +756,13 @@ _add("nanmedian", "nanmedian", lambda x: ops.nanmedian(ops.where(_NAN_MASK, floa
 _add("ctc_loss", "ctc_loss", lambda z: ops.ctc_loss(np.array([[1, 2, 2], [3, 0, 0]]), z, np.array([3, 1]),
                                                      np.array([6, 4])), [_rand((2, 6, 4), seed=132)])
 
+_add("adaptive_average_pool", "adaptive_average_pool", lambda x: ops.adaptive_average_pool(x, (2, 3)),
+     [_rand((1, 5, 7, 2), seed=133)])
+_add("adaptive_max_pool", "adaptive_max_pool", lambda x: ops.adaptive_max_pool(x, 3, "channels_first"),
+     [_distinct((1, 2, 7), seed=134)])
+_add("vectorize", "vectorize", lambda x: ops.vectorize(lambda r: ops.sum(r * r), signature="(n)->()")(x), [_X34],
+     lambda x: (x * x).sum(-1))
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 

@@ -27,6 +27,7 @@ from gpukeras.ops.flow import (
     map,
     scan,
     switch,
+    vectorize,
     vectorized_map,
     while_loop,
 )
@@ -63,6 +64,8 @@ from gpukeras.ops.math import (
     top_k,
 )
 from gpukeras.ops.nn import (
+    adaptive_average_pool,
+    adaptive_max_pool,
     binary_crossentropy,
     categorical_crossentropy,
     celu,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from gpukeras import tree
 from gpukeras.autodiff import attach
 from gpukeras.ops import numpy as _np_ops
@@ -127,4 +129,39 @@ def custom_gradient(f: Callable[..., tuple[Any, Callable[..., Any]]]) -> Callabl
 
     wrapped.__name__ = getattr(f, "__name__", "custom_gradient")
     wrapped.__doc__ = f.__doc__
+    return wrapped
+
+
+def _core_dims(signature: str | None, count: int) -> tuple[list[int], int]:
+    """Core dimensions per input and of the output in a gufunc signature like "(n),(n,m)->(m)"."""
+    if signature is None:
+        return [0] * count, 0
+    inputs, output = signature.replace(" ", "").split("->")
+    groups = [g for g in inputs[1:-1].split("),(")] if inputs not in ("", "()") else [""]
+    return [len([d for d in g.split(",") if d]) for g in groups], len([d for d in output.strip("()").split(",") if d])
+
+
+def vectorize(pyfunc: Callable[..., Any], *, excluded: Any = None, signature: str | None = None) -> Callable[..., Any]:
+    """`pyfunc` mapped over the broadcast leading (loop) axes of its arguments, one call per loop index,
+    the results stacked; `signature` names the trailing core axes each call receives (as np.vectorize)."""
+    skipped = set(excluded or ())
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        mapped = [i for i in range(len(args)) if i not in skipped]
+        tensors = [convert_to_tensor(args[i]) for i in mapped]
+        core, out_core = _core_dims(signature, len(tensors))
+        loops = [t.shape[:len(t.shape) - c] for t, c in zip(tensors, core)]
+        loop_shape = tuple(np.broadcast_shapes(*loops)) if loops else ()
+        full = [_np_ops.broadcast_to(t, loop_shape + tuple(t.shape[len(t.shape) - c:])) for t, c in zip(tensors, core)]
+        results = []
+        for index in np.ndindex(*loop_shape):
+            call = list(args)
+            for i, t in zip(mapped, full):
+                call[i] = t[index] if index else t
+            results.append(convert_to_tensor(pyfunc(*call, **kwargs)))
+        if not loop_shape:
+            return results[0]
+        stacked = _np_ops.stack(results, axis=0)
+        return _np_ops.reshape(stacked, loop_shape + tuple(stacked.shape[1:1 + out_core]) if out_core else loop_shape)
+
     return wrapped

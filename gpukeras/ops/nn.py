@@ -11,6 +11,7 @@ from gpukeras.autodiff import attach
 from gpukeras.ops import linalg as _linalg
 from gpukeras.ops import math as _math
 from gpukeras.ops import numpy as _np
+from gpukeras.ops.convolution import normalize_data_format
 from gpukeras.ops.core import data_of, promote_to
 from gpukeras.tensor import Tensor
 
@@ -380,3 +381,29 @@ def ctc_decode(inputs: Any, sequence_lengths: Any, strategy: str = "greedy", bea
                         B.cast(B.getitem(best, (rows, cols)), "int32"))
     score = B.negative(B.sum(B.where(valid, B.max(log_p, axis=-1), 0.0), axis=1, keepdims=True))
     return Tensor(B.expand_dims(decoded, 0)), Tensor(score)
+
+
+# ---------------------------------------------------------------------------- adaptive pooling
+def _adaptive_pool(reduce: Any, inputs: Any, output_size: Any, data_format: str | None) -> Tensor:
+    """Pool each spatial axis into `output_size` bins [floor(i n / m), ceil((i + 1) n / m)) (PyTorch's
+    bins, as Keras 3); a box pooled axis by axis gives the same mean or max as the whole box."""
+    channels_last = normalize_data_format(data_format) == "channels_last"
+    spatial = _np.ndim(inputs) - 2
+    sizes = (output_size,) * spatial if isinstance(output_size, int) else tuple(output_size)
+    out = inputs
+    for k, m in enumerate(sizes):
+        axis = 1 + k if channels_last else 2 + k
+        n = _np.shape(out)[axis]
+        lead = (slice(None),) * axis
+        bins = [(i * n // m, -(-(i + 1) * n // m)) for i in range(m)]
+        out = _np.concatenate([reduce(_np.getitem(out, lead + (slice(lo, hi),)), axis=axis, keepdims=True)
+                               for lo, hi in bins], axis=axis)
+    return out
+
+
+def adaptive_average_pool(inputs: Any, output_size: Any, data_format: str | None = None) -> Tensor:
+    return _adaptive_pool(_np.mean, inputs, output_size, data_format)
+
+
+def adaptive_max_pool(inputs: Any, output_size: Any, data_format: str | None = None) -> Tensor:
+    return _adaptive_pool(_np.max, inputs, output_size, data_format)
