@@ -120,7 +120,7 @@ class _TwinRanksComm:
 def test_gradient_buckets_sum_weighted_shares_and_keep_shapes_and_dtypes(monkeypatch):
     monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
     B = backend.active
-    group = collectives.ProcessGroup(_TwinRanksComm(), B, bucket_bytes=64)
+    group = collectives.ProcessGroup(_TwinRanksComm(), B, bucket_bytes=64, use_nccl=False)
     group.set_share(3, 4)
     rng = np.random.default_rng(0)
     grads = [B.asarray(rng.normal(size=(3, 5)).astype("float32")), None,
@@ -140,7 +140,7 @@ def test_overlapped_buckets_start_as_gradients_finish_and_sum_like_the_plain_pat
     monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
     B = backend.active
     comm = _TwinRanksComm()
-    group = collectives.ProcessGroup(comm, B, bucket_bytes=40)
+    group = collectives.ProcessGroup(comm, B, bucket_bytes=40, use_nccl=False)
     group.set_share(1, 4)
     rng = np.random.default_rng(1)
     shapes = [(3, 2), (2,), (2, 5), (5,)]
@@ -159,6 +159,43 @@ def test_overlapped_buckets_start_as_gradients_finish_and_sum_like_the_plain_pat
     for i in (0, 2, 3):
         np.testing.assert_allclose(B.to_numpy(out[i]), B.to_numpy(grads[i]) * np.float32(0.25) * 2, rtol=1e-6)
     assert distribution.reduce_gradients(out) is out  # never summed twice
+
+
+class _OneRankComm:
+    """mpi4py's communicator for a one-process job, without MPI: what the NCCL transport asks of it."""
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 1
+
+    def bcast(self, value, root=0):
+        return value
+
+
+def test_the_device_transport_sums_broadcasts_and_overlaps_in_a_one_rank_job(monkeypatch):
+    """On CuPy (the emulator's NCCL stands in for a GPU's) the gradients go through NCCL, with the
+    overlapped buckets on a side stream; on NumPy through MPI's host path. One rank: a sum is the share."""
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "0")
+    B = backend.active
+    group = collectives.ProcessGroup(_OneRankComm(), B, bucket_bytes=64)
+    assert group.device.name == ("nccl" if backend.backend() == "cupy" else "mpi")
+    if group.device.name == "mpi":
+        pytest.skip("NumPy's path is the host transport, run under mpirun by the tests below")
+    rng = np.random.default_rng(2)
+    shapes = [(4, 3), (3,), (3, 2)]
+    grads = [B.asarray(rng.normal(size=s).astype("float32")) for s in shapes]
+    for got, want in zip(group.reduce_gradients(grads), grads):
+        np.testing.assert_array_equal(B.to_numpy(got), B.to_numpy(want))
+    reduction = collectives.OverlappedReduction(group, shapes)
+    for i in (2, 1, 0):
+        reduction.ready(i, grads[i])
+    for got, want in zip(reduction.finish(3), grads):
+        np.testing.assert_array_equal(B.to_numpy(got), B.to_numpy(want))
+    weights = [B.asarray(np.arange(6, dtype=dtype).reshape(2, 3)) for dtype in ("float32", "int64", "float32")]
+    for got, want in zip(group.broadcast_arrays(weights), weights):
+        np.testing.assert_array_equal(B.to_numpy(got), B.to_numpy(want))
 
 
 @pytest.mark.any_backend

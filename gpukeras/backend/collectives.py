@@ -79,18 +79,16 @@ class NcclTransport:
     name = "nccl"
 
     def __init__(self, comm: Any, ops: Ops, rank: int, size: int):
-        from cupy.cuda import nccl
+        from cupy.cuda import nccl  # CuPy's NCCL binding: only where CuPy is (this transport's backend)
 
-        self.nccl, self.ops = nccl, ops
+        self.nccl, self.ops, self.cuda = nccl, ops, ops.xp.cuda
         uid = comm.bcast(nccl.get_unique_id() if rank == 0 else None, root=0)
         self.communicator = nccl.NcclCommunicator(size, uid, rank)
 
     def _args(self, flat: Any) -> tuple:
-        import cupy
-
         kinds = {"float32": self.nccl.NCCL_FLOAT32, "float64": self.nccl.NCCL_FLOAT64,
                  "int64": self.nccl.NCCL_INT64, "int32": self.nccl.NCCL_INT32}
-        return flat.data.ptr, flat.size, kinds[str(flat.dtype)], cupy.cuda.get_current_stream().ptr
+        return flat.data.ptr, flat.size, kinds[str(flat.dtype)], self.cuda.get_current_stream().ptr
 
     def allreduce_(self, flat: Any) -> Any:
         ptr, count, kind, stream = self._args(flat)
@@ -104,25 +102,21 @@ class NcclTransport:
 
     def start_allreduce(self, flat: Any) -> tuple[Any, Any]:
         """Sum `flat` on a side stream once the main stream has made it, so the backward pass goes on."""
-        import cupy
-
-        main = cupy.cuda.get_current_stream()
+        main = self.cuda.get_current_stream()
         if not hasattr(self, "side"):
-            self.side = cupy.cuda.Stream(non_blocking=True)
-        made = cupy.cuda.Event()
+            self.side = self.cuda.Stream(non_blocking=True)
+        made = self.cuda.Event()
         made.record(main)
         self.side.wait_event(made)
         ptr, count, kind, _ = self._args(flat)
         self.communicator.allReduce(ptr, ptr, count, kind, self.nccl.NCCL_SUM, self.side.ptr)
-        done = cupy.cuda.Event()
+        done = self.cuda.Event()
         done.record(self.side)
         return flat, done
 
     def finish_allreduce(self, pending: tuple[Any, Any]) -> Any:
-        import cupy
-
         flat, done = pending
-        cupy.cuda.get_current_stream().wait_event(done)
+        self.cuda.get_current_stream().wait_event(done)
         return flat
 
 
@@ -144,14 +138,15 @@ def nccl_available(ops: Ops) -> bool:
 class ProcessGroup:
     """The processes of one job, seen from one of them: rank, size, and the collectives a trainer needs."""
 
-    def __init__(self, comm: Any, ops: Ops, bucket_bytes: int = DEFAULT_BUCKET_BYTES):
+    def __init__(self, comm: Any, ops: Ops, bucket_bytes: int = DEFAULT_BUCKET_BYTES, use_nccl: bool = True):
         self.comm = comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.local_rank = _local_rank(comm)
         self.ops = ops
         self.bucket_bytes = int(bucket_bytes)
         self.host = HostTransport(comm, ops)
-        self.device = NcclTransport(comm, ops, self.rank, self.size) if nccl_available(ops) else self.host
+        nccl = use_nccl and nccl_available(ops)
+        self.device = NcclTransport(comm, ops, self.rank, self.size) if nccl else self.host
         self.share = 1.0 / self.size
 
     # ---------------------------------------------------------------- host values

@@ -221,7 +221,13 @@ class _Namespace(types.ModuleType):
 # Only what gpukeras, its tests and benchmarks call. Kernels run synchronously here, so streams
 # have nothing to wait for and an event is a host timestamp.
 class _Stream:
+    def __init__(self, non_blocking: bool = False) -> None:
+        self.ptr = 0
+
     def synchronize(self) -> None:
+        pass
+
+    def wait_event(self, event: Any) -> None:
         pass
 
 
@@ -310,6 +316,34 @@ class _Generator:
         return _wrap_function(getattr(self._rng, name), f"random.Generator.{name}")
 
 
+class _NcclCommunicator:
+    """CuPy's NCCL communicator for a job of one process: a sum or broadcast over one rank leaves the buffer
+    as it is, so the transport's calls (pointers, counts, dtypes, streams) run without a GPU."""
+
+    def __init__(self, nranks: int, uid: Any, rank: int) -> None:
+        if nranks != 1 or rank != 0 or not isinstance(uid, bytes):
+            raise RuntimeError("the emulated NCCL joins one-process jobs only (no GPUs to talk to)")
+
+    def allReduce(self, send: int, recv: int, count: int, kind: int, op: int, stream: int) -> None:  # noqa: N802
+        if send != recv or count < 0 or kind not in _NCCL_KINDS or op != 0:
+            raise ValueError("emulated NCCL: in-place sums of a known dtype only")
+
+    def bcast(self, ptr: int, count: int, kind: int, root: int, stream: int) -> None:
+        if root != 0 or kind not in _NCCL_KINDS:
+            raise ValueError("emulated NCCL: broadcast from rank 0 of a known dtype only")
+
+
+_NCCL_KINDS = (0, 1, 2, 3)
+nccl = types.ModuleType("cupy.cuda.nccl")
+nccl.available = True
+nccl.NCCL_SUM = 0
+nccl.NCCL_FLOAT32, nccl.NCCL_FLOAT64, nccl.NCCL_INT64, nccl.NCCL_INT32 = _NCCL_KINDS
+nccl.get_unique_id = lambda: b"emulated-nccl-id"
+nccl.NcclCommunicator = _NcclCommunicator
+cuda.Stream = _Stream
+cuda.nccl = nccl
+
+
 def build_modules() -> dict[str, types.ModuleType]:
     """The `cupy`, `cupy.cuda`, `cupyx`, ... entries for sys.modules."""
     cupy = _Namespace("cupy", np, _real_cupy_names())
@@ -328,7 +362,8 @@ def build_modules() -> dict[str, types.ModuleType]:
     cupyx = types.ModuleType("cupyx")
     cupyx.scatter_add = _scatter_add
     cupyx.scipy = scipy
-    return {"cupy": cupy, "cupy.cuda": cuda, "cupyx": cupyx, "cupyx.scipy": scipy, "cupyx.scipy.special": special}
+    return {"cupy": cupy, "cupy.cuda": cuda, "cupy.cuda.nccl": nccl, "cupyx": cupyx, "cupyx.scipy": scipy,
+            "cupyx.scipy.special": special}
 
 
 def _refuse_device_arrays(convert: Any) -> Any:
