@@ -196,3 +196,17 @@ def test_keras_utils_exposes_the_custom_object_helpers():
                  "get_registered_name", "get_registered_object", "get_custom_objects", "custom_object_scope",
                  "CustomObjectScope"):
         assert getattr(keras.utils, name) is getattr(keras.saving, name)
+
+
+@pytest.mark.any_backend
+def test_layer_aliases_and_layers_serialize():
+    """Keras 3's other class spellings (tf.keras code's MaxPool2D, Convolution2D, GlobalAvgPool1D, ...) are the
+    same classes, configs naming them load, and keras.layers.serialize/deserialize round-trip a layer."""
+    assert keras.layers.MaxPool2D is keras.layers.MaxPooling2D and keras.layers.Convolution1D is keras.layers.Conv1D
+    assert keras.layers.GlobalAvgPool1D is keras.layers.GlobalAveragePooling1D
+    config = keras.layers.serialize(keras.layers.AvgPool2D(3, name="pool"))
+    assert config["class_name"] == "AveragePooling2D"
+    again = keras.layers.deserialize(config)
+    assert isinstance(again, keras.layers.AveragePooling2D) and again.get_config() == config["config"]
+    renamed = dict(config, class_name="AvgPool2D")
+    assert isinstance(keras.layers.deserialize(renamed), keras.layers.AveragePooling2D)

@@ -108,7 +108,12 @@ from gpukeras.layers.rnn import (
 )
 from gpukeras.layers.sample_normalization import GroupNormalization, UnitNormalization
 from gpukeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
-from gpukeras.saving.serialization import Catalogue, register_catalogue
+from gpukeras.saving.serialization import (
+    Catalogue,
+    deserialize_keras_object,
+    register_catalogue,
+    serialize_keras_object,
+)
 
 __all__ = ["Activation", "Add", "Concatenate", "Dense", "Dropout", "Embedding", "Flatten", "Input", "InputLayer",
            "KerasTensor", "Layer", "Masking", "Reshape"]
@@ -142,6 +147,28 @@ __all__ += ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Convolutio
             "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D",
             "SeparableConvolution2D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D",
             "ZeroPadding2D", "ZeroPadding3D"]
+
+# Keras 3's other spellings of the convolution and pooling classes (tf.keras code uses them a lot)
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                                     GlobalAveragePooling3D)
+__all__ += ["AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D",
+            "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+            "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "deserialize", "serialize"]
+
+
+def serialize(layer: Layer) -> dict:
+    """keras.layers.serialize: the layer's Keras 3 config entry."""
+    return serialize_keras_object(layer)
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
+    """keras.layers.deserialize: the layer a config entry describes."""
+    return deserialize_keras_object(config, custom_objects)
+
 
 def _find_layer(name: str) -> type | None:
     """The built-in layer class called `name` (what a config's class_name refers to)."""
