@@ -422,3 +422,9 @@ _c("adaptive_average_pool-channels_first", "adaptive_average_pool", _f(1, 2, 7, 
    data_format="channels_first")
 _c("adaptive_max_pool-2d", "adaptive_max_pool", _f(2, 5, 7, 3), (4, 2))
 _c("adaptive_max_pool-3d", "adaptive_max_pool", _f(1, 4, 5, 6, 2), 2)
+
+# --- sliding blocks
+_c("unfold", "unfold", _f(2, 2, 4, 5), 2)
+_c("unfold-options", "unfold", _f(1, 3, 6, 5), (2, 3), dilation=(2, 1), padding=1, stride=(2, 1))
+_c("fold", "fold", _f(2, 8, 12), (4, 5), 2)
+_c("fold-options", "fold", _f(1, 18, 15), (6, 5), (2, 3), dilation=(2, 1), padding=1, stride=(2, 1))

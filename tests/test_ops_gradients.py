@@ -763,6 +763,10 @@ _add("adaptive_max_pool", "adaptive_max_pool", lambda x: ops.adaptive_max_pool(x
 _add("vectorize", "vectorize", lambda x: ops.vectorize(lambda r: ops.sum(r * r), signature="(n)->()")(x), [_X34],
      lambda x: (x * x).sum(-1))
 
+_add("unfold", "unfold", lambda x: ops.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+     [_rand((1, 2, 4, 5), seed=135)])
+_add("fold", "fold", lambda x: ops.fold(x, (4, 5), 2, padding=1, stride=2), [_rand((1, 8, 9), seed=136)])
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 

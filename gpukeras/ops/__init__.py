@@ -75,6 +75,7 @@ from gpukeras.ops.nn import (
     depth_to_space,
     dropout,
     elu,
+    fold,
     gelu,
     glu,
     hard_shrink,
@@ -112,6 +113,7 @@ from gpukeras.ops.nn import (
     tanh,
     tanh_shrink,
     threshold,
+    unfold,
 )
 from gpukeras.ops.numpy import (
     abs,

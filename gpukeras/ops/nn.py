@@ -407,3 +407,49 @@ def adaptive_average_pool(inputs: Any, output_size: Any, data_format: str | None
 
 def adaptive_max_pool(inputs: Any, output_size: Any, data_format: str | None = None) -> Tensor:
     return _adaptive_pool(_np.max, inputs, output_size, data_format)
+
+
+# ---------------------------------------------------------------------------- sliding blocks (im2col)
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else (int(v[0]), int(v[1]))
+
+
+def _block_keys(size: tuple[int, int], kernel_size: Any, dilation: Any, padding: Any,
+                stride: Any) -> tuple[list[tuple], tuple[int, int], tuple[int, int]]:
+    """Per kernel offset (row-major), the strided slices of the padded (N, C, H, W) input it reads; the
+    number of block positions (rows, cols); the padding."""
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(v) for v in (kernel_size, dilation, padding, stride))
+    rows = (size[0] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    cols = (size[1] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    keys = [(slice(None), slice(None), slice(i * dh, i * dh + sh * (rows - 1) + 1, sh),
+             slice(j * dw, j * dw + sw * (cols - 1) + 1, sw)) for i in range(kh) for j in range(kw)]
+    return keys, (rows, cols), (ph, pw)
+
+
+def unfold(x: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
+    """Sliding blocks of a channels-first (N, C, H, W) input as columns: (N, C * kh * kw, L), rows ordered
+    (channel, kernel row, kernel column), L block positions row-major (PyTorch's unfold, as Keras 3)."""
+    n, c, h, w = _np.shape(x)
+    keys, (rows, cols), (ph, pw) = _block_keys((h, w), kernel_size, dilation, padding, stride)
+    padded = _np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    blocks = _np.stack([_np.getitem(padded, key) for key in keys], axis=2)  # (N, C, k, rows, cols)
+    return _np.reshape(blocks, (n, c * len(keys), rows * cols))
+
+
+def fold(x: Any, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
+    """The adjoint of unfold: columns (N, C * kh * kw, L) summed back into an (N, C, H, W) image (entries
+    covered by several blocks add up); its gradient is unfold."""
+    B = _backend.active
+    cols_ = data_of(x)
+    size = _pair(output_size)
+    keys, (rows, cols), (ph, pw) = _block_keys(size, kernel_size, dilation, padding, stride)
+    n = cols_.shape[0]
+    c = cols_.shape[1] // len(keys)
+    blocks = B.reshape(cols_, (n, c, len(keys), rows, cols))
+    padded_shape = (n, c, size[0] + 2 * ph, size[1] + 2 * pw)
+    total = B.zeros(padded_shape, cols_.dtype)
+    for k, key in enumerate(keys):
+        total = B.add(total, B.getitem_backward(B.getitem(blocks, (slice(None), slice(None), k)), padded_shape, key))
+    crop = (slice(None), slice(None), slice(ph, ph + size[0]), slice(pw, pw + size[1]))
+    out = B.getitem(total, crop)
+    return attach(out, (x,), lambda g: (data_of(unfold(Tensor(g), kernel_size, dilation, padding, stride)),))
