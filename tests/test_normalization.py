@@ -1,8 +1,10 @@
-"""BatchNormalization and LayerNormalization: Keras 3 semantics, moving statistics, gradients."""
+"""BatchNormalization, LayerNormalization and RMSNormalization: Keras 3 semantics, moving statistics, gradients."""
 
 from __future__ import annotations
 
 import json
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ from gradcheck import check_gradients
 
 import gpukeras as keras
 from gpukeras import layers, ops
+from gpukeras.autodiff import GradientTape
 from gpukeras.ops.convolution import normalize_train
+from gpukeras.tensor import Tensor
 
 RNG = np.random.default_rng(3)
 
@@ -142,3 +146,30 @@ def test_normalization_config_and_bad_arguments() -> None:
     bn2(np.zeros((2, 3), "float32"))
     with pytest.raises(ValueError, match=r"expected ndim=2, found ndim=3"):
         bn2(np.zeros((2, 3, 3), "float32"))
+
+
+def test_rms_normalization_and_rms_scaling_match_keras3():
+    """RMSNormalization (last axis; two axes) and LayerNormalization(rms_scaling=True) (Keras 3's deprecated
+    variance scaling): outputs and gradients for the input and the scale equal Keras 3's (torch backend),
+    recorded from the same weights in tests/fixtures/keras3_rms_normalization.json."""
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "keras3_rms_normalization.json").read_text())
+    x, w = np.float32(fixture["x"]), np.float32(fixture["w"])
+    makers = {"rms_last": lambda: keras.layers.RMSNormalization(),
+              "rms_12": lambda: keras.layers.RMSNormalization(axis=[1, 2], epsilon=1e-3),
+              "ln_rms_scaling": lambda: keras.layers.LayerNormalization(rms_scaling=True)}
+    for name, make in makers.items():
+        want = fixture["cases"][name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            layer = make()
+        layer.build(x.shape)
+        layer.set_weights([np.float32(want["scale"])])
+        xt = Tensor(keras.backend.get().asarray(x))
+        with GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt)
+            loss = keras.ops.sum(y * w)
+        dx, dscale = tape.gradient(loss, [xt, layer.weights[0]])
+        np.testing.assert_allclose(y.numpy(), want["y"], rtol=2e-5, atol=2e-6, err_msg=name)
+        np.testing.assert_allclose(dx.numpy(), want["dx"], rtol=2e-4, atol=2e-5, err_msg=name)
+        np.testing.assert_allclose(dscale.numpy(), want["dscale"], rtol=2e-5, atol=2e-5, err_msg=name)

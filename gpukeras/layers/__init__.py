@@ -43,7 +43,7 @@ from gpukeras.layers.merging import (
     multiply,
     subtract,
 )
-from gpukeras.layers.normalization import BatchNormalization, LayerNormalization
+from gpukeras.layers.normalization import BatchNormalization, LayerNormalization, RMSNormalization
 from gpukeras.layers.padding_cropping import (
     Cropping1D,
     Cropping2D,
@@ -157,7 +157,7 @@ GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, Glo
                                                      GlobalAveragePooling3D)
 __all__ += ["AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D",
             "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-            "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "deserialize", "serialize"]
+            "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "RMSNormalization", "deserialize", "serialize"]
 
 
 def serialize(layer: Layer) -> dict:

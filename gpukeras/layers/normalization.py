@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from gpukeras import backend as _backend
@@ -163,13 +164,15 @@ class LayerNormalization(Layer):
         if not isinstance(epsilon, (int, float)) or epsilon <= 0:
             raise ValueError(f"LayerNormalization: `epsilon` must be a positive number, got epsilon={epsilon!r}.")
         if rms_scaling:
-            raise NotImplementedError("LayerNormalization: rms_scaling=True is not supported yet.")
+            warnings.warn("LayerNormalization(rms_scaling=True) is deprecated in Keras 3: it scales the input by "
+                          "its variance, not its root mean square. Use keras.layers.RMSNormalization.",
+                          DeprecationWarning, stacklevel=2)
         self.axis = axis if isinstance(axis, int) else list(axis)
         self._axes_arg = tuple(axes)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.rms_scaling = False
+        self.rms_scaling = bool(rms_scaling)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
@@ -188,10 +191,10 @@ class LayerNormalization(Layer):
                              f"{tuple(input_shape)} must be known.")
         self._ndim = ndim
         self._param_shape = tuple(input_shape[i] if i in self._axes else 1 for i in range(ndim))
-        if self.scale:
+        if self.scale or self.rms_scaling:
             self.gamma = self.add_weight(shape, self.gamma_initializer, name="gamma",
                                          regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
-        if self.center:
+        if self.center and not self.rms_scaling:
             self.beta = self.add_weight(shape, self.beta_initializer, name="beta",
                                         regularizer=self.beta_regularizer, constraint=self.beta_constraint)
         self.built = True
@@ -200,6 +203,10 @@ class LayerNormalization(Layer):
         if inputs.ndim != self._ndim:
             raise ValueError(f"Input 0 of layer {self.name!r} is incompatible with the layer: expected "
                              f"ndim={self._ndim}, found ndim={inputs.ndim}. Full shape received: {inputs.shape}")
+        if self.rms_scaling:  # Keras 3's (deprecated) rule: the uncentered input over its standard deviation
+            variance = ops.var(inputs, axis=self._axes, keepdims=True)
+            gamma = ops.reshape(self.gamma, self._param_shape)
+            return inputs * ops.divide(1.0, ops.sqrt(variance + self.epsilon)) * gamma
         y, _, _ = normalize_train(inputs, self.gamma, self.beta, self._axes, self._param_shape, self.epsilon)
         return y
 
@@ -221,3 +228,43 @@ class LayerNormalization(Layer):
             "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
+
+
+class RMSNormalization(Layer):
+    """Scale each sample by the inverse root mean square over `axis` (default the last), times a learned
+    `scale` (Keras 3's RMSNormalization: no centering, no shift)."""
+
+    def __init__(self, axis: Any = -1, epsilon: float = 1e-6, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
+        if not isinstance(axes, (list, tuple)) or not axes or not all(
+                isinstance(a, int) and not isinstance(a, bool) for a in axes):
+            raise ValueError(f"RMSNormalization: `axis` must be an int or a list of ints, got axis={axis!r}.")
+        if not isinstance(epsilon, (int, float)) or epsilon <= 0:
+            raise ValueError(f"RMSNormalization: `epsilon` must be a positive number, got epsilon={epsilon!r}.")
+        self.axis = list(axes)
+        self.epsilon = float(epsilon)
+        self.scale = None
+
+    def build(self, input_shape: Any) -> None:
+        ndim = len(input_shape)
+        self._axes = tuple(sorted(_check_axes(tuple(self.axis), ndim, self)))
+        shape = tuple(input_shape[a] for a in self._axes)
+        if any(d is None for d in shape):
+            raise ValueError(f"RMSNormalization {self.name!r}: normalized axes {self._axes} of the input shape "
+                             f"{tuple(input_shape)} must be known.")
+        self._param_shape = tuple(input_shape[i] if i in self._axes else 1 for i in range(ndim))
+        self.scale = self.add_weight(shape, "ones", name="scale")
+        self.built = True
+
+    def call(self, inputs: Any) -> Any:
+        mean_square = ops.mean(ops.square(inputs), axis=self._axes, keepdims=True)
+        return inputs * ops.divide(1.0, ops.sqrt(mean_square + self.epsilon)) * ops.reshape(self.scale,
+                                                                                             self._param_shape)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
