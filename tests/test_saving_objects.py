@@ -211,3 +211,21 @@ def test_layer_aliases_and_layers_serialize():
     assert keras.layers.serialize(again) == config
     renamed = dict(config, class_name="AvgPool2D")
     assert isinstance(keras.layers.deserialize(renamed), keras.layers.AveragePooling2D)
+
+
+class _Doubled(keras.layers.Wrapper):
+    """A user's wrapper: twice the wrapped layer's output."""
+
+    def call(self, x):
+        return self.layer(x) * 2.0
+
+
+def test_a_users_wrapper_builds_its_layer_and_round_trips():
+    wrapper = _Doubled(keras.layers.Dense(3, kernel_initializer="ones", name="inner"))
+    out = wrapper(np.ones((2, 4), "float32"))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(out), np.full((2, 3), 8.0, "float32"))
+    assert [w.path for w in wrapper.weights] == ["inner/kernel", "inner/bias"]
+    again = _Doubled.from_config(wrapper.get_config())
+    assert isinstance(again.layer, keras.layers.Dense) and again.layer.units == 3
+    with pytest.raises(ValueError, match="must be a Layer instance"):
+        _Doubled("dense")

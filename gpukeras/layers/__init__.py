@@ -108,6 +108,7 @@ from gpukeras.layers.rnn import (
 )
 from gpukeras.layers.sample_normalization import GroupNormalization, UnitNormalization
 from gpukeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
+from gpukeras.layers.wrapper import Wrapper
 from gpukeras.saving.serialization import (
     Catalogue,
     deserialize_keras_object,
@@ -157,7 +158,8 @@ GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, Glo
                                                      GlobalAveragePooling3D)
 __all__ += ["AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D",
             "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-            "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "RMSNormalization", "deserialize", "serialize"]
+            "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "RMSNormalization", "Wrapper", "deserialize",
+            "serialize"]
 
 
 def serialize(layer: Layer) -> dict:

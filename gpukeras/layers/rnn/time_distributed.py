@@ -10,24 +10,21 @@ from gpukeras.layers.convolution import Conv1D, Conv2D, Conv3D
 from gpukeras.layers.dense import Dense
 from gpukeras.layers.layer import Layer, method_takes
 from gpukeras.layers.reshaping import Flatten
+from gpukeras.layers.wrapper import Wrapper
 from gpukeras.ops.multi_output import unstack
-from gpukeras.saving.serialization import deserialize_keras_object, serialize_keras_object
 
 # Layers whose call treats every sample alike and alone, with no randomness: for them one call on
 # the (batch * time, ...) reshaped input gives what Keras's call per time slice gives.
 _PER_SAMPLE = (Dense, Activation, Flatten, Conv1D, Conv2D, Conv3D)
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """Calls `layer` on inputs[:, t] for every t and stacks the results on axis 1 (the same weights
     at every step). A (batch, time) mask is passed on per step to a layer whose call takes one, and
     stays the mask of the output."""
 
     def __init__(self, layer: Layer, **kwargs: Any):
-        if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed: `layer` must be a gpukeras Layer instance, got {layer!r}.")
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)
         self.supports_masking = True
 
     def _child_input_shape(self, input_shape: Any) -> tuple:
@@ -73,12 +70,3 @@ class TimeDistributed(Layer):
             step_kwargs = kwargs if step_masks is None else {**kwargs, "mask": step_masks[t]}
             outputs.append(self.layer.call(x_t, **step_kwargs))
         return ops.stack(outputs, axis=1)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> TimeDistributed:
-        config = dict(config)
-        layer = deserialize_keras_object(config.pop("layer"), custom_objects=custom_objects)
-        return super().from_config({**config, "layer": layer})
