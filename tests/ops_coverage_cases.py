@@ -428,3 +428,8 @@ _c("unfold", "unfold", _f(2, 2, 4, 5), 2)
 _c("unfold-options", "unfold", _f(1, 3, 6, 5), (2, 3), dilation=(2, 1), padding=1, stride=(2, 1))
 _c("fold", "fold", _f(2, 8, 12), (4, 5), 2)
 _c("fold-options", "fold", _f(1, 18, 15), (6, 5), (2, 3), dilation=(2, 1), padding=1, stride=(2, 1))
+
+# --- parts of (real) numbers; complex inputs are checked against NumPy in tests/test_ops_coverage.py
+for _n in ("real", "imag", "conj", "conjugate", "angle", "isreal"):
+    _c(_n, _n, X)
+    _c(f"{_n}-int32", _n, XI)

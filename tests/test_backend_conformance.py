@@ -562,6 +562,12 @@ def _more_unary(ops: Ops) -> None:
     inverted = ops.to_numpy(ops.unary("erfinv", ops.asarray(y)))
     round_trip = np.vectorize(math.erf)(inverted.astype(np.float64)).astype(inverted.dtype)  # in erfinv's precision
     check(ops, ops.asarray(round_trip), d64(ops.to_numpy(ops.asarray(y))), "erf(erfinv(y)) == y")
+    z = np.complex64([1 + 2j, -1 - 1j, 3])
+    for name in ("real", "imag", "angle"):
+        check(ops, ops.unary(name, ops.asarray(z)), getattr(np, name)(z.astype(np.complex128)), name)
+    check(ops, ops.unary("isreal", ops.asarray(z)), np.array([False, False, True]), "isreal")
+    conj = ops.to_numpy(ops.unary("conj", ops.asarray(z)))
+    np.testing.assert_array_equal(conj, np.complex64([1 - 2j, -1 + 1j, 3]))
     with pytest.raises(ValueError):
         ops.unary("exit", ops.asarray(x))
 

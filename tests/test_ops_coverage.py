@@ -140,3 +140,13 @@ def test_vectorize_maps_over_the_loop_axes() -> None:
     np.testing.assert_allclose(ops.convert_to_numpy(total(rows)), rows.sum(-1), rtol=1e-6)
     scaled = ops.vectorize(lambda u, k: u * k, excluded={1})
     np.testing.assert_allclose(ops.convert_to_numpy(scaled(a, 10.0)), [10.0, 20.0])
+
+
+def test_complex_parts() -> None:
+    z = np.complex64([1 + 2j, -1 - 1j, 3])
+    for name in ("real", "imag", "angle"):
+        got = ops.convert_to_numpy(getattr(ops, name)(z))
+        assert got.dtype == np.float32, name
+        np.testing.assert_allclose(got, getattr(np, name)(z), rtol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.conj(z)), np.conj(z))
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.isreal(z)), [False, False, True])

@@ -767,6 +767,9 @@ _add("unfold", "unfold", lambda x: ops.unfold(x, (2, 3), dilation=(1, 2), paddin
      [_rand((1, 2, 4, 5), seed=135)])
 _add("fold", "fold", lambda x: ops.fold(x, (4, 5), 2, padding=1, stride=2), [_rand((1, 8, 9), seed=136)])
 
+for _name in ("real", "conj", "conjugate"):
+    _add(_name, _name, getattr(ops, _name), [_X34], lambda x: x)
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 
@@ -805,7 +808,7 @@ NOT_DIFFERENTIABLE = {
     "geomspace", "argpartition", "histogram",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
     "right_shift", "bitwise_invert", "bitwise_not", "nextafter", "i0", "hanning", "hamming", "blackman", "bartlett",
-    "kaiser", "dtype", "array", "ctc_decode",
+    "kaiser", "dtype", "array", "ctc_decode", "imag", "angle", "isreal",
 }
 
 

@@ -481,7 +481,7 @@ class Primitives(ActivationRules):
 UNARY_FUNCTIONS = frozenset({
     "floor", "ceil", "trunc", "rint", "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
     "arctanh", "expm1", "log2", "log10", "exp2", "reciprocal", "isinf", "erf", "erfinv", "signbit", "cbrt", "sinc",
-    "i0", "invert"})
+    "i0", "invert", "real", "imag", "conj", "angle", "isreal"})
 BINARY_FUNCTIONS = frozenset({"arctan2", "floor_divide", "remainder", "fmod", "hypot", "logaddexp", "gcd", "lcm",
                               "bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "nextafter"})
 LINALG_FUNCTIONS = frozenset({"inv", "det", "solve", "cholesky", "qr", "svd", "eigh", "slogdet", "pinv"})

@@ -1741,3 +1741,38 @@ def nanpercentile(x: Any, q: Any, axis: Any = None, method: str = "linear", keep
 def nanmedian(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """median over the non-NaN entries."""
     return _quantile(x, 0.5, axis, "linear", keepdims, skip_nan=True)
+
+
+# ---------------------------------------------------------------------------- complex parts
+def real(x: Any) -> Tensor:
+    """The real part (x itself for real x, whose gradient passes through)."""
+    B = _backend.active
+    a = data_of(x)
+    out = B.unary("real", a)
+    return attach(out, (x,), lambda g: (g,)) if a.dtype.kind != "c" else Tensor(out)
+
+
+def imag(x: Any) -> Tensor:
+    return Tensor(_backend.active.unary("imag", data_of(x)))
+
+
+def conj(x: Any) -> Tensor:
+    """The complex conjugate (x itself for real x, whose gradient passes through)."""
+    B = _backend.active
+    a = data_of(x)
+    out = B.unary("conj", a)
+    return attach(out, (x,), lambda g: (g,)) if a.dtype.kind != "c" else Tensor(out)
+
+
+conjugate = conj
+
+
+def angle(x: Any) -> Tensor:
+    """The complex argument, float32 for real or complex64 inputs (pi for negative reals)."""
+    a = data_of(x)
+    out = _backend.active.unary("angle", a)
+    return Tensor(_backend.active.cast(out, "float32") if a.dtype.kind != "f" and a.dtype != np.complex128 else out)
+
+
+def isreal(x: Any) -> Tensor:
+    return Tensor(_backend.active.unary("isreal", data_of(x)))
