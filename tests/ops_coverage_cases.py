@@ -433,3 +433,15 @@ _c("fold-options", "fold", _f(1, 18, 15), (6, 5), (2, 3), dilation=(2, 1), paddi
 for _n in ("real", "imag", "conj", "conjugate", "angle", "isreal"):
     _c(_n, _n, X)
     _c(f"{_n}-int32", _n, XI)
+
+# --- Fourier transforms and complex views
+_c("fft", "fft", (X, POS))
+_c("fft2", "fft2", (X3, _f(2, 3, 4)))
+_c("ifft2", "ifft2", (X3, _f(2, 3, 4)))
+_c("rfft", "rfft", X)
+_c("rfft-length", "rfft", X, fft_length=6)
+_c("irfft", "irfft", (X, POS))
+_c("irfft-length", "irfft", (X, POS), fft_length=5)
+_c("polar", "polar", POS, X)
+_c("view_as_complex", "view_as_complex", _f(3, 2))
+_c("view_as_real", "view_as_real", np.complex64([1 + 2j, -0.5j, 3]))

@@ -632,6 +632,25 @@ def _search(ops: Ops) -> None:
     check(ops, cols, np.array([1, 0]))
 
 
+@case("fft")
+def _fft(ops: Ops) -> None:
+    """Against the DFT written out: X[k] = sum_n x[n] exp(-2 pi i k n / N)."""
+    x = f32(2, 6)
+    n = np.arange(6)
+    dft = np.exp(-2j * np.pi * np.outer(n, n) / 6)
+    want = d64(x) @ dft.T
+    got = ops.to_numpy(ops.fft("fft", ops.asarray(x.astype(np.complex64))))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ops.to_numpy(ops.fft("rfft", ops.asarray(x))), want[:, :4], rtol=1e-5, atol=1e-5)
+    back = ops.to_numpy(ops.fft("irfft", ops.fft("rfft", ops.asarray(x)), 6))
+    np.testing.assert_allclose(back, d64(x), rtol=1e-5, atol=1e-5)
+    img = x.reshape(1, 2, 6).astype(np.complex64)
+    two_d = np.einsum("ab,xbc,dc->xad", np.exp(-2j * np.pi * np.outer(np.arange(2), np.arange(2)) / 2), d64(img), dft)
+    np.testing.assert_allclose(ops.to_numpy(ops.fft("fft2", ops.asarray(img))), two_d, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ops.to_numpy(ops.fft("ifft2", ops.fft("fft2", ops.asarray(img)))), d64(img),
+                               rtol=1e-5, atol=1e-5)
+
+
 @case("setitem")
 def _setitem(ops: Ops) -> None:
     x = f32(3, 4)

@@ -809,6 +809,8 @@ NOT_DIFFERENTIABLE = {
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
     "right_shift", "bitwise_invert", "bitwise_not", "nextafter", "i0", "hanning", "hamming", "blackman", "bartlett",
     "kaiser", "dtype", "array", "ctc_decode", "imag", "angle", "isreal",
+    # complex-valued and Fourier ops: forward only (gpukeras/ops/numpy.py says so)
+    "fft", "fft2", "ifft2", "rfft", "irfft", "polar", "view_as_complex", "view_as_real",
 }
 
 

@@ -448,6 +448,14 @@ class Primitives(ActivationRules):
         """Indices of the non-zero entries, one array per axis (the number of entries is data-dependent)."""
         return tuple(self.xp.nonzero(x))
 
+    def fft(self, op: str, x: Array, n: int | None = None) -> Array:
+        """Discrete Fourier transform `op` ("fft", "fft2", "ifft2", "rfft", "irfft") over the last axis (the
+        last two for fft2/ifft2); `n`: rfft's input or irfft's output length."""
+        if op not in ("fft", "fft2", "ifft2", "rfft", "irfft"):
+            raise ValueError(f"fft: unknown transform {op!r}")
+        fn = getattr(self.xp.fft, op)
+        return fn(x) if op in ("fft", "fft2", "ifft2") else fn(x, n=n)
+
     def setitem(self, x: Array, key: Any, values: Any) -> Array:
         """A copy of `x` with `x[key] = values` (a repeated index keeps one of its values)."""
         out = x.copy()

@@ -1776,3 +1776,63 @@ def angle(x: Any) -> Tensor:
 
 def isreal(x: Any) -> Tensor:
     return Tensor(_backend.active.unary("isreal", data_of(x)))
+
+
+def polar(abs_: Any, angle: Any) -> Tensor:
+    """abs_ * exp(i angle), complex64."""
+    B = _backend.active
+    phase = B.exp(B.multiply(B.cast(data_of(angle), "complex64"), 1j))
+    return Tensor(B.cast(B.multiply(B.cast(data_of(abs_), "complex64"), phase), "complex64"))
+
+
+def view_as_real(x: Any) -> Tensor:
+    """A complex tensor as (..., 2) float32: real and imaginary parts."""
+    B = _backend.active
+    a = data_of(x)
+    return Tensor(B.cast(B.stack([B.unary("real", a), B.unary("imag", a)], axis=-1), "float32"))
+
+
+def view_as_complex(x: Any) -> Tensor:
+    """(..., 2) real and imaginary parts as one complex64 tensor."""
+    B = _backend.active
+    a = B.cast(data_of(x), "complex64")
+    real_, imag_ = B.getitem(a, (Ellipsis, 0)), B.getitem(a, (Ellipsis, 1))
+    return Tensor(B.cast(B.add(real_, B.multiply(imag_, 1j)), "complex64"))
+
+
+# ---------------------------------------------------------------------------- Fourier transforms (forward only)
+def _complex_of(x: Any) -> Any:
+    """Keras's (real, imag) pair as one complex64 array."""
+    real_, imag_ = x
+    return data_of(view_as_complex(stack([_to_float(real_), _to_float(imag_)], axis=-1)))
+
+
+def _parts(c: Any) -> tuple[Tensor, Tensor]:
+    B = _backend.active
+    return Tensor(B.cast(B.unary("real", c), "float32")), Tensor(B.cast(B.unary("imag", c), "float32"))
+
+
+def fft(x: tuple[Any, Any]) -> tuple[Tensor, Tensor]:
+    """The DFT over the last axis of (real, imag); returns (real, imag). No gradient is recorded."""
+    return _parts(_backend.active.fft("fft", _complex_of(x)))
+
+
+def fft2(x: tuple[Any, Any]) -> tuple[Tensor, Tensor]:
+    """The DFT over the last two axes of (real, imag). No gradient is recorded."""
+    return _parts(_backend.active.fft("fft2", _complex_of(x)))
+
+
+def ifft2(x: tuple[Any, Any]) -> tuple[Tensor, Tensor]:
+    """The inverse DFT over the last two axes of (real, imag). No gradient is recorded."""
+    return _parts(_backend.active.fft("ifft2", _complex_of(x)))
+
+
+def rfft(x: Any, fft_length: int | None = None) -> tuple[Tensor, Tensor]:
+    """The DFT of a real signal over its last axis, the fft_length // 2 + 1 non-negative frequencies."""
+    return _parts(_backend.active.fft("rfft", data_of(_to_float(x)), fft_length))
+
+
+def irfft(x: tuple[Any, Any], fft_length: int | None = None) -> Tensor:
+    """The real signal (float32) whose rfft is (real, imag)."""
+    B = _backend.active
+    return Tensor(B.cast(B.fft("irfft", _complex_of(x), fft_length), "float32"))
