@@ -770,6 +770,8 @@ _add("fold", "fold", lambda x: ops.fold(x, (4, 5), 2, padding=1, stride=2), [_ra
 for _name in ("real", "conj", "conjugate"):
     _add(_name, _name, getattr(ops, _name), [_X34], lambda x: x)
 
+_add("erfc", "erfc", ops.erfc, [_away((3, 4), (-0.5, 0.5), 0.05, -3.0, 3.0)], lambda x: 1.0 - _erf(x), fwd_tol=3e-5)
+
 _IDS = [c.id for c in CASES]
 assert len(set(_IDS)) == len(_IDS), "duplicate case ids"
 

@@ -51,6 +51,7 @@ from gpukeras.ops.linalg import (
 )
 from gpukeras.ops.math import (
     erf,
+    erfc,
     erfinv,
     extract_sequences,
     histogram,
