@@ -72,7 +72,7 @@ def _check_keys(mapping: dict, names: Sequence[str], what: str) -> None:
 class CompiledLoss:
     """Sum over outputs of weight * loss(y_true, y_pred, sample_weight).
 
-    With several outputs it also tracks each output's loss (`metrics`: `<output>_loss` means,
+    With several outputs that have a loss it also tracks each one's loss (`metrics`: `<output>_loss` means,
     weighted by batch size), as Keras 3's CompileLoss does.
     """
 
@@ -83,7 +83,8 @@ class CompiledLoss:
         if all(fn is None for fn in self.losses):
             raise ValueError("compile(loss=...) resolved to no loss for any output.")
         self.weights = weights_per_output(loss_weights, output_names)
-        self.metrics = [] if len(self.output_names) < 2 else [
+        # per-output trackers only when two or more outputs have a loss (Keras 3 counts the non-None ones)
+        self.metrics = [] if sum(fn is not None for fn in self.losses) < 2 else [
             metrics_module.Mean(name=f"{n}_loss") for n, fn in zip(self.output_names, self.losses) if fn is not None]
 
     def __call__(self, y_true: list[Any], y_pred: list[Any], sample_weight: list[Any] | None) -> Tensor:

@@ -398,7 +398,21 @@ class Trainer:
                 raise ValueError("`class_weight` is only supported for models with a single output and labels y.")
             if not isinstance(class_weight, dict):
                 raise ValueError(f"`class_weight` must be a dict {{class: weight}}, got {type(class_weight).__name__}.")
-        return xs, ys, sws, n
+        return xs, self._targets_for_losses(ys, n), sws, n
+
+    def _targets_for_losses(self, ys: list[np.ndarray] | None, n: int) -> list[np.ndarray] | None:
+        """Keras 3 lets y hold only the targets of the outputs that have a loss (`loss=[fn, None]` with one y
+        array); the outputs without one get an empty (n, 0) placeholder that no loss reads."""
+        losses = self._compiled_loss.losses if self._compiled_loss is not None else None
+        if ys is None or losses is None or len(ys) == len(losses):
+            return ys
+        used = [i for i, fn in enumerate(losses) if fn is not None]
+        if len(ys) != len(used):
+            return ys  # the count check in _begin names the mismatch
+        full = [np.zeros((n, 0), dtype="float32")] * len(losses)
+        for y, i in zip(ys, used):
+            full[i] = y
+        return full
 
     def _check_batch_size(self, batch_size: Any, name: str = "batch_size") -> int:
         if batch_size is None:
