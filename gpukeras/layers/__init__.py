@@ -69,6 +69,7 @@ from gpukeras.layers.pooling import (
 from gpukeras.layers.preprocessing import (
     CategoryEncoding,
     CenterCrop,
+    Discretization,
     Hashing,
     IntegerLookup,
     Normalization,
@@ -122,7 +123,7 @@ __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "BatchNo
             "Conv3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
             "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "LayerNormalization", "MaxPooling1D",
             "MaxPooling2D", "MaxPooling3D"]
-__all__ += ["CategoryEncoding", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
+__all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
 __all__ += ["CenterCrop", "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing"]
 GroupQueryAttention = GroupedQueryAttention  # Keras 3's public name for it
