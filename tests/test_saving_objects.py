@@ -229,3 +229,24 @@ def test_a_users_wrapper_builds_its_layer_and_round_trips():
     assert isinstance(again.layer, keras.layers.Dense) and again.layer.units == 3
     with pytest.raises(ValueError, match="must be a Layer instance"):
         _Doubled("dense")
+
+
+class _NeedsRank3(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: 4})
+
+    def call(self, x):
+        return x
+
+
+def test_input_spec_is_checked_on_every_call_with_keras3s_messages():
+    layer = _NeedsRank3(name="l")
+    assert layer(np.zeros((2, 5, 4), "float32")).shape == (2, 5, 4)
+    assert layer(keras.Input((7, 4))).shape == (None, 7, 4)
+    with pytest.raises(ValueError, match="Input 0 of layer 'l' is incompatible with the layer: expected ndim=3"):
+        layer(np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 4"):
+        layer(np.zeros((2, 5, 3), "float32"))
+    with pytest.raises(ValueError, match="expected axis -1"):
+        layer(keras.Input((5, 3)))

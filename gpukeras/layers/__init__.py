@@ -24,6 +24,7 @@ from gpukeras.layers.dropout import Dropout
 from gpukeras.layers.einsum_dense import EinsumDense
 from gpukeras.layers.embedding import Embedding, Masking
 from gpukeras.layers.input_layer import Input, InputLayer
+from gpukeras.layers.input_spec import InputSpec
 from gpukeras.layers.layer import Layer
 from gpukeras.layers.merging import (
     Add,
@@ -159,8 +160,8 @@ GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (GlobalAveragePooling1D, Glo
                                                      GlobalAveragePooling3D)
 __all__ += ["AvgPool1D", "AvgPool2D", "AvgPool3D", "Convolution1D", "Convolution2D", "Convolution3D",
             "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-            "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "RMSNormalization", "Wrapper", "deserialize",
-            "serialize"]
+            "GlobalMaxPool3D", "InputSpec", "MaxPool1D", "MaxPool2D", "MaxPool3D", "RMSNormalization", "Wrapper",
+            "deserialize", "serialize"]
 
 
 def serialize(layer: Layer) -> dict:

@@ -20,6 +20,7 @@ from gpukeras import constraints, dtype_policies, initializers, ops, regularizer
 from gpukeras.autodiff import stop_recording
 from gpukeras.keras_tensor import CallNode, KerasTensor, any_symbolic
 from gpukeras.layers.config_compat import LAYER_EXTRA_KWARGS, normalize_config
+from gpukeras.layers.input_spec import check_input_spec
 from gpukeras.naming import to_snake_case
 from gpukeras.ops.core import to_backend_array
 from gpukeras.tensor import Tensor, Variable, assignment_batch, get_keras_mask, set_keras_mask
@@ -107,6 +108,8 @@ class Layer:
     # True for the operation nodes keras.ops calls on symbolic tensors record (layers/operation.py): graph
     # nodes that Keras 3 lists in a model's `operations` but not in its `layers`.
     graph_operation = False
+    # An InputSpec (or a list of them) that every call's inputs must meet; None: no check.
+    input_spec: Any = None
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
                  autocast: bool = True, input_dim: int | None = None, input_shape: Any = None,
@@ -295,6 +298,8 @@ class Layer:
             self._initial_weights = None
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.input_spec is not None:
+            check_input_spec(self.input_spec, inputs, self.name)
         if type(inputs) is not Tensor and any_symbolic(inputs):
             return self._symbolic_call(inputs, args, kwargs)
         context = _call_context.current
