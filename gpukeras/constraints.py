@@ -125,4 +125,8 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
     return deserialize_object("constraint", config, ALL_CONSTRAINTS, custom_objects)
 
 
+# Keras 3's lowercase aliases of the classes (keras.constraints.max_norm is MaxNorm)
+max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
+
+
 register_catalogue(Catalogue("keras.constraints", base=Constraint, deserialize=deserialize))

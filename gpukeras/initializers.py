@@ -318,4 +318,12 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
     return deserialize_object("initializer", config, ALL_INITIALIZERS, custom_objects)
 
 
+# Keras 3's lowercase aliases of the classes (keras.initializers.glorot_uniform is GlorotUniform)
+constant, zeros, ones, identity, orthogonal = Constant, Zeros, Ones, Identity, Orthogonal
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, glorot_normal, glorot_uniform = VarianceScaling, GlorotNormal, GlorotUniform
+he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
+
+
 register_catalogue(Catalogue("keras.initializers", base=Initializer, deserialize=deserialize))

@@ -7,4 +7,7 @@
 from gpukeras.dtype_policies import DTypePolicy, Policy, global_policy, set_global_policy
 from gpukeras.optimizers.loss_scale_optimizer import LossScaleOptimizer
 
-__all__ = ["DTypePolicy", "LossScaleOptimizer", "Policy", "global_policy", "set_global_policy"]
+dtype_policy, set_dtype_policy = global_policy, set_global_policy  # Keras 3's other names for them
+
+__all__ = ["DTypePolicy", "LossScaleOptimizer", "Policy", "dtype_policy", "global_policy", "set_dtype_policy",
+           "set_global_policy"]

@@ -152,4 +152,8 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> An
     return deserialize_object("regularizer", config, ALL_REGULARIZERS, custom_objects)
 
 
+# Keras 3's lowercase aliases of the classes (keras.regularizers.l2 is L2)
+l1, l2, orthogonal_regularizer = L1, L2, OrthogonalRegularizer
+
+
 register_catalogue(Catalogue("keras.regularizers", base=Regularizer, deserialize=deserialize))
