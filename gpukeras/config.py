@@ -12,6 +12,7 @@ from gpukeras.backend import (
 )
 from gpukeras.dtype_policies import global_policy as dtype_policy
 from gpukeras.dtype_policies import set_global_policy as set_dtype_policy
+from gpukeras.saving.serialization import enable_unsafe_deserialization
 
 _tf32 = False
 
@@ -34,5 +35,6 @@ def backend() -> str:
     return _backend.backend()
 
 
-__all__ = ["backend", "dtype_policy", "enable_tf32", "epsilon", "floatx", "image_data_format", "set_dtype_policy",
-           "set_epsilon", "set_floatx", "set_image_data_format", "tf32_enabled"]
+__all__ = ["backend", "dtype_policy", "enable_tf32", "enable_unsafe_deserialization", "epsilon", "floatx",
+           "image_data_format", "set_dtype_policy", "set_epsilon", "set_floatx", "set_image_data_format",
+           "tf32_enabled"]

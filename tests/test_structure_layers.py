@@ -372,3 +372,20 @@ def test_lambda_arguments_mask_and_training() -> None:
         layers.Lambda(3)
     with pytest.raises(ValueError, match="arguments"):
         layers.Lambda(fn, arguments=[1])
+
+
+def test_enable_unsafe_deserialization_lets_load_model_take_a_named_function_lambda(tmp_path, monkeypatch) -> None:
+    """keras.config.enable_unsafe_deserialization() turns safe mode off for later loads, load_model's own
+    default included (Keras 3's rule); stored bytecode is still never run."""
+    from gpukeras.saving import serialization
+
+    model = keras.Sequential([keras.Input((5,)), layers.Lambda(cases.double_plus_one, output_shape=(5,))])
+    path = tmp_path / "named.keras"
+    model.save(path)
+    with pytest.raises(ValueError, match="safe_mode"):
+        keras.models.load_model(path, custom_objects={"double_plus_one": cases.double_plus_one})
+    monkeypatch.setattr(serialization, "_process_safe_mode", None)  # restored after the test
+    keras.config.enable_unsafe_deserialization()
+    loaded = keras.models.load_model(path, custom_objects={"double_plus_one": cases.double_plus_one})
+    x = _x(2, 5).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), x * 2.0 + 1.0, rtol=1e-6)

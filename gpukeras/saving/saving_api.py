@@ -16,6 +16,7 @@ from gpukeras.saving.serialization import (
     SafeModeScope,
     check_safe,
     deserialize_keras_object,
+    in_safe_mode,
     serialize_keras_object,
 )
 
@@ -76,6 +77,8 @@ def model_files(model: Any) -> dict[str, bytes]:
 def load_model(filepath: str | os.PathLike, custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
                safe_mode: bool = True) -> Any:
     """Load a model saved with `save_model` / Keras 3 (`.keras`) or tf.keras 2 (`.h5`)."""
+    scoped = in_safe_mode()
+    safe_mode = safe_mode if scoped is None else scoped  # Keras 3: enable_unsafe_deserialization() wins
     filepath = os.fspath(filepath)
     _check_exists(filepath)
     if filepath.endswith((".h5", ".hdf5")):

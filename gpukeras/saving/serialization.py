@@ -29,12 +29,22 @@ from gpukeras.saving.limits import build_config_array
 from gpukeras.tensor import Tensor
 
 _state = threading.local()
+_process_safe_mode: bool | None = None  # False after enable_unsafe_deserialization()
 
 
 # ---------------------------------------------------------------------- safe mode
 def in_safe_mode() -> bool | None:
-    """The safe mode of the innermost open `SafeModeScope`, or None outside any."""
-    return getattr(_state, "safe_mode", None)
+    """The safe mode of the innermost open `SafeModeScope`; outside any, False once
+    `enable_unsafe_deserialization()` was called, else None (each call's own `safe_mode` decides)."""
+    scoped = getattr(_state, "safe_mode", None)
+    return _process_safe_mode if scoped is None else scoped
+
+
+def enable_unsafe_deserialization() -> None:
+    """keras.config.enable_unsafe_deserialization: turn safe mode off for every later load in this process
+    (Lambda layers over named functions load; gpukeras still never runs stored bytecode)."""
+    global _process_safe_mode
+    _process_safe_mode = False
 
 
 class SafeModeScope:
@@ -44,7 +54,7 @@ class SafeModeScope:
         self.safe_mode = safe_mode
 
     def __enter__(self) -> SafeModeScope:
-        self._previous = in_safe_mode()
+        self._previous = getattr(_state, "safe_mode", None)  # this thread's own scope, not the process default
         _state.safe_mode = self.safe_mode
         return self
 
