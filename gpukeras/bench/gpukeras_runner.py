@@ -19,11 +19,13 @@ if not __package__:  # run by path: siblings importable, the stdlib not shadowed
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
     import _child as C  # noqa: E402
     import sequence_models as SM  # noqa: E402
+    import small_models as MM  # noqa: E402
     import vision_models as VM  # noqa: E402
     import workloads as W  # noqa: E402
 else:
     from gpukeras.bench import _child as C
     from gpukeras.bench import sequence_models as SM
+    from gpukeras.bench import small_models as MM
     from gpukeras.bench import vision_models as VM
     from gpukeras.bench import workloads as W
 
@@ -42,26 +44,9 @@ def build_model(keras: Any, w: W.Workload) -> Any:
         return SM.build(keras, w)
     if w.is_vision:
         return VM.build(keras, w)
-    layers = [keras.Input(w.input_shape)]
-    if w.kind == "mlp":
-        layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
-    else:
-        if not has_conv(keras):
-            raise C.NotAvailable("gpukeras has no Conv2D/MaxPooling2D yet")
-        for f in W.CNN_FILTERS:
-            layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
-        layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
-    if w.softmax_output:
-        layers.append(keras.layers.Dense(W.NUM_CLASSES, activation="softmax"))
-        model = keras.Sequential(layers)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-    layers.append(keras.layers.Dense(W.NUM_CLASSES))
-    model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
+    if w.kind == "cnn" and not has_conv(keras):
+        raise C.NotAvailable("gpukeras has no Conv2D/MaxPooling2D yet")
+    return MM.build(keras, w)
 
 
 def _row_name(args: Any) -> str:

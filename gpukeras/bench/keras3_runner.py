@@ -19,11 +19,13 @@ if not __package__:  # run by path: siblings importable, the stdlib not shadowed
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here] + [_here]
     import _child as C  # noqa: E402
     import sequence_models as SM  # noqa: E402
+    import small_models as MM  # noqa: E402
     import vision_models as VM  # noqa: E402
     import workloads as W  # noqa: E402
 else:
     from gpukeras.bench import _child as C
     from gpukeras.bench import sequence_models as SM
+    from gpukeras.bench import small_models as MM
     from gpukeras.bench import vision_models as VM
     from gpukeras.bench import workloads as W
 
@@ -50,29 +52,6 @@ def _gpu_peak_mb(backend: str) -> float | None:
     return None
 
 
-def _mlp_or_cnn(keras: Any, w: W.Workload) -> Any:
-    """W1-W3 (W1S, W2S), compiled with Adam(1e-3) and sparse CE from logits (from a softmax output, with
-    accuracy), as the gpukeras runner builds them."""
-    layers: list[Any] = [keras.Input(w.input_shape)]
-    if w.kind == "mlp":
-        layers += [keras.layers.Dense(u, activation="relu") for u in w.units]
-    else:
-        for f in W.CNN_FILTERS:
-            layers += [keras.layers.Conv2D(f, W.CNN_KERNEL, activation="relu"), keras.layers.MaxPooling2D(2)]
-        layers += [keras.layers.Flatten(), keras.layers.Dropout(W.CNN_DROPOUT)]
-    if w.softmax_output:
-        layers.append(keras.layers.Dense(W.NUM_CLASSES, activation="softmax"))
-        model = keras.Sequential(layers)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-    layers.append(keras.layers.Dense(W.NUM_CLASSES))
-    model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=W.LEARNING_RATE),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
-
-
 def _body(args: Any) -> dict[str, Any]:
     backend = args.variant or os.environ.get("KERAS_BACKEND") or "jax"
     name = f"keras3-{backend}"
@@ -94,7 +73,7 @@ def _body(args: Any) -> dict[str, Any]:
     keras.utils.set_random_seed(0)
     n, batch = C.sizes(args, w)
     x, y = W.make_data(w, n)
-    model = SM.build(keras, w) if w.is_text else VM.build(keras, w) if w.is_vision else _mlp_or_cnn(keras, w)
+    model = SM.build(keras, w) if w.is_text else VM.build(keras, w) if w.is_vision else MM.build(keras, w)
     times: list[float] = []
     cpu: list[float] = []
 
