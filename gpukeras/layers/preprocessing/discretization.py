@@ -61,8 +61,7 @@ class Discretization(HostPreprocessingLayer):
             raise ValueError(f"Discretization {self.name!r} has no bin boundaries yet: call adapt() first.")
         if inputs.dtype.kind not in "biuf":
             raise TypeError(f"Discretization {self.name!r} takes numbers, got dtype {inputs.dtype}.")
-        if self.output_mode == "one_hot" and inputs.ndim > 0 and inputs.shape[-1] == 1:
-            inputs = inputs.reshape(inputs.shape[:-1])
+        inputs = encoding.squeeze_for_one_hot(inputs, self.output_mode)
         buckets = np.digitize(inputs.astype(np.float64), np.asarray(self.bin_boundaries, dtype=np.float64))
         if self.output_mode == "int":
             return host_tensor(buckets.astype(self.dtype))
@@ -75,13 +74,7 @@ class Discretization(HostPreprocessingLayer):
         return self.dtype
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
-        input_shape = tuple(input_shape)
-        if self.output_mode == "int":
-            return input_shape
-        depth = self._depth()
-        if self.output_mode == "one_hot":
-            return (input_shape[:-1] if input_shape and input_shape[-1] == 1 else input_shape) + (depth,)
-        return input_shape[:-1] + (depth,) if input_shape else (depth,)
+        return encoding.encoded_shape(input_shape, self.output_mode, self._depth())
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins,

@@ -66,3 +66,20 @@ def encode(indices: np.ndarray, mode: str, depth: int, weights: np.ndarray | Non
     flat, row_ids, n_rows, single = rows_of(np.asarray(indices))
     out = bincount_rows(flat, row_ids, n_rows, depth, mode, weights, dtype)
     return out[0] if single else out
+
+
+def squeeze_for_one_hot(values: np.ndarray, mode: str) -> np.ndarray:
+    """A trailing axis of size 1 dropped before a one-hot encoding (a (batch, 1) column encodes to (batch, depth))."""
+    if mode == "one_hot" and values.ndim > 0 and values.shape[-1] == 1:
+        return values.reshape(values.shape[:-1])
+    return values
+
+
+def encoded_shape(input_shape: Any, mode: str, depth: int) -> tuple:
+    """The output shape of `mode` ("int" or an encoding) over `depth` values for inputs of `input_shape`."""
+    input_shape = tuple(input_shape)
+    if mode == "int":
+        return input_shape
+    if mode == "one_hot":
+        return (input_shape[:-1] if input_shape and input_shape[-1] == 1 else input_shape) + (depth,)
+    return input_shape[:-1] + (depth,) if input_shape else (depth,)

@@ -79,9 +79,7 @@ class Hashing(HostPreprocessingLayer):
     def call(self, inputs: np.ndarray) -> Any:
         if inputs.dtype.kind not in "USObiuf":
             raise TypeError(f"Hashing {self.name!r} takes strings or numbers, got dtype {inputs.dtype}.")
-        if self.output_mode == "one_hot" and inputs.ndim > 0 and inputs.shape[-1] == 1:
-            inputs = inputs.reshape(inputs.shape[:-1])
-        bins = self._bins(inputs)
+        bins = self._bins(encoding.squeeze_for_one_hot(inputs, self.output_mode))
         if self.output_mode == "int":
             return host_tensor(bins.astype(self.dtype))
         return host_tensor(encoding.encode(bins, self.output_mode, self.num_bins, dtype=self.dtype))
@@ -97,14 +95,7 @@ class Hashing(HostPreprocessingLayer):
         return self.dtype
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
-        input_shape = tuple(input_shape)
-        if self.output_mode == "int":
-            return input_shape
-        if self.output_mode == "one_hot" and input_shape and input_shape[-1] == 1:
-            return input_shape[:-1] + (self.num_bins,)
-        if self.output_mode == "one_hot":
-            return input_shape + (self.num_bins,)
-        return input_shape[:-1] + (self.num_bins,) if input_shape else (self.num_bins,)
+        return encoding.encoded_shape(input_shape, self.output_mode, self.num_bins)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_bins": self.num_bins, "salt": self.salt, "mask_value": self.mask_value,
