@@ -47,6 +47,13 @@ def _cast_to(arrays: Sequence[Any], dtype: Any) -> list[Any]:
 def _operands(x1: Any, x2: Any) -> tuple[Any, Any]:
     """Both operands' arrays, an integer one cast to the other's float dtype (Keras 3's promotion)."""
     a, b = data_of(x1), data_of(x2)
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is None or db is None:  # a Python scalar (NumPy keeps the array's dtype) unless int array x float
+        array_dtype = db if da is None else da
+        if array_dtype is None or array_dtype.kind not in "biu" or type(a if da is None else b) is not float:
+            return a, b
+    elif da == db:  # every op between equal dtypes: nothing to decide
+        return a, b
     dtype = _float_dtype((a, b))
     if dtype is None and builtins.any(type(v) is float for v in (a, b)) and builtins.any(
             hasattr(v, "dtype") and v.dtype.kind in "biu" for v in (a, b)):
