@@ -109,7 +109,8 @@ static PyObject *sparse_xent_probs(PyObject *self, PyObject *args) {
 }
 
 /* sparse_xent_probs_grad(probs, labels, dloss, grad, eps, one_minus_eps): the gradient for the
- * probabilities (False, nothing written: a row is not finite). Only the label's term is non-zero before the normalisation's backward:
+ * probabilities (False, nothing written: a row is not finite). Only the label's term is non-zero before
+ * the normalisation's backward:
  * ga = -dloss / clipped / total at the label (0 where the clip cut it), then every class gets
  * -(ga * p_label), the label ga on top. */
 static PyObject *sparse_xent_probs_grad(PyObject *self, PyObject *args) {

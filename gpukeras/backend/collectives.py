@@ -157,9 +157,6 @@ class ProcessGroup:
     def broadcast_object(self, value: Any, root: int = 0) -> Any:
         return self.comm.bcast(value, root=root)
 
-    def barrier(self) -> None:
-        self.comm.Barrier()
-
     def abort(self, code: int = 1) -> None:
         """End every process of the job now (MPI_Abort): no rank is left waiting in a collective."""
         self.comm.Abort(code)
