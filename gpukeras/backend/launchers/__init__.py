@@ -19,6 +19,7 @@ from gpukeras.backend.launchers.base import Device, Launcher
 from gpukeras.backend.launchers.convolution_family import ConvolutionFamilyKernels
 from gpukeras.backend.launchers.dense import BiasGradientFinish, EpilogueBackward, EpilogueForward
 from gpukeras.backend.launchers.dropout import Dropout, DropoutMask
+from gpukeras.backend.launchers.gemm import Gemm
 from gpukeras.backend.launchers.image import AffineSample
 from gpukeras.backend.launchers.normalization import NormalizationKernels
 from gpukeras.backend.launchers.optimizers import MultiTensorUpdate, TensorTables
@@ -57,6 +58,7 @@ class CudaKernels:
         self.vision = ConvolutionFamilyKernels(device)  # depthwise conv, bilinear up-sampling, direct conv dx
         self.attention = AttentionKernels(device)
         self.recurrent = RecurrentKernels(device)
+        self.gemm = Gemm(device)  # matrix products inside captured CUDA graphs (no cuBLAS there)
         self.tables = TensorTables()
         self.optimizers = {name: MultiTensorUpdate(device, name, self.tables)
                            for name, spec in K.catalogue().items() if spec.file == "optimizers.cu"}
@@ -69,6 +71,7 @@ class CudaKernels:
                  *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values(),
                  *self.attention.launchers(), *self.recurrent.launchers(), *self.vision.launchers()]
         found.append(self.affine_sample)
+        found.append(self.gemm)
         return found
 
 
