@@ -8,8 +8,8 @@
 # Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
-# bench.log, results.json, results.md, sequence.log, sequence.json, sequence.md, vision.log, vision.json,
-# vision.md, models.log, models/, scale.log, scale.json, scale.md, seed-*.log, compare/, summary.txt. Each part has its own
+# bench.log, results.json, results.md, gemm.log, gemm.json, gemm.md, sequence.log, sequence.json, sequence.md,
+# vision.log, vision.json, vision.md, models.log, models/, scale.log, scale.json, scale.md, seed-*.log, compare/, summary.txt. Each part has its own
 # timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
 # GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
 set -u
@@ -87,6 +87,18 @@ timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
 bench_rc=$?
 log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.txt"; fi
+
+# Issue 13's GEMM kernel (matrix products inside captured CUDA graphs) vs cuBLAS: W1/W2 training
+# products, 1024^3 and 4096^3, float32; later cases skipped past the budget.
+limit=$(cap 40)
+log "gemm benchmarks (cap ${limit}s)"
+start=$(date +%s)
+timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_gemm_gpu.py" --out-json "$OUT/gemm.json" --out-md "$OUT/gemm.md" \
+  --budget $(( limit > 15 ? limit - 10 : 5 )) "${BENCH_ARGS[@]}" > "$OUT/gemm.log" 2>&1
+gemm_rc=$?
+log "gemm benchmarks exit $gemm_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/gemm.md" ]; then cat "$OUT/gemm.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 11's sequence benchmarks: our LSTM layer vs torch.nn.LSTM (cuDNN), our attention vs
 # scaled_dot_product_attention, fused vs unfused, float16, sequences 512 and 2048. The script stops
@@ -181,6 +193,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: core tests rc=$core_rc, bench rc=$bench_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, scale rc=$scale_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
-for rc in $core_rc $bench_rc $sequence_rc $vision_rc $models_rc $scale_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, gemm rc=$gemm_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, scale rc=$scale_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $gemm_rc $sequence_rc $vision_rc $models_rc $scale_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0
