@@ -3,9 +3,10 @@
 For each float32 product of the W1 and W2 training steps (forward and both backward products, the
 backward ones on transposed views as autodiff forms them) and square 1024^3 / 4096^3: the median of
 --runs timed calls (CUDA events, after warm-up) of `kernels.gemm(a, b, out=c)` (the tile it chooses,
-then each tile forced, on products up to 2^32 multiply-adds) and of `cupy.matmul(a, b, out=c)`
-(cuBLAS), GFLOP/s, the speed ratio ours/cuBLAS (1.0 = as fast), and the largest difference between
-the two relative to the largest |C| (summation order differs; about 1e-6 expected).
+then each tile forced, on products up to 2^32 multiply-adds, and without split-K where it splits) and
+of `cupy.matmul(a, b, out=c)` (cuBLAS), GFLOP/s, the speed ratio ours/cuBLAS (1.0 = as fast), and the
+largest difference between the two relative to the largest |C| (summation order differs; about 1e-6
+expected). Timings include each call's host time (the launcher's checks), as an eager step sees it.
 
 Writes --out-json and --out-md (after every case, so a run cut short keeps what it measured).
 `--dry-run` runs the same code at tiny sizes on the emulated CuPy (tests/emulation) to check the
@@ -68,7 +69,7 @@ def run_case(ops: Any, cupy: Any, timer: Any, case: tuple, runs: int, warmup: in
     """One product timed as ours (chosen tile, then each tile) and as cuBLAS."""
     label, m, k, n, layout = case
     if dry:
-        m, k, n = (max(1, s // 64) for s in (m, k, n))
+        m, k, n = max(1, m // 64), max(1, k // 4), max(1, n // 64)  # k long enough to split on two "SMs"
     a, b = operands(cupy, m, k, n, layout)
     gemm = ops.kernels.gemm
     ours, ref = cupy.empty((m, n), np.float32), cupy.empty((m, n), np.float32)
@@ -77,11 +78,18 @@ def run_case(ops: Any, cupy: Any, timer: Any, case: tuple, runs: int, warmup: in
     cupy.matmul(a, b, out=ref)
     scale = float(cupy.abs(ref).max()) or 1.0
     flop = 2.0 * m * n * k
-    row: dict[str, Any] = {"case": label, "m": m, "k": k, "n": n, "layout": layout,
-                           "tile": gemm.choose_tile(m, n, 1),
+    tile = gemm.choose_tile(m, n, 1)
+    row: dict[str, Any] = {"case": label, "m": m, "k": k, "n": n, "layout": layout, "tile": tile,
+                           "splits": gemm._split(k, gemm.choose_splits(tile, m, n, k, 1))[1],
                            "max_diff_rel": float(cupy.abs(ours - ref).max()) / scale}
     row["ours_ms"] = timer(lambda: gemm(a, b, out=ours), warmup, runs)
     row["cublas_ms"] = timer(lambda: cupy.matmul(a, b, out=ref), warmup, runs)
+    if row["splits"] > 1:  # the same tile without split-K, to check the choice
+        gemm.splits = 1
+        try:
+            row["no_split_ms"] = timer(lambda: gemm(a, b, out=ours), warmup, runs)
+        finally:
+            gemm.splits = None
     if m * n * k <= TILE_LIMIT:
         for tile in ("t128", "t64", "t32"):
             gemm.tile = tile
@@ -100,13 +108,15 @@ def markdown(result: dict) -> str:
              f"- mode: {result['mode']}", f"- versions: {json.dumps(result['versions'])}",
              f"- median of {result['runs']} runs after {result['warmup']} warm-up calls (CUDA events); "
              f"CUPY_TF32={result['cupy_tf32']}; ratio = ours/cuBLAS speed (1.0 = as fast)", "",
-             "| product | m x k x n | layout | tile | ours ms | cuBLAS ms | ours GFLOP/s | cuBLAS GFLOP/s | ratio "
-             "| t128 / t64 / t32 ms | max diff / max abs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| product | m x k x n | layout | tile, splits | ours ms | cuBLAS ms | ours GFLOP/s | cuBLAS GFLOP/s "
+             "| ratio | t128 / t64 / t32 ms | unsplit ms | max diff / max abs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         tiles = " / ".join(f"{r[t]:.3f}" if t in r else "—" for t in ("t128_ms", "t64_ms", "t32_ms"))
-        lines.append(f"| {r['case']} | {r['m']}x{r['k']}x{r['n']} | {r['layout']} | {r['tile']} | {r['ours_ms']:.3f} "
-                     f"| {r['cublas_ms']:.3f} | {r['ours_gflops']:.0f} | {r['cublas_gflops']:.0f} | {r['ratio']:.2f} "
-                     f"| {tiles} | {r['max_diff_rel']:.1e} |")
+        unsplit = f"{r['no_split_ms']:.3f}" if "no_split_ms" in r else "—"
+        lines.append(f"| {r['case']} | {r['m']}x{r['k']}x{r['n']} | {r['layout']} | {r['tile']}, {r['splits']} "
+                     f"| {r['ours_ms']:.3f} | {r['cublas_ms']:.3f} | {r['ours_gflops']:.0f} | {r['cublas_gflops']:.0f} "
+                     f"| {r['ratio']:.2f} | {tiles} | {unsplit} | {r['max_diff_rel']:.1e} |")
     for what in ("skipped", "errors"):
         if result[what]:
             lines += ["", f"{what}: " + "; ".join(result[what])]

@@ -50,8 +50,9 @@ def assert_matmul(got, a: np.ndarray, b: np.ndarray, add: np.ndarray | None = No
     assert excess.max(initial=-1.0) <= 0, f"max error over the bound {excess.max()}"
 
 
-def launches() -> int:
-    return sum(v for name, v in K.launch_counts.items() if name.startswith("gk_gemm_"))
+def launches(prefix: str = "gk_gemm_t") -> int:
+    """Launches so far of the tile kernels (or of the kernels named `prefix`...)."""
+    return sum(v for name, v in K.launch_counts.items() if name.startswith(prefix))
 
 
 @pytest.mark.parametrize("tile", [None, "t128", "t64", "t32"])
@@ -105,6 +106,32 @@ def test_batched_broadcasting_follows_numpy(ops, gemm):
     zt = ops.asarray(z).transpose(1, 0, 3, 2)
     v = host(8, 2)
     assert_matmul(gemm(zt, ops.asarray(v)), z.transpose(1, 0, 3, 2), np.broadcast_to(v, (3, 4, 8, 2)))
+
+
+@pytest.mark.any_backend
+@pytest.mark.parametrize("splits", [2, 3, 7])
+def test_split_k_sums_the_parts_in_order(ops, gemm, splits):
+    gemm.splits = splits
+    a, b, c0 = host(45, 301), host(301, 19), host(45, 19)
+    finished = launches("gk_gemm_split_sum")
+    assert_matmul(gemm(ops.asarray(a), ops.asarray(b)), a, b)
+    assert launches("gk_gemm_split_sum") == finished + 1
+    assert_matmul(gemm(ops.asarray(b).T, ops.asarray(a).T), b.T, a.T)  # transposed operands
+    out = ops.asarray(c0)
+    assert gemm(ops.asarray(a), ops.asarray(b), out=out, accumulate=True) is out
+    assert_matmul(out, a, b, add=c0)
+    x, w = host(3, 1, 9, 40), host(2, 40, 6)  # an outer batch axis walked on the host, the inner one on z
+    assert_matmul(gemm(ops.asarray(x), ops.asarray(w)), np.broadcast_to(x, (3, 2, 9, 40)),
+                  np.broadcast_to(w, (3, 2, 40, 6)))
+
+
+@pytest.mark.any_backend
+@pytest.mark.parametrize("k", [1, 16, 17, 64, 300, 784])
+@pytest.mark.parametrize("splits", [1, 2, 5, 16, 40])
+def test_split_k_parts_cover_k_and_none_is_empty(k, splits):
+    kchunk, parts = Gemm._split(k, splits)
+    assert 1 <= parts <= max(1, splits) and (parts == 1 or kchunk % 16 == 0)
+    assert (parts - 1) * kchunk < k <= parts * kchunk
 
 
 @pytest.mark.any_backend

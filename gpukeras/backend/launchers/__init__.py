@@ -71,7 +71,7 @@ class CudaKernels:
                  *self.pool_bwd.values(), self.col2im, *self.norm.launchers(), *self.optimizers.values(),
                  *self.attention.launchers(), *self.recurrent.launchers(), *self.vision.launchers()]
         found.append(self.affine_sample)
-        found.append(self.gemm)
+        found += [self.gemm, self.gemm.finish]
         return found
 
 

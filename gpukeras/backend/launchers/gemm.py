@@ -15,12 +15,16 @@ from typing import Any
 import cupy
 import numpy as np
 
-from gpukeras.backend.launchers.base import Device, Launcher
+from gpukeras.backend.launchers.base import BLOCK, Device, Launcher
 
 Array = Any
 THREADS = 256
 MAX_GRID_Y = 65535
 MAX_OUTER_LAUNCHES = 4096  # batch axes that do not merge into one stride are walked on the host
+DEPTH = 16  # k per stage (GK_GEMM_BK)
+MIN_SPLIT_STAGES = 4  # split-K: each split sums at least this many stages
+MAX_SPLITS = 16
+MAX_WORKSPACE = 1 << 24  # split-K partial sums, float32 elements (64 MiB)
 # tile name -> (side of the square C tile, blocks resident per SM, relative speed per output):
 # rough figures for choosing a tile, from the kernels' register counts (ptxas) and their outputs
 # per thread (8x8, 4x4, 2x2); bench/bench_gemm_gpu.py times every tile to check the choice.
@@ -65,6 +69,17 @@ def _extent(x: Array, strides: tuple[int, ...]) -> tuple[int, int]:
     return x.data.ptr, x.data.ptr + (last + 1) * x.itemsize
 
 
+class GemmSplitSum(Launcher):
+    """C (+)= the sum of split-K's float32 partial products, in split order (one light launch)."""
+
+    kernel = "gk_gemm_split_sum"
+
+    def __call__(self, suffix: str, part: Array, c: Array, batch: int, splits: int, mn: int, scb: int,
+                 accumulate: bool) -> bool:
+        return self.launch(suffix, (self.device.grid(batch * mn),), (BLOCK,), part, c, batch, splits, mn, scb,
+                           int(accumulate))
+
+
 class Gemm(Launcher):
     """C = a @ b (or out += a @ b) for float device arrays of one dtype; None when the kernel does not cover it."""
 
@@ -72,7 +87,9 @@ class Gemm(Launcher):
 
     def __init__(self, device: Device) -> None:
         super().__init__(device)
-        self.tile: str | None = None  # force one tile (benchmarks); None: chosen per call
+        self.finish = GemmSplitSum(device)
+        self.tile: str | None = None  # force one tile (tests, benchmarks); None: chosen per call
+        self.splits: int | None = None  # force split-K's number of splits (tests, benchmarks); None: chosen
 
     def __call__(self, a: Array, b: Array, out: Array | None = None, accumulate: bool = False) -> Array | None:
         if accumulate and out is None:
@@ -130,6 +147,18 @@ class Gemm(Launcher):
 
         return min(TILES, key=cost)
 
+    def choose_splits(self, tile: str, m: int, n: int, k: int, batch: int) -> int:
+        """How many parts k is split into: enough blocks for every SM when C alone has too few tiles."""
+        if self.splits is not None:
+            return max(1, self.splits)
+        side = TILES[tile][0]
+        blocks = -(-m // side) * -(-n // side) * batch
+        sms = self.device.sm_count()
+        if blocks >= sms:
+            return 1
+        return max(1, min(-(-sms // blocks), k // (DEPTH * MIN_SPLIT_STAGES), MAX_SPLITS,
+                          MAX_WORKSPACE // max(1, batch * m * n)))
+
     def _run(self, suffix: str, a: Array, b: Array, c: Array, strides: tuple, accumulate: bool) -> bool:
         """Launch per outer batch index; the trailing batch axes that merge go to grid z."""
         batch = c.shape[:-2]
@@ -141,14 +170,28 @@ class Gemm(Launcher):
         if len(outer) > MAX_OUTER_LAUNCHES:
             return False
         name = self.choose_tile(m, n, count)
+        kchunk, splits = self._split(k, self.choose_splits(name, m, n, k, count))
         side = TILES[name][0]
-        grid = (-(-n // side), -(-m // side), min(count, MAX_GRID_Y))
+        grid = (-(-n // side), -(-m // side), min(count * splits, MAX_GRID_Y))
+        part = cupy.empty((count * splits, m, n), dtype=cupy.float32) if splits > 1 else None
         for index in outer:
-            args = (a[index], b[index], c[index], count, m, n, k, sa[-2], sa[-1], sab, sb[-2], sb[-1], sbb, scb,
-                    int(accumulate))
+            ci = c[index]
+            args = (a[index], b[index], ci, part, count, splits, kchunk, m, n, k, sa[-2], sa[-1], sab, sb[-2],
+                    sb[-1], sbb, scb, int(accumulate))
             if not self.launch(suffix, grid, (THREADS,), *args, variant=name):
                 return False
+            if part is not None and not self.finish(suffix, part, ci, count, splits, m * n, scb, accumulate):
+                return False
         return True
+
+    @staticmethod
+    def _split(k: int, splits: int) -> tuple[int, int]:
+        """(k per split, a whole number of stages; splits), every split non-empty."""
+        if splits <= 1 or k <= DEPTH:
+            return max(k, 1), 1
+        per_split = -(-k // splits)
+        kchunk = -(-per_split // DEPTH) * DEPTH
+        return kchunk, -(-k // kchunk)
 
     def _arguments(self, name: str, suffix: str, args: tuple) -> tuple:
         """As every launcher checks them, except A and B: strided views (read through their strides) of C's dtype."""
