@@ -125,6 +125,17 @@ def test_split_k_sums_the_parts_in_order(ops, gemm, splits):
                   np.broadcast_to(w, (3, 2, 40, 6)))
 
 
+@pytest.mark.parametrize("splits", [None, 3])
+def test_blocks_of_z_stride_over_a_batch_longer_than_the_grid(ops, gemm, splits, monkeypatch):
+    import gpukeras.backend.launchers.gemm as launcher_module
+
+    monkeypatch.setattr(launcher_module, "MAX_GRID_Y", 2)  # grid z (and y) capped at 2 blocks
+    gemm.splits = splits
+    a, b = host(7, 40, 50), host(50, 9)
+    assert_matmul(gemm(ops.asarray(a), ops.asarray(b)), a, np.broadcast_to(b, (7, 50, 9)))
+    assert gemm(ops.asarray(host(65, 3)), ops.asarray(host(3, 2))) is None  # 3 row tiles of 32 > 2
+
+
 @pytest.mark.any_backend
 @pytest.mark.parametrize("k", [1, 16, 17, 64, 300, 784])
 @pytest.mark.parametrize("splits", [1, 2, 5, 16, 40])
