@@ -78,9 +78,8 @@ def run_case(ops: Any, cupy: Any, timer: Any, case: tuple, runs: int, warmup: in
     cupy.matmul(a, b, out=ref)
     scale = float(cupy.abs(ref).max()) or 1.0
     flop = 2.0 * m * n * k
-    tile = gemm.choose_tile(m, n, 1)
-    row: dict[str, Any] = {"case": label, "m": m, "k": k, "n": n, "layout": layout, "tile": tile,
-                           "splits": gemm._split(k, gemm.choose_splits(tile, m, n, k, 1))[1],
+    tile, _, splits = gemm.plan(m, n, k, 1)
+    row: dict[str, Any] = {"case": label, "m": m, "k": k, "n": n, "layout": layout, "tile": tile, "splits": splits,
                            "max_diff_rel": float(cupy.abs(ours - ref).max()) / scale}
     row["ours_ms"] = timer(lambda: gemm(a, b, out=ours), warmup, runs)
     row["cublas_ms"] = timer(lambda: cupy.matmul(a, b, out=ref), warmup, runs)

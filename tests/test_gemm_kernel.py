@@ -12,8 +12,10 @@ import pytest
 
 from gpukeras import backend
 from gpukeras.backend import kernels as K
-from gpukeras.backend.launchers.base import Device
-from gpukeras.backend.launchers.gemm import Gemm, merged_batch
+
+pytest.importorskip("cupy", reason="the launchers import CuPy (real, or the emulator of tests/emulation)")
+from gpukeras.backend.launchers.base import Device  # noqa: E402
+from gpukeras.backend.launchers.gemm import Gemm, merged_batch  # noqa: E402
 
 EPS32 = float(np.finfo(np.float32).eps)
 RNG = np.random.default_rng(13)
@@ -143,6 +145,18 @@ def test_split_k_parts_cover_k_and_none_is_empty(k, splits):
     kchunk, parts = Gemm._split(k, splits)
     assert 1 <= parts <= max(1, splits) and (parts == 1 or kchunk % 16 == 0)
     assert (parts - 1) * kchunk < k <= parts * kchunk
+
+
+@pytest.mark.any_backend
+def test_the_plan_fills_an_h200_with_blocks():
+    device = Device()
+    device._sm_count = 132  # an H200's SMs
+    gemm = Gemm(device)
+    assert gemm.plan(32, 128, 784, 1) == ("t32", 80, 10)  # W1's x @ W1: 4 tiles of C, k split in 10
+    assert gemm.plan(4096, 4096, 4096, 1) == ("t128", 4096, 1)  # 1024 tiles: no split
+    assert gemm.plan(32, 128, 784, 200)[2] == 1  # a batch of them fills the GPU by itself
+    gemm.tile, gemm.splits = "t64", 4
+    assert gemm.plan(32, 128, 784, 1) == ("t64", 208, 4)  # forced (tests, benchmarks)
 
 
 @pytest.mark.any_backend

@@ -25,10 +25,10 @@ DEPTH = 16  # k per stage (GK_GEMM_BK)
 MIN_SPLIT_STAGES = 4  # split-K: each split sums at least this many stages
 MAX_SPLITS = 16
 MAX_WORKSPACE = 1 << 24  # split-K partial sums, float32 elements (64 MiB)
-# tile name -> (side of the square C tile, blocks resident per SM, relative speed per output):
-# rough figures for choosing a tile, from the kernels' register counts (ptxas) and their outputs
-# per thread (8x8, 4x4, 2x2); bench/bench_gemm_gpu.py times every tile to check the choice.
-TILES = {"t128": (128, 1, 1.0), "t64": (64, 3, 0.7), "t32": (32, 2, 0.35)}
+# tile name -> (side of the square C tile, relative speed of an SM working on it): rough figures from
+# the outputs per thread (8x8, 4x4, 2x2: multiply-adds per shared-memory read); bench/bench_gemm_gpu.py
+# times every tile, to check the choice on a GPU.
+TILES = {"t128": (128, 1.0), "t64": (64, 0.7), "t32": (32, 0.35)}
 
 
 def element_strides(x: Array) -> tuple[int, ...] | None:
@@ -123,7 +123,7 @@ class Gemm(Launcher):
     @staticmethod
     def _too_big(m: int, n: int) -> bool:
         """Row tiles go on grid y (at most 65535 blocks, counted with the smallest tile)."""
-        return -(-m // min(side for side, _, _ in TILES.values())) > MAX_GRID_Y or n >= 2**31
+        return -(-m // min(side for side, _ in TILES.values())) > MAX_GRID_Y or n >= 2**31
 
     @staticmethod
     def _overlap(out: Array, x: Array, strides: tuple[int, ...]) -> bool:
@@ -134,25 +134,26 @@ class Gemm(Launcher):
         olo, ohi = _extent(out, element_strides(out) or ())
         return lo < ohi and olo < hi
 
-    def choose_tile(self, m: int, n: int, batch: int) -> str:
-        """The tile with the fewest estimated rounds of work: waves of blocks over the SMs times the tile's cost."""
-        if self.tile is not None:
-            return self.tile
+    def plan(self, m: int, n: int, k: int, batch: int) -> tuple[str, int, int]:
+        """(tile, k per split, splits): the tile, each with the split-K it would use, of least estimated time.
+
+        Estimate: the blocks one SM runs (the busiest) times a block's work (outputs x k per split / speed).
+        """
         sms = self.device.sm_count()
 
-        def cost(name: str) -> float:
-            side, resident, speed = TILES[name]
+        def cost(name: str) -> tuple[float, int, int]:
+            side, speed = TILES[name]
             blocks = -(-m // side) * -(-n // side) * batch
-            return math.ceil(blocks / (sms * resident)) * side * side / speed
+            kchunk, splits = self._split(k, self.choose_splits(blocks, m, n, k, batch))
+            return math.ceil(blocks * splits / sms) * side * side * kchunk / speed, kchunk, splits
 
-        return min(TILES, key=cost)
+        name = self.tile or min(TILES, key=lambda t: cost(t)[0])
+        return (name, *cost(name)[1:])
 
-    def choose_splits(self, tile: str, m: int, n: int, k: int, batch: int) -> int:
+    def choose_splits(self, blocks: int, m: int, n: int, k: int, batch: int) -> int:
         """How many parts k is split into: enough blocks for every SM when C alone has too few tiles."""
         if self.splits is not None:
             return max(1, self.splits)
-        side = TILES[tile][0]
-        blocks = -(-m // side) * -(-n // side) * batch
         sms = self.device.sm_count()
         if blocks >= sms:
             return 1
@@ -169,8 +170,7 @@ class Gemm(Launcher):
         outer = list(itertools.product(*(range(size) for size in batch[:first])))
         if len(outer) > MAX_OUTER_LAUNCHES:
             return False
-        name = self.choose_tile(m, n, count)
-        kchunk, splits = self._split(k, self.choose_splits(name, m, n, k, count))
+        name, kchunk, splits = self.plan(m, n, k, count)
         side = TILES[name][0]
         grid = (-(-n // side), -(-m // side), min(count * splits, MAX_GRID_Y))
         part = cupy.empty((count * splits, m, n), dtype=cupy.float32) if splits > 1 else None
