@@ -203,6 +203,8 @@ class ndarray(np.ndarray):  # noqa: N801 - the CuPy name
             yield self[i]
 
     def __repr__(self) -> str:
+        if graphs.active is not None:  # CuPy's repr copies to the host
+            graphs.refuse_sync("a device to host read (repr)")
         return "device " + repr(self.view(np.ndarray))
 
 
@@ -233,9 +235,9 @@ for _name, _kind in _EAGER_METHODS.items():
 _CAPTURE_METHODS = ("all", "any", "clip", "conj", "conjugate", "cumprod", "cumsum", "diagonal", "max", "mean",
                     "min", "prod", "ravel", "reshape", "round", "squeeze", "std", "sum", "swapaxes", "trace",
                     "transpose", "var", "tobytes", "tofile", "dump", "dumps", "__index__", "__complex__",
-                    "__reduce__", "__reduce_ex__")
+                    "__reduce__", "__reduce_ex__", "__str__", "__format__")
 _HOST_READ_METHODS = frozenset({"tobytes", "tofile", "dump", "dumps", "__index__", "__complex__", "__reduce__",
-                                "__reduce_ex__"})
+                                "__reduce_ex__", "__str__", "__format__"})
 _WRITE_METHODS = frozenset({"fill", "sort", "put", "partition"})
 # Data-dependent output shapes: CuPy reads a count back to the host (a synchronisation).
 _SYNC_FUNCTIONS = frozenset({"nonzero", "argwhere", "flatnonzero", "unique", "extract", "compress"})
