@@ -78,16 +78,22 @@ def fresh(make: Callable[[], list]) -> list:
     return marked
 
 
-def host_step(fn: Callable) -> Callable:
+def host_step(fn: Callable | None = None, *, graph_safe: bool = False) -> Callable:
     """Mark a function whose work is the host's at every step (the optimizer update): a traced step
-    records one call of it with its arguments and replays that call, instead of its backend calls."""
+    records one call of it with its arguments and replays that call, instead of its backend calls.
+
+    `graph_safe=True` says that its per-step host work goes through the backend's step-graph hooks
+    (`host_effect`, `StepScalars`, `refuse_capture`: backend/graphs.py), so a step graph may capture it;
+    any other host step keeps its plan off graphs (its Python must run at every step)."""
+    if fn is None:
+        return functools.partial(host_step, graph_safe=graph_safe)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         trace = _active
         if trace is None or trace.paused:
             return fn(*args, **kwargs)
-        return trace.host_call(fn, args, kwargs)
+        return trace.host_call(fn, args, kwargs, graph_safe)
 
     return wrapper
 
@@ -154,6 +160,8 @@ class Trace:
         self._real: Any = None
         self._version = 0
         self.outputs: Spec = ("c", None)
+        self.graph_blockers: list[str] = []  # why the plan cannot become a step graph (see Plan.capture)
+        self._fed_random: frozenset[str] = frozenset()
 
     # -------------------------------------------------------------- running
     def __enter__(self) -> Trace:
@@ -163,6 +171,7 @@ class Trace:
         self._variables = {id(v.data): v for v in _tensor.live_variables()}
         self._version = _tensor.state_version()
         self._real = _backend.active
+        self._fed_random = getattr(self._real, "graph_fed_random", frozenset())
         _backend.active = _RecordingOps(self._real, self)
         _active = self
         return self
@@ -196,13 +205,17 @@ class Trace:
         if name in _HOST_BRANCHES:
             self._refuse(f"`{name}` reads a tensor's value on the host to decide a Python branch")
         entry_args, entry_kwargs = self._spec(args), self._spec(kwargs)
+        if name not in self._fed_random and any(isinstance(a, np.random.Generator) for a in (*args, *kwargs.values())):
+            self._keep_off_graphs(f"`{name}` draws from a host generator at every step")
         out = fn(*args, **kwargs)
         self.entries.append((name, fn, entry_args, entry_kwargs, self._result(out), _where()))
         return out
 
-    def host_call(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
+    def host_call(self, fn: Callable, args: tuple, kwargs: dict, graph_safe: bool = False) -> Any:
         """Run a `host_step` function with recording paused and the real backend active; record one entry."""
         entry_args, entry_kwargs = self._spec(args), self._spec(kwargs)
+        if not graph_safe:
+            self._keep_off_graphs(f"its host step {getattr(fn, '__qualname__', fn)} runs Python at every step")
         self.paused = True
         proxy, _backend.active = _backend.active, self._real
         try:
@@ -229,6 +242,10 @@ class Trace:
         if self.problem is None:
             self.problem = problem
 
+    def _keep_off_graphs(self, reason: str) -> None:
+        if reason not in self.graph_blockers:
+            self.graph_blockers.append(reason)
+
     def _new_slot(self, x: Any) -> int:
         index = len(self._keep)
         self._keep.append(x)
@@ -247,6 +264,7 @@ class Trace:
     def _spec(self, x: Any) -> Spec:
         """How a replay obtains argument `x`."""
         if isinstance(x, _Fresh):
+            self._keep_off_graphs("a random draw is seeded on the host at every step (keras.random)")
             return ("f", x.remake)
         slot = self._slots.get(id(x))
         if slot is not None and self._keep[slot] is x:
@@ -278,7 +296,7 @@ class Trace:
         return None
 
     def plan(self) -> Plan:
-        return Plan(self.entries, self._n_inputs, self.outputs)
+        return Plan(self.entries, self._n_inputs, self.outputs, self.graph_blockers)
 
 
 def _same(a: Spec, b: Spec) -> bool:
@@ -332,13 +350,32 @@ def _same_constant(x: Any, y: Any) -> bool:
         return False
 
 
+def _slots_of(spec: Spec) -> list[int]:
+    """The slots a spec reads, in order, each once."""
+    kind, value = spec
+    if kind == "s":
+        return [value]
+    if kind == "t":
+        return _slots_of(value)
+    found: list[int] = []
+    for item in (value if kind in ("l", "u") else [s for _, s in value] if kind == "d" else []):
+        found += [i for i in _slots_of(item) if i not in found]
+    return found
+
+
 # ---------------------------------------------------------------------- the replayable plan
 class Plan:
-    """A traced step as one generated function: the backend calls in order, each result in a local."""
+    """A traced step as one generated function: the backend calls in order, each result in a local.
 
-    def __init__(self, entries: list, n_inputs: int, outputs: Spec):
+    `capture(arrays)` makes it a step graph where the backend has them (`graph`): each replay is then one
+    launch of the captured device work; the step's output arrays are copied out of the graph's buffers."""
+
+    def __init__(self, entries: list, n_inputs: int, outputs: Spec, graph_blockers: Sequence[str] = ()):
         self.calls = len(entries)
         self.replays = 0
+        self.graph: Any = None
+        self.graph_blockers = list(graph_blockers)
+        self.graph_refusal: str | None = None  # why capture failed, once tried
         consts: list[Any] = []
 
         def const(value: Any) -> str:
@@ -379,16 +416,40 @@ class Plan:
                 bind(out, "r", lines)
             else:
                 lines.append(f"    {source}")
-        lines.append(f"    return {expr(outputs)}")
+        body = lines[1:]
+        result = expr(outputs)
+        lines.append(f"    return {result}")
+        slots = ", ".join(f"v{i}" for i in _slots_of(outputs))
+        returned = f"    return ({slots},)" if slots else "    return ()"
+        lines += [f"def replay_slots({', '.join(f'v{i}' for i in range(n_inputs))}):", *body, returned,
+                  f"def rebuild({slots}):", f"    return {result}"]
         self.source = "\n".join(lines)
         namespace = {f"c{i}": value for i, value in enumerate(consts)}
         exec(compile(self.source, "<gpukeras compiled step>", "exec"), namespace)  # noqa: S102
-        self._replay = namespace["replay"]
+        self._replay, self._replay_slots, self._rebuild = namespace["replay"], namespace["replay_slots"], \
+            namespace["rebuild"]
 
     def replay(self, arrays: Sequence[Any]) -> Any:
         """Run the step on new input arrays (same shapes and dtypes as traced); returns its outputs."""
         self.replays += 1
+        if self.graph is not None:
+            return self._rebuild(*self.graph.launch(arrays))
         return self._replay(*arrays)
+
+    def capture(self, arrays: Sequence[Any]) -> bool:
+        """Try once to make this plan a step graph on the active backend; False (and `graph_refusal` says
+        why) when the backend has none or the step's work cannot be captured: the plan then replays as before."""
+        if self.graph is not None or self.graph_refusal is not None:
+            return self.graph is not None
+        ops = _backend.active
+        if self.graph_blockers:
+            self.graph_refusal = self.graph_blockers[0]
+        else:
+            try:
+                self.graph = ops.capture_step(self._replay_slots, arrays)
+            except _backend.GraphCaptureError as error:
+                self.graph_refusal = str(error)
+        return self.graph is not None
 
 
 __all__ = ["Plan", "Trace", "TraceError", "fresh", "host_step", "refuse", "tracing"]

@@ -3,7 +3,9 @@
 // key = (seed_lo, seed_hi)); u = (word >> 8) * 2^-24 in [0, 1); kept iff u >= rate.
 //   gk_dropout_mask_<dtype>(mask, n, seed_lo, seed_hi, rate, scale): mask = kept ? scale : 0
 //   gk_dropout_<dtype>(x, y, mask, n, seed_lo, seed_hi, rate, scale): the mask and y = x * mask
-// in one pass. The stream is backend-specific (NumPy draws from its Generator); the NumPy twin of
+// in one pass. Both take a last argument `seed_dev`: when not null, the key is read from it (one
+// int64, low word first) instead, so a captured CUDA graph draws a new mask at each launch (the
+// host writes the seed before launching; launch arguments are frozen at capture). The stream is backend-specific (NumPy draws from its Generator); the NumPy twin of
 // this exact stream is gpukeras.backend.kernels.philox_dropout_mask.
 #include "common.cuh"
 
@@ -65,13 +67,25 @@ __device__ __forceinline__ void gk_dropout(const T* __restrict__ x, T* __restric
   }
 }
 
+__device__ __forceinline__ void gk_seed_from_device(const long long* seed_dev, unsigned int* lo, unsigned int* hi) {
+  if (seed_dev != nullptr) {
+    const unsigned long long seed = (unsigned long long)seed_dev[0];
+    *lo = (unsigned int)(seed & 0xffffffffull);
+    *hi = (unsigned int)(seed >> 32);
+  }
+}
+
 #define GK_DROPOUT_KERNELS(T, S)                                                                      \
   extern "C" __global__ void gk_dropout_mask_##S(T* mask, gk_index n, unsigned int seed_lo,          \
-                                                 unsigned int seed_hi, float rate, float scale) {    \
+                                                 unsigned int seed_hi, float rate, float scale,      \
+                                                 const long long* seed_dev) {                        \
+    gk_seed_from_device(seed_dev, &seed_lo, &seed_hi);                                                \
     gk_dropout<T>(nullptr, nullptr, mask, n, seed_lo, seed_hi, rate, scale);                          \
   }                                                                                                   \
   extern "C" __global__ void gk_dropout_##S(const T* x, T* y, T* mask, gk_index n, unsigned int seed_lo, \
-                                            unsigned int seed_hi, float rate, float scale) {         \
+                                            unsigned int seed_hi, float rate, float scale,           \
+                                            const long long* seed_dev) {                             \
+    gk_seed_from_device(seed_dev, &seed_lo, &seed_hi);                                                \
     gk_dropout<T>(x, y, mask, n, seed_lo, seed_hi, rate, scale);                                      \
   }
 

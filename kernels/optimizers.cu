@@ -13,12 +13,22 @@
 // steady state uploads nothing; arithmetic uses _rn intrinsics (no FMA contraction) in the same
 // order as the update rules' formulas (gpukeras/optimizers/<name>.py), so results match those twins.
 // Decoupled weight decay (AdamW, or any optimizer's weight_decay) is fused for every kernel here:
-// each takes (wd, wd_lr) after the table, and a weight whose flags have GK_DECAY set first gets
+// each takes (wd, wd_lr) after the table (and, last, `dev`: see GK_DEVICE_SCALARS), and a weight whose flags have GK_DECAY set first gets
 // w -= (w * wd) * wd_lr, Keras's order, so exclude_from_weight_decay is a flag per row.
 #include "common.cuh"
 
 #define GK_ROW 8
 #define GK_DECAY 1
+
+// In a captured CUDA graph the host cannot pass this step's scalars as launch arguments (they would be
+// frozen at capture), so every kernel also takes `dev`: when it is not null, the kernel's float
+// parameters are read from dev[0..] in declaration order (the host writes them before each launch).
+#define GK_DEVICE_SCALARS(...)                                                    \
+  if (dev != nullptr) {                                                           \
+    float* gk_scalars[] = {__VA_ARGS__};                                          \
+    for (int gk_k = 0; gk_k < (int)(sizeof(gk_scalars) / sizeof(float*)); ++gk_k) \
+      *gk_scalars[gk_k] = dev[gk_k];                                              \
+  }
 
 __device__ __forceinline__ int gk_find_tensor(const long long* __restrict__ table, int n_tensors, long long block) {
   int lo = 0;
@@ -58,7 +68,9 @@ __device__ __forceinline__ void gk_multi_tensor_apply(const long long* __restric
 // slot1 = momentum buffer (unused without momentum).
 extern "C" __global__ void gk_sgd_multi_f32(const long long* table, int n_tensors, long long chunk,
                                             float wd, float wd_lr, float lr,
-                                            float momentum, int use_momentum, int nesterov) {
+                                            float momentum, int use_momentum, int nesterov,
+                                            const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &momentum);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float*, float*,
                                                                 long long i) {
     const float lg = __fmul_rn(lr, g[i]);
@@ -81,7 +93,9 @@ extern "C" __global__ void gk_sgd_multi_f32(const long long* table, int n_tensor
 // AdamW's decay is the fused weight decay of gk_multi_tensor_apply. slot1 = m, slot2 = v, slot3 = vhat (amsgrad).
 extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tensors, long long chunk,
                                              float wd, float wd_lr, float alpha,
-                                             float one_minus_b1, float one_minus_b2, float eps, int amsgrad) {
+                                             float one_minus_b1, float one_minus_b2, float eps, int amsgrad,
+                                             const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &alpha, &one_minus_b1, &one_minus_b2, &eps);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float* v,
                                                                   float* vhat, long long i) {
     const float gi = g[i];
@@ -105,7 +119,9 @@ extern "C" __global__ void gk_adam_multi_f32(const long long* table, int n_tenso
 extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_tensors, long long chunk,
                                                 float wd, float wd_lr, float lr,
                                                 float rho, float one_minus_rho, float momentum, float eps,
-                                                int centered, int use_momentum) {
+                                                int centered, int use_momentum,
+                                                const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &rho, &one_minus_rho, &momentum, &eps);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* v, float* a,
                                                                   float* mo, long long i) {
     const float gi = g[i];
@@ -133,7 +149,9 @@ extern "C" __global__ void gk_rmsprop_multi_f32(const long long* table, int n_te
 // Keras Adagrad: acc += g*g; w -= (lr*g) / sqrt(acc + eps). slot1 = accumulator.
 extern "C" __global__ void gk_adagrad_multi_f32(const long long* table, int n_tensors, long long chunk,
                                                 float wd, float wd_lr, float lr,
-                                                float eps) {
+                                                float eps,
+                                                const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &eps);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* acc, float*, float*,
                                                                 long long i) {
     const float gi = g[i];
@@ -147,7 +165,9 @@ extern "C" __global__ void gk_adagrad_multi_f32(const long long* table, int n_te
 // correction = 1 - b1^t computed on the host in float32. slot1 = m, slot2 = u.
 extern "C" __global__ void gk_adamax_multi_f32(const long long* table, int n_tensors, long long chunk,
                                                float wd, float wd_lr, float lr,
-                                               float correction, float one_minus_b1, float b2, float eps) {
+                                               float correction, float one_minus_b1, float b2, float eps,
+                                               const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &correction, &one_minus_b1, &b2, &eps);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float* u, float*,
                                                                 long long i) {
     const float gi = g[i];
@@ -165,7 +185,9 @@ __device__ __forceinline__ float gk_sign(float x) { return x > 0.0f ? 1.0f : (x 
 // Keras Lion: w -= lr * sign(m*b1 + g*(1-b1)); m = m*b2 + g*(1-b2). slot1 = m.
 extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tensors, long long chunk,
                                              float wd, float wd_lr, float lr,
-                                             float b1, float one_minus_b1, float b2, float one_minus_b2) {
+                                             float b1, float one_minus_b1, float b2, float one_minus_b2,
+                                             const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &b1, &one_minus_b1, &b2, &one_minus_b2);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float*, float*,
                                                                 long long i) {
     const float gi = g[i];
@@ -180,7 +202,9 @@ extern "C" __global__ void gk_lion_multi_f32(const long long* table, int n_tenso
 // a_d = rho*a_d + (1-rho)*d^2; w += lr*d. slot1 = a_g, slot2 = a_d.
 extern "C" __global__ void gk_adadelta_multi_f32(const long long* table, int n_tensors, long long chunk,
                                                  float wd, float wd_lr, float lr,
-                                                 float rho, float one_minus_rho, float eps) {
+                                                 float rho, float one_minus_rho, float eps,
+                                                 const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &rho, &one_minus_rho, &eps);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* ag, float* ad, float*,
                                                                 long long i) {
     const float gi = g[i];
@@ -199,7 +223,9 @@ extern "C" __global__ void gk_adadelta_multi_f32(const long long* table, int n_t
 extern "C" __global__ void gk_nadam_multi_f32(const long long* table, int n_tensors, long long chunk,
                                               float wd, float wd_lr, float lr,
                                               float one_minus_b1, float one_minus_b2, float eps, float u_next,
-                                              float c_next, float c_u, float c_prod, float c_b2) {
+                                              float c_next, float c_u, float c_prod, float c_b2,
+                                              const float* __restrict__ dev) {
+  GK_DEVICE_SCALARS(&wd, &wd_lr, &lr, &one_minus_b1, &one_minus_b2, &eps, &u_next, &c_next, &c_u, &c_prod, &c_b2);
   gk_multi_tensor_apply(table, n_tensors, chunk, wd, wd_lr, [=](float* w, const float* g, float* m, float* v, float*,
                                                                 long long i) {
     const float gi = g[i];

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gpukeras as keras
-from gpukeras import ops
+from gpukeras import backend, ops
 from gpukeras.bench import gpukeras_runner
 from gpukeras.tracing import TraceError
 from gpukeras.trainers import compiled_step
@@ -41,14 +41,29 @@ def _run(build, jit, fit_args, x_eval, y_eval=None, compile_args=None, seed=7):
     return out, model
 
 
+def _assert_same(a, b) -> None:
+    """Bit for bit on NumPy. On CuPy to float32 rounding: a plan that became a step graph runs its matrix
+    products through our GEMM kernel instead of cuBLAS (tests/test_step_graphs.py), another summation order."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_same(a[key], b[key])
+    elif isinstance(a, (list, tuple)) and not all(isinstance(v, (int, float)) for v in a):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            _assert_same(u, v)
+    elif backend.backend() == "numpy":
+        np.testing.assert_array_equal(a, b)
+    else:  # atol: weights that only rounding noise moves (MultiHeadAttention's key bias) stay near 1e-6
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5)
+
+
 def _assert_identical(a: dict, b: dict) -> None:
-    assert a["history"] == b["history"]
+    _assert_same(a["history"], b["history"])
     assert len(a["weights"]) == len(b["weights"])
-    for u, v in zip(a["weights"], b["weights"]):
-        np.testing.assert_array_equal(u, v)
-    for u, v in zip(keras.tree.flatten(a["pred"]), keras.tree.flatten(b["pred"])):
-        np.testing.assert_array_equal(u, v)
-    assert a.get("eval") == b.get("eval")
+    _assert_same(a["weights"], b["weights"])
+    _assert_same(keras.tree.flatten(a["pred"]), keras.tree.flatten(b["pred"]))
+    _assert_same(a.get("eval"), b.get("eval"))
 
 
 def _check_same(build, fit_args, x_eval, y_eval=None, compile_args=None):
@@ -152,9 +167,7 @@ def test_train_on_batch_and_lr_schedule():
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         losses = [model.train_on_batch(x, y) for _ in range(6)]
         results.append((losses, model.get_weights()))
-    assert results[0][0] == results[1][0]
-    for u, v in zip(results[0][1], results[1][1]):
-        np.testing.assert_array_equal(u, v)
+    _assert_same(results[0], results[1])
     assert _replays(model) == 3  # the first call builds the optimizer, two calls trace, the rest replay
 
 
@@ -204,10 +217,7 @@ def _new_shape(model, x, y):
 def test_changes_between_fits_are_honoured(change):
     eager, _ = _session(False, [_retrain, change, _retrain])
     compiled, model = _session(True, [_retrain, change, _retrain])
-    assert eager[0::2] == compiled[0::2]
-    for a, b in zip(eager[1::2], compiled[1::2]):
-        for u, v in zip(a, b):
-            np.testing.assert_array_equal(u, v)
+    _assert_same(eager, compiled)
     assert _replays(model) > 0
     if change is _freeze:  # the frozen layer kept its weights from the freeze on
         np.testing.assert_array_equal(compiled[3][0], compiled[5][0])
@@ -223,7 +233,7 @@ def test_load_weights_is_honoured(tmp_path):
     first = [model.train_on_batch(x, y) for _ in range(4)]
     model.load_weights(path)
     model.optimizer.set_weights([np.zeros((), "int64"), np.float32(0.01)])  # step count and lr as at the start
-    assert [model.train_on_batch(x, y) for _ in range(4)] == first
+    _assert_same([model.train_on_batch(x, y) for _ in range(4)], first)
 
 
 def test_new_input_shape_traces_again():
@@ -265,8 +275,7 @@ def test_steps_per_execution_groups_callbacks(jit):
         weights.append(model.get_weights())
     # Keras 3: one begin and one end per execution of k steps, the end naming the execution's last step
     assert seen.begins == [0, 4, 8] and seen.ends == [3, 7, 11]
-    for u, v in zip(*weights):
-        np.testing.assert_array_equal(u, v)
+    _assert_same(weights[0], weights[1])
 
 
 # ---------------------------------------------------------------------- what cannot be traced
@@ -426,4 +435,4 @@ def test_bench_rows_compiled_and_eager_train_the_same(capsys):
         results[step] = json.loads(line.split(" ", 1)[1])
     assert results["compiled"]["framework"] == "gpukeras" and results["eager"]["framework"] == "gpukeras-eager"
     assert results["compiled"]["status"] == results["eager"]["status"] == "ok"
-    assert results["compiled"]["final_loss"] == results["eager"]["final_loss"]
+    _assert_same(results["compiled"]["final_loss"], results["eager"]["final_loss"])

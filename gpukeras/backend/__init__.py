@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 
 from gpukeras.backend.base import Ops
+from gpukeras.backend.graphs import GraphCaptureError
 from gpukeras.backend.numpy_backend import NumpyOps  # registers "numpy" (first: listed first)
 
 # isort: split
@@ -108,7 +109,7 @@ def set_image_data_format(data_format: str) -> None:
     _settings["image_data_format"] = key
 
 
-__all__ = ["BackendUnavailableError", "NumpyOps", "Ops", "active", "available_backends", "backend",
+__all__ = ["BackendUnavailableError", "GraphCaptureError", "NumpyOps", "Ops", "active", "available_backends", "backend",
            "clear_session", "cupy_problem", "epsilon", "floatx", "get", "image_data_format", "on_clear_session",
            "register_backend", "registered_backends", "set_backend", "set_epsilon", "set_floatx",
            "set_image_data_format", "unregister_backend"]

@@ -2,8 +2,9 @@
 
 A backend subclasses `Ops`, sets `name` and `xp` (an array module with NumPy's API), and
 registers itself (`gpukeras.backend.register_backend`). It inherits a complete implementation:
-the required primitives (primitives.py, activations.py) written over `xp`, and the fused fast
-paths (fused/) whose generic code needs nothing more. It overrides what it can do better.
+the required primitives (primitives.py, activations.py) written over `xp`, the fused fast paths
+(fused/) whose generic code needs nothing more, and no step graphs (graphs.py). It overrides what it
+can do better.
 Layers, models, losses and optimizers call only these methods.
 """
 
@@ -13,15 +14,16 @@ from typing import Any
 
 from gpukeras.backend.activations import ACTIVATIONS
 from gpukeras.backend.fused import FusedOps, UpdateRule, fused_fast_paths
+from gpukeras.backend.graphs import GraphCaptureError, GraphOps, StepScalars
 from gpukeras.backend.primitives import Array, Primitives, Shape, normalize_axes, required_primitives
 
 
-class Ops(Primitives, FusedOps):
+class Ops(Primitives, FusedOps, GraphOps):
     """Every op gpukeras computes with, generic over one array module; subclasses set `name` and `xp`."""
 
     name = "base"
     xp: Any = None
 
 
-__all__ = ["ACTIVATIONS", "Array", "Ops", "Shape", "UpdateRule", "fused_fast_paths", "normalize_axes",
-           "required_primitives"]
+__all__ = ["ACTIVATIONS", "Array", "GraphCaptureError", "Ops", "Shape", "StepScalars", "UpdateRule", "fused_fast_paths",
+           "normalize_axes", "required_primitives"]

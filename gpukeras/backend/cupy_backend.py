@@ -33,7 +33,8 @@ K.cache_dir()  # before CuPy compiles anything (CuPy 14 reads CUPY_CACHE_DIR at 
 import cupy  # noqa: E402
 import cupyx  # noqa: E402
 
-from gpukeras.backend.base import Array, Ops, Shape, UpdateRule  # noqa: E402
+from gpukeras.backend import cuda_graphs  # noqa: E402
+from gpukeras.backend.base import Array, GraphCaptureError, Ops, Shape, UpdateRule  # noqa: E402
 from gpukeras.backend.fused.attention import AttentionResiduals  # noqa: E402
 from gpukeras.backend.fused.multi_tensor import MAX_KERNEL_SLOTS, Scalars, decay_flags  # noqa: E402
 from gpukeras.backend.launchers import CudaKernels, Device  # noqa: E402
@@ -43,6 +44,11 @@ from gpukeras.backend.philox import philox_dropout_mask  # noqa: E402
 def _plain(*values: Any) -> bool:
     """Plain host numbers or flags (a kernel cannot take a tensor or a callable hyperparameter)."""
     return all(isinstance(v, (int, float, bool, np.integer, np.floating, np.bool_)) for v in values)
+
+
+def _kernel_scalars(rule: UpdateRule, scalars: Scalars) -> tuple:
+    """An optimizer kernel's scalar arguments: (decay, decay_lr) then the rule's own."""
+    return (float(scalars.get("weight_decay") or 0.0), scalars["lr"]) + tuple(rule.kernel_args(scalars))
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -244,12 +250,17 @@ class CupyOps(Ops):
     def dropout_mask(self, shape: Shape, rate: float, rng: np.random.Generator,
                      dtype: Any = "float32") -> Array:
         """Philox mask on the device (seeded from `rng`): 1/(1-rate) where kept, else 0."""
+        if self.kernels.device.capture is not None:
+            return self._captured(self.kernels.dropout_mask(tuple(shape), rate, 0, dtype, self._fed_seed(rng)),
+                                  "dropout")
         seed = _seed(rng)
         mask = self.kernels.dropout_mask(tuple(shape), rate, seed, dtype)
         return mask if mask is not None else cupy.asarray(philox_dropout_mask(tuple(shape), rate, seed, dtype))
 
     def dropout(self, x: Array, rate: float, rng: np.random.Generator) -> tuple[Array, Array]:
         """(x * mask, mask) in one kernel, the mask as `dropout_mask` draws it."""
+        if self.kernels.device.capture is not None:
+            return self._captured(self.kernels.dropout(x, rate, 0, self._fed_seed(rng)), "dropout")
         seed = _seed(rng)
         out = self.kernels.dropout(x, rate, seed)
         if out is not None:
@@ -262,6 +273,8 @@ class CupyOps(Ops):
                   causal: bool = False, scale: float = 1.0, zero_masked_rows: bool = False, dropout: float = 0.0,
                   rng: np.random.Generator | None = None) -> tuple[Array, AttentionResiduals]:
         """Tiled over the keys with an online softmax (the weights are never stored); Philox dropout."""
+        if dropout > 0:
+            self.refuse_capture("attention dropout draws its seed on the host")
         if not self.kernels.attention.covers(q, k, v, bias, mask):
             return super().attention(q, k, v, bias, mask, causal, scale, zero_masked_rows, dropout, rng)
         seed = _seed(rng) if dropout > 0 else 0
@@ -344,9 +357,42 @@ class CupyOps(Ops):
         """All weights in one launch of the rule's kernel (gk_<kernel>_multi_f32), weight decay fused."""
         launcher = self.kernels.optimizers.get(f"gk_{rule.kernel}_multi") if rule.kernel else None
         if launcher is None or not _plain(*scalars.values()):
+            self.refuse_capture(f"the {rule.name} update has no kernel taking plain scalars")
             return super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)
         flags = decay_flags(len(tensor_lists[0]), scalars, decay_mask)
         columns = [*tensor_lists, *[None] * (2 + MAX_KERNEL_SLOTS - len(tensor_lists))]  # params, grads, slots
-        decay = (float(scalars.get("weight_decay") or 0.0), scalars["lr"])
-        if not launcher(columns, decay + tuple(rule.kernel_args(scalars)), [int(f) for f in flags]):
+        remake = getattr(scalars, "remake", None)
+        refresh = None if remake is None else (lambda: _kernel_scalars(rule, remake()))
+        if not launcher(columns, _kernel_scalars(rule, scalars), [int(f) for f in flags], refresh):
+            self.refuse_capture(f"the {rule.name} update's kernel does not cover these weights, or its scalars "
+                                "cannot be computed again per step")
             super().multi_tensor_apply(rule, tensor_lists, scalars, decay_mask)
+
+    # ------------------------------------------------------------------ step graphs (cuda_graphs.py)
+    graphs = True
+    graph_fed_random = frozenset({"dropout", "dropout_mask", "attention"})  # draw their seeds per launch
+
+    def capture_step(self, fn: Any, arrays: Sequence[Array]) -> cuda_graphs.CudaStepGraph:
+        """The step's launches as one CUDA graph (private memory pool, fixed inputs, per-launch host values)."""
+        return cuda_graphs.capture(self, fn, arrays)
+
+    def host_effect(self, fn: Any) -> None:
+        capture = self.kernels.device.capture
+        if capture is None:
+            fn()
+        else:
+            capture.effect(fn)
+
+    def refuse_capture(self, reason: str) -> None:
+        if self.kernels.device.capture is not None:
+            raise GraphCaptureError(reason)
+
+    def _fed_seed(self, rng: np.random.Generator) -> Array:
+        """A dropout seed on the device, drawn from `rng` before each launch of the graph being captured."""
+        return self.kernels.device.capture.feed(lambda: [_seed(rng)], np.int64, 1)
+
+    @staticmethod
+    def _captured(out: Any, what: str) -> Any:
+        if out is None:
+            raise GraphCaptureError(f"{what} has no kernel here that reads its seed from the device")
+        return out

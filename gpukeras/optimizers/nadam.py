@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gpukeras import backend as _backend
 from gpukeras.backend.fused.multi_tensor import Scalars, UpdateRule
 from gpukeras.optimizers.moments import TwoMomentOptimizer
 from gpukeras.optimizers.optimizer import HostMirroredVariable
@@ -47,12 +48,23 @@ class Nadam(TwoMomentOptimizer):
         self._u_product = HostMirroredVariable(1.0, dtype, "u_product", f"{self.name}/u_product")
         self._variables.append(self._u_product)
 
+    def _u(self, step: int) -> float:
+        """The momentum schedule's u at `step`."""
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** step)
+
     def _step_scalars(self, lr: float) -> dict[str, Any]:
-        """This step's hyperparameters; advances the momentum schedule's running product (once per update)."""
+        """This step's hyperparameters (no side effect: a step graph computes them again before each launch)."""
         step = self._local_step()
-        u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** step)
-        u_t_1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
-        u_product = self._u_product.host * u_t
-        self._u_product.set_host(u_product)
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "u_t": u_t, "u_t_1": u_t_1,
-                "u_product_t": u_product, "beta_2_power": self.beta_2 ** step}
+        u_t = self._u(step)
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "u_t": u_t,
+                "u_t_1": self._u(step + 1), "u_product_t": self._u_product.host * u_t,
+                "beta_2_power": self.beta_2 ** step}
+
+    def _update(self, grads: list[Any], positions: list[int] | None) -> None:
+        """The update, then the schedule's running product advanced (host work of the step: once per launch
+        under a step graph)."""
+        super()._update(grads, positions)
+        _backend.active.host_effect(self._advance_product)
+
+    def _advance_product(self) -> None:
+        self._u_product.set_host(self._u_product.host * self._u(self._local_step()))

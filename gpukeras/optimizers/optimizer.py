@@ -19,6 +19,7 @@ from gpukeras import backend as _backend
 from gpukeras import distribution
 from gpukeras.autodiff import stop_recording
 from gpukeras.backend.fused.multi_tensor import UpdateRule
+from gpukeras.backend.graphs import StepScalars
 from gpukeras.optimizers import schedules as _schedules
 from gpukeras.optimizers.schedules import LearningRateSchedule
 from gpukeras.tensor import Tensor, Variable
@@ -49,8 +50,12 @@ class HostMirroredVariable(Variable):
         self.host = value
 
     def increment(self) -> None:
-        """Add one on the device and on the host (the step counter's per-step update)."""
+        """Add one on the device and on the host (the step counter's per-step update; a step graph counts on
+        the host before each launch)."""
         _backend.active.add_inplace(self.data, 1)
+        _backend.active.host_effect(self._count)
+
+    def _count(self) -> None:
         self.host += 1
 
 
@@ -237,7 +242,7 @@ class Optimizer:
         self.apply(list(grads), list(variables))
         return self._iterations
 
-    @host_step
+    @host_step(graph_safe=True)
     def apply(self, grads: Sequence[Any], trainable_variables: Sequence[Variable] | None = None) -> None:
         """Update the variables from their gradients (Tensors or backend arrays), in place.
 
@@ -246,6 +251,10 @@ class Optimizer:
         first summed over the ranks (each weighted by its share of the global batch)."""
         if len(grads) == 0:
             return
+        if self.use_ema or self.gradient_accumulation_steps:
+            _backend.active.refuse_capture("EMA and gradient accumulation choose the step's device work on the host")
+        if distribution.process_group() is not None:
+            _backend.active.refuse_capture("the gradients are summed over processes at every step")
         self._apply_local(distribution.reduce_gradients(grads), trainable_variables)
 
     def _apply_local(self, grads: Sequence[Any], trainable_variables: Sequence[Variable] | None) -> None:
@@ -332,7 +341,7 @@ class Optimizer:
 
     def _clip_decay_update(self, arrays: list[Any], positions: list[int] | None) -> None:
         """Clip, then decay and update in one fused call (`_update`)."""
-        self._update(self._clip_gradients(arrays), positions, self._current_learning_rate())
+        self._update(self._clip_gradients(arrays), positions)
 
     def _clip_gradients(self, grads: list[Any]) -> list[Any]:
         """Keras's clipnorm (per tensor), global_clipnorm and clipvalue, all on the device."""
@@ -378,15 +387,21 @@ class Optimizer:
         """Multiply the loss by `loss_scale_factor` (if set) before differentiating."""
         return loss * self.loss_scale_factor if self.loss_scale_factor is not None else loss
 
-    def _update(self, grads: list[Any], positions: list[int] | None, lr: float) -> None:
+    def _update(self, grads: list[Any], positions: list[int] | None) -> None:
         """Decoupled weight decay (where not excluded) and the update rule, on all (or the `positions` subset
-        of) weights, in one backend call."""
+        of) weights, in one backend call. The hyperparameters are `StepScalars`: a step graph computes them
+        again (learning rate, schedule, bias corrections) before each launch."""
         if self.update_rule is None:
             raise NotImplementedError(f"{type(self).__name__} must set update_rule (or implement _update()).")
         slots = [None if s is None else self._select(s, positions) for s in self._slot_lists()]
-        scalars = {**self._step_scalars(lr), "lr": lr, "weight_decay": self.weight_decay or 0.0}
+        scalars = StepScalars(self._scalars_now)
         mask = self._select(self._decay_mask, positions) if self.weight_decay else None
         _backend.active.multi_tensor_apply(self.update_rule, [self._params(positions), grads, *slots], scalars, mask)
+
+    def _scalars_now(self) -> dict[str, Any]:
+        """This step's hyperparameters, from the host's step count and learning rate."""
+        lr = self._current_learning_rate()
+        return {**self._step_scalars(lr), "lr": lr, "weight_decay": self.weight_decay or 0.0}
 
     def _slot_lists(self) -> list[list[Any] | None]:
         """The slot arrays per weight, one list per name in `update_rule.slots` (None: unused in this setup)."""

@@ -3,13 +3,16 @@
 `CompiledStep` holds one step kind's plans (train, test or predict). A new signature (input shapes
 and dtypes, which of y and sample weights are given, the batch size, the optimizer, the backend) is
 traced on two calls in a row, each run eagerly; when both record the same backend calls, later calls
-replay the plan (gpukeras.tracing). Plans are dropped when variables are made or trainable flags
-change (`tensor.state_version`), and the trainer drops them all on `compile()`. A step that cannot
-be traced runs eagerly from then on: with a warning under jit_compile="auto", an error under True.
+replay the plan (gpukeras.tracing); on a backend with step graphs (CuPy) a plan's second replay captures
+it, and each later call is one graph launch (where capture is refused, the plan replays as before).
+Plans are dropped when variables are made or trainable flags change (`tensor.state_version`), and the
+trainer drops them all on `compile()`. A step that cannot be traced runs eagerly from then on: with a
+warning under jit_compile="auto", an error under True.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +25,13 @@ from gpukeras.tracing import Plan, Trace, TraceError
 AUTO_COMPILES = True
 _MAX_PLANS = 8  # signatures kept per step kind (a partial last batch is a second one)
 _MAX_REBUILDS = 3  # traces in a row that made variables before the step counts as untraceable
+_GRAPH_AFTER = 1  # plain replays before a plan is captured as a step graph (the memory pool is warm by then)
+
+
+def step_graphs_enabled() -> bool:
+    """Whether plans become step graphs (CUDA graphs) on the active backend; GPUKERAS_STEP_GRAPHS=0 turns
+    them off (plans then replay call by call, the benchmarks' comparison row)."""
+    return _backend.active.graphs and os.environ.get("GPUKERAS_STEP_GRAPHS", "1").strip() not in ("0", "false", "no")
 
 
 class CompiledStepWarning(UserWarning):
@@ -64,7 +74,10 @@ class CompiledStep:
         key = (extra, id(_backend.active), counts, tuple((t.data.shape, t.data.dtype) for t in flat))
         plan = self.plans.get(key)
         if plan is not None:
-            return plan.replay([t.data for t in flat])
+            arrays = [t.data for t in flat]
+            if plan.graph is None and plan.replays >= _GRAPH_AFTER and step_graphs_enabled():
+                plan.capture(arrays)
+            return plan.replay(arrays)
         return self._trace(step, flat, counts, key)
 
     def _trace(self, step: Step, flat: list[Tensor], counts: tuple, key: tuple) -> Any:

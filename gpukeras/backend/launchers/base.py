@@ -34,6 +34,7 @@ class Device:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._sm_count: int | None = None
+        self.capture: Any = None  # the step graph being captured (cuda_graphs.Capture), else None
 
     def sm_count(self) -> int:
         if self._sm_count is None:

@@ -20,13 +20,16 @@ class DropoutMask(Launcher):
 
     kernel = "gk_dropout_mask"
 
-    def __call__(self, shape: tuple[int, ...], rate: float, seed: int, dtype: Any) -> Array | None:
+    def __call__(self, shape: tuple[int, ...], rate: float, seed: int, dtype: Any,
+                 seed_dev: Array | None = None) -> Array | None:
+        """`seed_dev` (one int64 on the device) replaces `seed` when given: a step graph's per-launch seed."""
         mask = cupy.empty(shape, dtype=dtype)
         suffix = self.suffix(mask)
         if suffix is None or mask.size == 0 or not is_number(rate):
             return None
         quads = (mask.size + 3) // 4
-        ok = self.launch(suffix, (self.device.grid(quads),), (BLOCK,), mask, mask.size, *_philox_args(seed, rate))
+        ok = self.launch(suffix, (self.device.grid(quads),), (BLOCK,), mask, mask.size, *_philox_args(seed, rate),
+                         seed_dev)
         return mask if ok else None
 
 
@@ -35,12 +38,13 @@ class Dropout(Launcher):
 
     kernel = "gk_dropout"
 
-    def __call__(self, x: Array, rate: float, seed: int) -> tuple[Array, Array] | None:
+    def __call__(self, x: Array, rate: float, seed: int, seed_dev: Array | None = None) -> tuple[Array, Array] | None:
         suffix = self.suffix(x)
         if suffix is None or x.size == 0 or not is_number(rate):
             return None
         x = cupy.ascontiguousarray(x)
         y, mask = cupy.empty_like(x), cupy.empty_like(x)
         quads = (x.size + 3) // 4
-        ok = self.launch(suffix, (self.device.grid(quads),), (BLOCK,), x, y, mask, x.size, *_philox_args(seed, rate))
+        ok = self.launch(suffix, (self.device.grid(quads),), (BLOCK,), x, y, mask, x.size, *_philox_args(seed, rate),
+                         seed_dev)
         return (y, mask) if ok else None
