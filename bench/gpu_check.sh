@@ -8,7 +8,7 @@
 # Run from anywhere in the checkout on a GPU machine (CuPy, pytest, optionally torch installed;
 # no network needed):   OUT=/some/dir bench/gpu_check.sh
 # Writes under $OUT (default bench/results/<UTC date>): env.txt, pytest.log, junit.xml,
-# bench.log, results.json, results.md, gemm.log, gemm.json, gemm.md, sequence.log, sequence.json, sequence.md,
+# bench.log, results.json, results.md, gemm.log, gemm.json, gemm.md, graphs.log, graphs/, sequence.log, sequence.json, sequence.md,
 # vision.log, vision.json, vision.md, models.log, models/, scale.log, scale.json, scale.md, seed-*.log, compare/, summary.txt. Each part has its own
 # timeout and runs even when an earlier one failed. `--dry-run` rehearses all of it without a
 # GPU, on the emulated CuPy (tests/emulation) at tiny sizes: it checks the script, not the GPU.
@@ -48,6 +48,7 @@ log "checkout $ROOT, results in $OUT, dry-run=$DRY, budget ${BUDGET}s"
 # float64 math (conformance), the launchers and their build warnings, training, syncs.
 CORE=(tests/test_kernel_twins.py tests/test_kernels_nvrtc.py tests/test_backend_conformance.py
       tests/test_kernel_launchers.py tests/test_seed_program.py tests/test_training.py tests/test_device_sync.py
+      tests/test_step_graphs.py tests/test_gemm_kernel.py tests/test_compiled_step.py
       tests/test_ops_gradients.py tests/test_attention_kernel_twins.py
       tests/test_image_kernel_twins.py tests/test_vision_kernel_twins.py tests/test_recurrent_kernel_twins.py)
 if [ "$DRY" = 1 ]; then
@@ -99,6 +100,26 @@ timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
 gemm_rc=$?
 log "gemm benchmarks exit $gemm_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/gemm.md" ]; then cat "$OUT/gemm.md" | tee -a "$OUT/summary.txt"; fi
+
+# Issue 13's step graphs: the compiled step as one CUDA graph per step (gpukeras) vs the same plan call by
+# call (gpukeras-nographs), the eager step, PyTorch eager and the cuBLAS GEMM-only bound: W1S (the user's
+# 784-128-10 with softmax and accuracy), the MNIST convnet (W3), W2 at batch 4096 (the bound's workload).
+GRAPH_PATH=$PYTHONPATH
+if [ "$DRY" = 1 ]; then
+  GRAPH_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"
+  GRAPH_ARGS=(--workloads W1S --frameworks gpukeras,gpukeras-nographs --samples 64 --epochs 1)
+else
+  GRAPH_ARGS=(--workloads W1S,W3,W2 --frameworks gpukeras,gpukeras-nographs,gpukeras-eager,torch,bound --repeats 2)
+fi
+limit=$(cap 150)
+log "step graphs vs plans, eager and PyTorch (timeout ${limit}s)"
+start=$(date +%s)
+timeout "$limit" env PYTHONPATH="$GRAPH_PATH" \
+  "$PY" -m gpukeras.bench --gpu --quick --no-chart --timeout $(( limit / 4 > 20 ? limit / 4 : 20 )) \
+  --out "$OUT/graphs" "${GRAPH_ARGS[@]}" > "$OUT/graphs.log" 2>&1
+graphs_rc=$?
+log "step graphs exit $graphs_rc after $(( $(date +%s) - start ))s"
+if [ -f "$OUT/graphs/table.md" ]; then cat "$OUT/graphs/table.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 11's sequence benchmarks: our LSTM layer vs torch.nn.LSTM (cuDNN), our attention vs
 # scaled_dot_product_attention, fused vs unfused, float16, sequences 512 and 2048. The script stops
@@ -193,6 +214,6 @@ compare_rc=$?
 log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
 if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
-log "done: core tests rc=$core_rc, bench rc=$bench_rc, gemm rc=$gemm_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, scale rc=$scale_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
-for rc in $core_rc $bench_rc $gemm_rc $sequence_rc $vision_rc $models_rc $scale_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
+log "done: core tests rc=$core_rc, bench rc=$bench_rc, gemm rc=$gemm_rc, graphs rc=$graphs_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, scale rc=$scale_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
+for rc in $core_rc $bench_rc $gemm_rc $graphs_rc $sequence_rc $vision_rc $models_rc $scale_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
 exit 0

@@ -32,8 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--variant", default="", help="framework variant (Keras backend, gpukeras backend)")
     p.add_argument("--seq-len", type=int, default=0, help="sequence length of a text workload (0 = its own)")
-    p.add_argument("--step", choices=("compiled", "eager"), default="compiled",
-                   help="gpukeras: the compiled training step (jit_compile=True) or the eager one")
+    p.add_argument("--step", choices=("compiled", "plan", "eager"), default="compiled",
+                   help="gpukeras: the compiled training step (jit_compile=True), the compiled step without CUDA "
+                        "graphs, or the eager one")
     p.add_argument("--policy", default="float32", help="gpukeras: the global dtype policy (mixed_float16, ...)")
     p.add_argument("--ranks", type=int, default=1, help="gpukeras: data-parallel processes (started by mpirun)")
     return p.parse_args(argv)

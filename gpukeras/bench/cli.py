@@ -35,6 +35,7 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # N
 FRAMEWORKS: dict[str, tuple[str, str]] = {
     "gpukeras": ("gpukeras_runner.py", ""),  # the compiled step (compile(jit_compile=True))
     "gpukeras-eager": ("gpukeras_runner.py", ""),  # the same model with the eager step (jit_compile=False)
+    "gpukeras-nographs": ("gpukeras_runner.py", ""),  # the compiled step without CUDA graphs (GPU only; issue 13)
     # issue 14: the same model under a mixed precision policy, and data-parallel on 2 processes (mpirun)
     "gpukeras-mixed_float16": ("gpukeras_runner.py", ""),
     "gpukeras-mixed_bfloat16": ("gpukeras_runner.py", ""),
@@ -154,10 +155,13 @@ def run_one(fw: str, key: str, args: argparse.Namespace, env: dict[str, str], py
         variant = args.backend or ("cupy" if device == "gpu" else "numpy")
     cmd = [python, str(HERE / script), "--workload", key, "--epochs", str(args.epochs),
            "--warmup", str(args.warmup), "--device", device]
-    if fw == "gpukeras-eager":
-        cmd += ["--step", "eager"]
+    if fw in ("gpukeras-eager", "gpukeras-nographs"):
+        cmd += ["--step", "eager" if fw == "gpukeras-eager" else "plan"]
     if fw.startswith("gpukeras-mixed"):
         cmd += ["--policy", fw.removeprefix("gpukeras-")]
+    if fw == "gpukeras-nographs" and device == "cpu":
+        return {"framework": fw, "workload": key, "status": "not applicable",
+                "note": "CUDA graphs exist on the GPU only: on the CPU this row is the gpukeras row"}
     if fw == "gpukeras-2ranks":
         cmd, env = _under_mpirun(cmd, 2, python, env)
         if cmd is None:

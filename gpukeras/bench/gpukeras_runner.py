@@ -3,7 +3,8 @@
 Epochs are timed by a Callback (on_epoch_begin/end) inside one `fit` call; the first
 `--warmup` epochs are dropped. Also reports the per-step time of a `train_on_batch` loop.
 `--variant numpy|cupy` picks the backend (GPUKERAS_BACKEND); `--step compiled|eager` the training step
-(compile's jit_compile=True or False: the "gpukeras" and "gpukeras-eager" rows).
+(compile's jit_compile=True or False: the "gpukeras" and "gpukeras-eager" rows); `--step plan` the compiled
+step without CUDA graphs (GPUKERAS_STEP_GRAPHS=0: the "gpukeras-nographs" row, equal to "gpukeras" on NumPy).
 """
 
 from __future__ import annotations
@@ -50,15 +51,18 @@ def build_model(keras: Any, w: W.Workload) -> Any:
 
 
 def _row_name(args: Any) -> str:
-    """The table row this run fills: gpukeras, gpukeras-eager, gpukeras-<policy> or gpukeras-<n>ranks."""
+    """The table row this run fills: gpukeras, gpukeras-eager, gpukeras-nographs, gpukeras-<policy> or
+    gpukeras-<n>ranks."""
     if args.ranks > 1:
         return f"gpukeras-{args.ranks}ranks"
     if args.policy != "float32":
         return f"gpukeras-{args.policy}"
-    return "gpukeras-eager" if args.step == "eager" else "gpukeras"
+    return {"eager": "gpukeras-eager", "plan": "gpukeras-nographs"}.get(args.step, "gpukeras")
 
 
 def _body(args: Any) -> dict[str, Any]:
+    if args.step == "plan":  # the compiled step replayed call by call, never captured as a CUDA graph
+        os.environ["GPUKERAS_STEP_GRAPHS"] = "0"
     if args.variant:
         os.environ["GPUKERAS_BACKEND"] = args.variant
     elif args.device == "gpu":
@@ -82,7 +86,7 @@ def _body(args: Any) -> dict[str, Any]:
     if hasattr(keras.utils, "set_random_seed"):
         keras.utils.set_random_seed(0)
     model = build_model(keras, w)
-    model.jit_compile = args.step == "compiled"  # read at every step: the compiled step, or the eager one
+    model.jit_compile = args.step != "eager"  # read at every step: the compiled step, or the eager one
 
     times: list[float] = []
     cpu: list[float] = []

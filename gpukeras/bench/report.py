@@ -9,10 +9,12 @@ from typing import Any
 from gpukeras.bench import workloads as W
 
 # Table order; anything else follows in the order run.
-ORDER = ("gpukeras", "gpukeras-eager", "bound", "numpy-ref", "keras3-jax", "torch", "keras3-tensorflow", "keras3-torch")
+ORDER = ("gpukeras", "gpukeras-nographs", "gpukeras-eager", "bound", "numpy-ref", "keras3-jax", "torch",
+         "keras3-tensorflow", "keras3-torch")
 LABELS = {
     "gpukeras": "gpukeras",
     "gpukeras-eager": "gpukeras, eager step",
+    "gpukeras-nographs": "gpukeras, compiled step without CUDA graphs",
     "bound": "GEMM-only bound",
     "numpy-ref": "hand-written NumPy",
     "keras3-jax": "Keras 3 / JAX",
@@ -26,7 +28,7 @@ OTHERS = ("keras3-jax", "torch", "keras3-tensorflow", "keras3-torch")  # "other 
 def label(r: dict[str, Any]) -> str:
     """Display name of a result row, with the backend where it matters."""
     name = LABELS.get(r["framework"], r["framework"])
-    if r["framework"] in ("gpukeras", "gpukeras-eager", "bound", "numpy-ref") and r.get("backend"):
+    if r["framework"] in ("gpukeras", "gpukeras-eager", "gpukeras-nographs", "bound", "numpy-ref") and r.get("backend"):
         name += f" ({r['backend']})"
     return name
 
