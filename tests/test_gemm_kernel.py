@@ -32,9 +32,23 @@ def ops():
 
 @pytest.fixture
 def gemm(ops):
+    stand_ins = _stand_ins()
+    was, stand_ins.enabled = stand_ins.enabled, False  # the kernel's own build, at every size
     launcher = ops.kernels.gemm
     yield launcher
     launcher.tile = None
+    stand_ins.enabled = was
+
+
+def _stand_ins():
+    """The emulator's NumPy stand-ins (a module with `enabled`; a plain namespace on a real GPU)."""
+    try:
+        from emulation import stand_ins
+    except ImportError:
+        import types
+
+        return types.SimpleNamespace(enabled=False)
+    return stand_ins
 
 
 def host(*shape: int, dtype=np.float32) -> np.ndarray:
@@ -233,3 +247,27 @@ def test_the_training_shapes_of_w1(ops, gemm):
     assert_matmul(gemm(ops.asarray(x).T, ops.asarray(dh)), x.T, dh)  # dW1 = x.T @ dh
     assert_matmul(gemm(ops.asarray(dy), ops.asarray(w2).T), dy, w2.T)  # dh = dy @ W2.T
     assert_matmul(gemm(h.T, ops.asarray(dy)), hh.T, dy)  # dW2 = h.T @ dy
+
+
+@pytest.mark.parametrize("splits", [None, 3])
+def test_the_emulators_stand_in_equals_the_build(ops, gemm, splits, backend_name):
+    """The suite's large matrix products run the emulator's NumPy stand-in (tests/emulation/stand_ins.py): it
+    must read and write what the kernel's own build does, layouts, splits and accumulation included."""
+    if backend_name != "cupy-emulated":
+        pytest.skip("about the emulator")
+    stand_ins = _stand_ins()
+    gemm.splits = splits
+    a, b, c0 = host(70, 200), host(200, 40), host(70, 40)
+    results = []
+    for enabled in (False, True):
+        stand_ins.enabled = enabled
+        out = ops.asarray(c0)
+        runs = stand_ins.runs
+        a_t = ops.asarray(np.ascontiguousarray(a.T)).T  # a transposed view
+        assert gemm(a_t, ops.asarray(b), out=out, accumulate=True) is out
+        batched = gemm(ops.asarray(np.stack([a, a * 2, a * 3])[:, None]), ops.asarray(b))
+        results.append((ops.to_numpy(out), ops.to_numpy(batched), ops.to_numpy(gemm(ops.asarray(a), ops.asarray(b)))))
+        assert (stand_ins.runs > runs) == enabled
+    stand_ins.enabled = False
+    for built, standing_in in zip(*results):
+        np.testing.assert_allclose(standing_in, built, rtol=1e-5, atol=2e-4)  # sums of |x| ~ 40 in float32

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from emulation import stand_ins
+
 HERE = Path(__file__).resolve().parent
 _KERNEL = re.compile(r'extern\s+"C"\s+__gk_kernel__\s+void\s+(\w+)\s*\(')
 _lock = threading.Lock()  # one launch at a time: the fiber scheduler has global state per module
@@ -145,6 +147,11 @@ class Function:
                 raise TypeError(f"{self.name} argument {i}: the kernel takes {kind}{size}, "
                                 f"got {got_kind}{got_size} ({type(value).__name__})")
             buffers.append(buf)
+        stand_in = stand_ins.find(self.name, args)
+        if stand_in is not None and all(g > 0 for g in grid3):
+            with _lock:
+                stand_in(args)
+            return
         pointers = (ctypes.c_void_p * max(1, len(buffers)))(*[ctypes.addressof(b) for b in buffers])
         with _lock:
             rc = self._launch(*grid3, *block3, pointers)
