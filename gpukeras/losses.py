@@ -105,7 +105,7 @@ def reduce_weighted_values(values: Tensor, sample_weight: Any = None, mask: Any 
         if reduction in ("mean", "sum_over_batch_size"):
             # valid entries weigh total/valid, so the mean over all entries is the mean over valid ones
             valid = _backend.active.sum(mask.data)
-            mask = ops.multiply(mask, _divide_no_nan(Tensor(_backend.active.asarray(mask.size, values.dtype)),
+            mask = ops.multiply(mask, _divide_no_nan(Tensor(_backend.active.full((), mask.size, values.dtype)),
                                                      Tensor(valid)))
         if sample_weight is not None:
             mask, sample_weight = squeeze_or_expand_to_same_rank(mask, sample_weight)

@@ -24,6 +24,14 @@ def _emulator():
     return cupy_on_numpy
 
 
+@pytest.fixture(autouse=True)
+def _no_capture_left(backend_name):
+    """A test failing mid-capture must not leave the emulator capturing for the tests after it."""
+    yield
+    if backend_name == EMULATED:
+        _emulator().stop_capture()
+
+
 def _plans(model, kind="train"):
     step = model._compiled_steps.get(kind)
     return [] if step is None else list(step.plans.values())

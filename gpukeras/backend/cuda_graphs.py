@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -144,6 +145,8 @@ def capture(ops: Any, fn: Callable[..., Sequence[Any]], arrays: Sequence[Any]) -
     _load_gemm(ops)
     with cupy.cuda.using_allocator(pool.malloc):
         inputs = [cupy.empty(a.shape, dtype=a.dtype) for a in arrays]
+        for buffer, a in zip(inputs, arrays):  # a real batch in them from the start (each launch copies its own)
+            cupy.copyto(buffer, a)
         state = Capture()
         with stream:
             stream.begin_capture()
@@ -154,7 +157,7 @@ def capture(ops: Any, fn: Callable[..., Sequence[Any]], arrays: Sequence[Any]) -
                 _abandon(stream)
                 if isinstance(error, GraphCaptureError):
                     raise
-                raise GraphCaptureError(f"{type(error).__name__}: {error}") from error
+                raise GraphCaptureError(f"{type(error).__name__}: {error} ({_where(error)})") from error
             except BaseException:
                 _abandon(stream)
                 raise
@@ -171,6 +174,16 @@ def _load_gemm(ops: Any) -> None:
     """Run the GEMM kernel once before capturing: its module loads now (loading code cannot be captured)."""
     one = cupy.ones((1, 1), dtype=np.float32)
     ops.kernels.gemm(one, one)
+
+
+def _where(error: BaseException) -> str:
+    """The innermost gpukeras line an error passed through (what a graph refusal points at)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    place = "the step"
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename.startswith(package):
+            place = f"{os.path.relpath(frame.filename, os.path.dirname(package))}:{frame.lineno} in {frame.name}"
+    return place
 
 
 def _abandon(stream: Any) -> None:

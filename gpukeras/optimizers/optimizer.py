@@ -352,7 +352,7 @@ class Optimizer:
         if self.global_clipnorm and self.global_clipnorm > 0:
             c = self.global_clipnorm
             norm = B.global_norm(grads)
-            inv = B.divide_no_nan(B.asarray(1.0, norm.dtype), norm)
+            inv = B.divide_no_nan(B.full((), 1.0, norm.dtype), norm)  # made on the device: a step graph captures it
             scale = B.add(B.multiply(B.minimum(inv, 1.0 / c), c), B.subtract(norm, norm))
             return [B.multiply(g, scale) for g in grads]
         if self.clipvalue and self.clipvalue > 0:
