@@ -75,7 +75,8 @@ class CompiledStep:
         plan = self.plans.get(key)
         if plan is not None:
             arrays = [t.data for t in flat]
-            if plan.graph is None and plan.replays >= _GRAPH_AFTER and step_graphs_enabled():
+            if plan.graph is None and plan.graph_refusal is None and plan.replays >= _GRAPH_AFTER \
+                    and step_graphs_enabled():
                 plan.capture(arrays)
             return plan.replay(arrays)
         return self._trace(step, flat, counts, key)
