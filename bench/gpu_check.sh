@@ -79,101 +79,83 @@ run_pytest() {  # name, cap seconds, pytest arguments...
 run_pytest core 180 "${CORE[@]}" -m "not any_backend"
 core_rc=$?
 
+# A Python process that imports cupy: the real one, or under --dry-run the emulated CuPy
+# (tests/emulation/site makes `import cupy` load it).
+CUPY_PATH=$PYTHONPATH
+if [ "$DRY" = 1 ]; then CUPY_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
+
+run_part() {  # name, what, cap seconds, table to show ("" for none), command...; output in $OUT/<name>.log
+  local name=$1 what=$2 limit=$3 table=$4; shift 4
+  log "$what (cap ${limit}s)"
+  local t0; t0=$(date +%s)
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  log "$what exit $rc after $(( $(date +%s) - t0 ))s"
+  if [ -n "$table" ] && [ -f "$table" ]; then tee -a "$OUT/summary.txt" < "$table"; fi
+  return $rc
+}
+
 limit=$(cap 100)
-log "benchmarks (cap ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
-  "$PY" "$ROOT/bench/bench_kernels_gpu.py" --out "$OUT" --junit "$OUT/junit-core.xml" "${BENCH_ARGS[@]}" \
-  > "$OUT/bench.log" 2>&1
+run_part bench "kernel benchmarks" "$limit" "$OUT/results.md" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_kernels_gpu.py" --out "$OUT" --junit "$OUT/junit-core.xml" "${BENCH_ARGS[@]}"
 bench_rc=$?
-log "benchmarks exit $bench_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/results.md" ]; then cat "$OUT/results.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 13's GEMM kernel (matrix products inside captured CUDA graphs) vs cuBLAS: W1/W2 training
 # products, 1024^3 and 4096^3, float32; later cases skipped past the budget.
 limit=$(cap 40)
-log "gemm benchmarks (cap ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
+run_part gemm "gemm benchmarks" "$limit" "$OUT/gemm.md" env GPUKERAS_BACKEND=$BACKEND \
   "$PY" "$ROOT/bench/bench_gemm_gpu.py" --out-json "$OUT/gemm.json" --out-md "$OUT/gemm.md" \
-  --budget $(( limit > 15 ? limit - 10 : 5 )) "${BENCH_ARGS[@]}" > "$OUT/gemm.log" 2>&1
+  --budget $(( limit > 15 ? limit - 10 : 5 )) "${BENCH_ARGS[@]}"
 gemm_rc=$?
-log "gemm benchmarks exit $gemm_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/gemm.md" ]; then cat "$OUT/gemm.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 13's step graphs: the compiled step as one CUDA graph per step (gpukeras) vs the same plan call by
 # call (gpukeras-nographs), the eager step, PyTorch eager and the cuBLAS GEMM-only bound: W1S (the user's
 # 784-128-10 with softmax and accuracy), the MNIST convnet (W3), W2 at batch 4096 (the bound's workload).
-GRAPH_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then
-  GRAPH_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"
   GRAPH_ARGS=(--workloads W1S --frameworks gpukeras,gpukeras-nographs --samples 64 --epochs 1)
 else
   GRAPH_ARGS=(--workloads W1S,W3,W2 --frameworks gpukeras,gpukeras-nographs,gpukeras-eager,torch,bound --repeats 2)
 fi
 limit=$(cap 150)
-log "step graphs vs plans, eager and PyTorch (timeout ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env PYTHONPATH="$GRAPH_PATH" \
+run_part graphs "step graphs vs plans, eager and PyTorch" "$limit" "$OUT/graphs/table.md" env PYTHONPATH="$CUPY_PATH" \
   "$PY" -m gpukeras.bench --gpu --quick --no-chart --timeout $(( limit / 4 > 20 ? limit / 4 : 20 )) \
-  --out "$OUT/graphs" "${GRAPH_ARGS[@]}" > "$OUT/graphs.log" 2>&1
+  --out "$OUT/graphs" "${GRAPH_ARGS[@]}"
 graphs_rc=$?
-log "step graphs exit $graphs_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/graphs/table.md" ]; then cat "$OUT/graphs/table.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 11's sequence benchmarks: our LSTM layer vs torch.nn.LSTM (cuDNN), our attention vs
 # scaled_dot_product_attention, fused vs unfused, float16, sequences 512 and 2048. The script stops
 # starting parts 25 s before its cap and writes each part as it ends.
 limit=$(cap 130)
-log "sequence benchmarks (cap ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
-  "$PY" "$ROOT/bench/bench_sequence_gpu.py" --out "$OUT" --budget $(( limit > 35 ? limit - 25 : 10 )) "${BENCH_ARGS[@]}" \
-  > "$OUT/sequence.log" 2>&1
+run_part sequence "sequence benchmarks" "$limit" "$OUT/sequence.md" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_sequence_gpu.py" --out "$OUT" --budget $(( limit > 35 ? limit - 25 : 10 )) "${BENCH_ARGS[@]}"
 sequence_rc=$?
-log "sequence benchmarks exit $sequence_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/sequence.md" ]; then cat "$OUT/sequence.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 12's convolution kernels: depthwise (vs the im2col + grouped GEMM path and cuDNN), the direct
 # transposed convolution (vs GEMM + col2im), bilinear up-sampling; later parts skipped past the budget.
 limit=$(cap 45)
-log "vision benchmarks (cap ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
-  "$PY" "$ROOT/bench/bench_vision_gpu.py" --out "$OUT" --budget $(( limit > 15 ? limit - 10 : 5 )) "${BENCH_ARGS[@]}" \
-  > "$OUT/vision.log" 2>&1
+run_part vision "vision benchmarks" "$limit" "$OUT/vision.md" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_vision_gpu.py" --out "$OUT" --budget $(( limit > 15 ? limit - 10 : 5 )) "${BENCH_ARGS[@]}"
 vision_rc=$?
-log "vision benchmarks exit $vision_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/vision.md" ]; then cat "$OUT/vision.md" | tee -a "$OUT/summary.txt"; fi
 
 # Issue 12's models: keras.applications' ResNet50 (W8) and MobileNetV2 (W9), 224x224x3, 1000 classes,
 # training samples/s at batch 128, ours on CuPy vs PyTorch eager with cuDNN (goal >= 0.6x). Each runner
 # may take a third of the cap (ours are the slow ones; PyTorch's take seconds), so one that hangs leaves
 # the others their time and the table is still written.
-COMPARE_PATH=$PYTHONPATH
 if [ "$DRY" = 1 ]; then
-  # the --gpu path on the emulated CuPy (tests/emulation/site makes `import cupy` load it)
-  COMPARE_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"
   MODELS_ARGS=(--workloads W6,W7 --batch 1 --samples 1)  # the same runners, applications and report, CIFAR-sized
 else
   MODELS_ARGS=(--workloads W8,W9)
 fi
 limit=$(cap 180)
-log "image models vs PyTorch (timeout ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env PYTHONPATH="$COMPARE_PATH" \
+run_part models "image models vs PyTorch" "$limit" "$OUT/models/table.md" env PYTHONPATH="$CUPY_PATH" \
   "$PY" -m gpukeras.bench --gpu --quick --epochs 1 --samples 256 --frameworks gpukeras,torch --no-chart \
-  --timeout $(( limit / 3 > 20 ? limit / 3 : 20 )) --out "$OUT/models" "${MODELS_ARGS[@]}" > "$OUT/models.log" 2>&1
+  --timeout $(( limit / 3 > 20 ? limit / 3 : 20 )) --out "$OUT/models" "${MODELS_ARGS[@]}"
 models_rc=$?
-log "image models exit $models_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/models/table.md" ]; then cat "$OUT/models/table.md" | tee -a "$OUT/summary.txt"; fi
 
 # The seed program (gpukeras.demo) on NumPy and on CuPy: the same accuracy is expected.
-SEED_PATH=$PYTHONPATH
-if [ "$DRY" = 1 ]; then SEED_PATH="$ROOT/tests/emulation/site:$PYTHONPATH"; fi
 seed_rc=0
 for b in numpy cupy; do
-  seed=$(timeout "$(cap 60)" env GPUKERAS_BACKEND=$b PYTHONPATH="$SEED_PATH" "$PY" -m gpukeras.demo 2>&1)
+  seed=$(timeout "$(cap 60)" env GPUKERAS_BACKEND=$b PYTHONPATH="$CUPY_PATH" "$PY" -m gpukeras.demo 2>&1)
   rc=$?
   echo "$seed" > "$OUT/seed-$b.log"
   log "seed program on $b: exit $rc, $(echo "$seed" | grep -E '^(loss|accuracy):' | tr '\n' ' ')"
@@ -183,14 +165,9 @@ done
 # Issue 14: the one-rank NCCL path of data-parallel training, and mixed precision speed (W2 at batch 4096,
 # the MNIST convnet) under float32, mixed_float16, mixed_bfloat16.
 limit=$(cap 60)
-log "scale checks (cap ${limit}s)"
-start=$(date +%s)
-timeout "$limit" env GPUKERAS_BACKEND=$BACKEND \
-  "$PY" "$ROOT/bench/bench_scale_gpu.py" --out "$OUT" --budget $(( limit > 20 ? limit - 15 : 5 )) "${BENCH_ARGS[@]}" \
-  > "$OUT/scale.log" 2>&1
+run_part scale "scale checks" "$limit" "$OUT/scale.md" env GPUKERAS_BACKEND=$BACKEND \
+  "$PY" "$ROOT/bench/bench_scale_gpu.py" --out "$OUT" --budget $(( limit > 20 ? limit - 15 : 5 )) "${BENCH_ARGS[@]}"
 scale_rc=$?
-log "scale checks exit $scale_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/scale.md" ]; then cat "$OUT/scale.md" | tee -a "$OUT/summary.txt"; fi
 
 # The rest of the suite (without the core files), leaving about two minutes for the comparison.
 IGNORES=()
@@ -199,20 +176,14 @@ run_pytest rest $(( $(cap 400) - 120 > 30 ? $(cap 400) - 120 : 30 )) "${REST[@]}
 rest_rc=$?
 
 # The framework comparison (W1-W3 vs PyTorch and the cuBLAS GEMM-only bound), quick mode.
-COMPARE_TIMEOUT=$(cap 150)
 if [ "$DRY" = 1 ]; then
   COMPARE_ARGS=(--gpu --workloads W1 --frameworks gpukeras,bound --samples 256 --epochs 1)
 else
   COMPARE_ARGS=(--gpu)
 fi
-log "framework comparison (timeout ${COMPARE_TIMEOUT}s)"
-start=$(date +%s)
-timeout "$COMPARE_TIMEOUT" env PYTHONPATH="$COMPARE_PATH" \
-  "$PY" -m gpukeras.bench --quick --no-chart --out "$OUT/compare" "${COMPARE_ARGS[@]}" \
-  > "$OUT/compare.log" 2>&1
+run_part compare "framework comparison" "$(cap 150)" "$OUT/compare/table.md" env PYTHONPATH="$CUPY_PATH" \
+  "$PY" -m gpukeras.bench --quick --no-chart --out "$OUT/compare" "${COMPARE_ARGS[@]}"
 compare_rc=$?
-log "comparison exit $compare_rc after $(( $(date +%s) - start ))s"
-if [ -f "$OUT/compare/table.md" ]; then cat "$OUT/compare/table.md" >> "$OUT/summary.txt"; fi
 
 log "done: core tests rc=$core_rc, bench rc=$bench_rc, gemm rc=$gemm_rc, graphs rc=$graphs_rc, sequence rc=$sequence_rc, vision rc=$vision_rc, models rc=$models_rc, scale rc=$scale_rc, seed rc=$seed_rc, other tests rc=$rest_rc, compare rc=$compare_rc; files in $OUT"
 for rc in $core_rc $bench_rc $gemm_rc $graphs_rc $sequence_rc $vision_rc $models_rc $scale_rc $seed_rc $rest_rc $compare_rc; do [ "$rc" -eq 0 ] || exit 1; done
