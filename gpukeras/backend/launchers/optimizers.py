@@ -112,4 +112,9 @@ class MultiTensorUpdate(Launcher):
     def _fed_scalars(self, capture: Any, remake: Callable[[], tuple]) -> Array:
         """The device array the kernel reads its float scalars from (`dev`, in declaration order)."""
         floats = [i for i, kind in enumerate(self.spec.params[3:-1]) if kind == "f32"]
-        return capture.feed(lambda: [remake()[i] for i in floats], np.float32, len(floats))
+
+        def values() -> list[float]:
+            args = remake()  # once per launch: it evaluates the schedule
+            return [args[i] for i in floats]
+
+        return capture.feed(values, np.float32, len(floats))
