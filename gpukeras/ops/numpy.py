@@ -692,13 +692,18 @@ def _reversed_cumsum(g: Any, axis: int) -> Any:
     return B.getitem(B.cumulative("sum", B.getitem(g, flip_key), axis), flip_key)
 
 
-def _cumulative(op: str, x: Any, axis: int | None, dtype: Any) -> Tensor:
+def _accumulated_input(x: Any, dtype: Any) -> Any:
+    """x's array in the dtype a sum or product runs in: `dtype` when given, int32 for booleans (Keras's rule)."""
     B = _backend.active
     a = data_of(x)
     if dtype is not None:
-        a = B.cast(a, dtype)
-    elif a.dtype.kind == "b":
-        a = B.cast(a, "int32")
+        return B.cast(a, dtype)
+    return B.cast(a, "int32") if a.dtype.kind == "b" else a
+
+
+def _cumulative(op: str, x: Any, axis: int | None, dtype: Any) -> Tensor:
+    B = _backend.active
+    a = _accumulated_input(x, dtype)
     flat = axis is None
     src = B.reshape(a, (-1,)) if flat else a
     ax = 0 if flat else axis
@@ -726,11 +731,7 @@ def cumprod(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
 def prod(x: Any, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
     """Product over `axis`; its gradient (out / x) needs non-zero entries."""
     B = _backend.active
-    a = data_of(x)
-    if dtype is not None:
-        a = B.cast(a, dtype)
-    elif a.dtype.kind == "b":
-        a = B.cast(a, "int32")
+    a = _accumulated_input(x, dtype)
     out = B.cast(B.prod(a, axis=axis, keepdims=keepdims), a.dtype)
 
     def backward(g):
